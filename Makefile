@@ -1,0 +1,45 @@
+# spikegate: every target creates .venv on first use and installs from the project's
+# own files (requirements.lock, pyproject.toml). Nothing else needs to be set up.
+
+PYTHON  ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.spikegate-installed
+BOARD   ?= ulx3s-85f
+MODEL   ?= digits
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv test test-all bench synth clean
+
+help:
+	@echo "spikegate make targets:"
+	@echo "  make test            the default test run (golden + hwsim tiers, CI-sized)"
+	@echo "  make test-all        every test, including the slow and synth markers"
+	@echo "  make synth BOARD=... synthesize the default model for a board (default $(BOARD))"
+	@echo "  make bench           benchmarks that print throughput figures"
+	@echo "  make venv            only create .venv and install the pinned packages"
+	@echo "  make clean           remove build/ (keeps .venv)"
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.lock
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -m "not slow and not synth" $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) bench/golden.py
+
+synth: $(STAMP)
+	$(PY) -m flows.synth --board $(BOARD) --model $(MODEL)
+
+clean:
+	rm -rf build sim_build

@@ -1,0 +1,1 @@
+"""Spiking LSTM models: numeric rules, configuration, integer golden model, float twin."""

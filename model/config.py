@@ -1,0 +1,179 @@
+"""Network configuration: one frozen dataclass, validated on construction."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from . import numerics as nr
+
+__all__ = ["ConfigError", "NetworkConfig", "PRESETS", "preset", "ENCODINGS", "NONSPIKING"]
+
+#: First-layer input encodings (DESIGN §2.3).
+ENCODINGS = ("direct", "rate", "level", "spikes")
+#: Which gate is kept non-spiking ("none": all gates spike).
+NONSPIKING = ("none", "i", "g")
+
+
+class ConfigError(ValueError):
+    """A configuration or parameter set that spikegate cannot build or evaluate."""
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Everything that fixes the arithmetic of a spiking LSTM network.
+
+    Sizes: ``inputs`` (M) features per element, ``hidden`` (H per layer, one entry per
+    stacked layer), ``steps`` (T spike steps per element), ``length`` (N elements per
+    sequence), ``classes`` readout outputs.
+
+    Widths (signed, two's complement): ``w_bits`` weights, ``acc_bits`` gate
+    accumulators (saturated once, after the exact sum) and biases, ``u_bits``
+    membranes and thresholds, ``c_bits`` cell state, ``logit_bits`` readout.
+
+    ``leak_shift`` holds one shift per membrane in the order f, i, o, g, c; 0 means IF.
+    ``nonspiking`` names the gate kept multi-bit ("i": quantized hard sigmoid, "g":
+    quantized hard tanh) with ``ns_bits`` output bits and input shift ``ns_shift``.
+
+    Encodings: ``direct`` (signed ``x_bits`` features each step), ``rate`` (unsigned
+    ``x_bits`` features, LFSR Bernoulli spikes seeded with ``lfsr_seed``), ``level``
+    (unsigned ``x_bits`` features, up/down channels on crossings of levels
+    ``x >> level_shift``), ``spikes`` (given spikes in {-1, 0, +1}).
+    """
+
+    inputs: int
+    hidden: tuple[int, ...]
+    steps: int
+    length: int
+    classes: int = 10
+    encoding: str = "spikes"
+    x_bits: int = 8
+    level_shift: int = 4
+    lfsr_seed: int = 0xACE1
+    nonspiking: str = "none"
+    ns_bits: int = 4
+    ns_shift: int = 2
+    w_bits: int = 8
+    acc_bits: int = 16
+    u_bits: int = 16
+    c_bits: int = 12
+    logit_bits: int = 20
+    leak_shift: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
+    name: str = field(default="custom", compare=False)
+
+    def __post_init__(self):
+        if isinstance(self.hidden, int):
+            object.__setattr__(self, "hidden", (self.hidden,))
+        else:
+            object.__setattr__(self, "hidden", tuple(self.hidden))
+        object.__setattr__(self, "leak_shift", tuple(self.leak_shift))
+        self._validate()
+
+    # -- validation -------------------------------------------------------------------
+    def _validate(self):
+        def need(cond, msg):
+            if not cond:
+                raise ConfigError(f"config {self.name!r}: {msg}")
+
+        def is_int(v):
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        for fname in ("inputs", "steps", "length", "classes"):
+            v = getattr(self, fname)
+            need(is_int(v), f"{fname} must be an integer, got {v!r}")
+        need(self.inputs >= 1, f"inputs (M) must be >= 1, got {self.inputs}")
+        need(self.steps >= 1, f"steps (T) must be >= 1, got {self.steps}")
+        need(self.length >= 1, f"length (N) must be >= 1, got {self.length}")
+        need(self.classes >= 1, f"classes must be >= 1, got {self.classes}")
+        need(len(self.hidden) >= 1, "hidden must name at least one layer size")
+        for h in self.hidden:
+            need(is_int(h) and h >= 1, f"every hidden size must be an integer >= 1, got {self.hidden}")
+        need(self.encoding in ENCODINGS,
+             f"unknown encoding {self.encoding!r}; choose one of {', '.join(ENCODINGS)}")
+        need(self.nonspiking in NONSPIKING,
+             f"unknown nonspiking gate {self.nonspiking!r}; choose one of {', '.join(NONSPIKING)}")
+        for fname in ("x_bits", "w_bits", "acc_bits", "u_bits", "c_bits", "logit_bits", "ns_bits"):
+            v = getattr(self, fname)
+            need(is_int(v) and 2 <= v <= 32, f"{fname} must be an integer from 2 to 32, got {v!r}")
+        need(self.x_bits <= nr.LFSR_BITS or self.encoding != "rate",
+             f"x_bits={self.x_bits} is wider than the {nr.LFSR_BITS}-bit rate-coding LFSR")
+        need(self.acc_bits >= self.w_bits,
+             f"acc_bits={self.acc_bits} cannot hold a {self.w_bits}-bit weight")
+        need(self.u_bits >= 2, "u_bits must be >= 2")
+        need(self.logit_bits >= self.w_bits,
+             f"logit_bits={self.logit_bits} cannot hold a {self.w_bits}-bit readout weight")
+        need(len(self.leak_shift) == len(nr.MEMBRANES),
+             f"leak_shift needs {len(nr.MEMBRANES)} entries (f, i, o, g, c), got {self.leak_shift}")
+        for s in self.leak_shift:
+            need(is_int(s) and 0 <= s < self.u_bits,
+                 f"every leak shift must be an integer from 0 (IF) to u_bits-1={self.u_bits - 1}, "
+                 f"got {self.leak_shift}")
+        need(is_int(self.level_shift) and 0 <= self.level_shift < self.x_bits,
+             f"level_shift must be from 0 to x_bits-1={self.x_bits - 1}, got {self.level_shift}")
+        need(is_int(self.lfsr_seed) and 1 <= self.lfsr_seed <= nr.unsigned_max(nr.LFSR_BITS),
+             f"lfsr_seed must be a non-zero {nr.LFSR_BITS}-bit value, got {self.lfsr_seed!r}")
+        need(is_int(self.ns_shift) and 0 <= self.ns_shift < self.acc_bits,
+             f"ns_shift must be from 0 to acc_bits-1, got {self.ns_shift!r}")
+        if self.nonspiking != "none":
+            # i*g is added to c: the largest non-spiking value must fit in c.
+            top = max(nr.hard_sigmoid_max(self.ns_bits), nr.hard_tanh_max(self.ns_bits))
+            need(top <= nr.signed_range(self.c_bits)[1],
+                 f"ns_bits={self.ns_bits} gives values up to {top}, which c_bits={self.c_bits} cannot hold")
+
+    # -- derived sizes ------------------------------------------------------------------
+    @property
+    def layers(self) -> int:
+        return len(self.hidden)
+
+    def layer_inputs(self, layer: int) -> int:
+        """Input channels of a layer: the encoded input for layer 0, else H of the layer below."""
+        if layer == 0:
+            return 2 * self.inputs if self.encoding == "level" else self.inputs
+        return self.hidden[layer - 1]
+
+    @property
+    def i_spiking(self) -> bool:
+        return self.nonspiking != "i"
+
+    @property
+    def g_spiking(self) -> bool:
+        return self.nonspiking != "g"
+
+    @property
+    def spiking_membranes(self) -> tuple[str, ...]:
+        """Membranes that exist: the non-spiking gate has none."""
+        return tuple(m for m in nr.MEMBRANES if m != self.nonspiking)
+
+    def replace(self, **changes) -> "NetworkConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["hidden"] = list(self.hidden)
+        d["leak_shift"] = list(self.leak_shift)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "NetworkConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"unknown configuration keys: {', '.join(unknown)}")
+        return cls(**d)
+
+
+PRESETS: dict[str, NetworkConfig] = {
+    "tiny": NetworkConfig(inputs=4, hidden=(8,), steps=2, length=5, classes=4, name="tiny"),
+    "digits": NetworkConfig(inputs=8, hidden=(32,), steps=4, length=8, classes=10, name="digits"),
+    "tmnist": NetworkConfig(inputs=32, hidden=(128,), steps=8, length=32, classes=10, name="tmnist"),
+    "gsc": NetworkConfig(inputs=20, hidden=(128,), steps=4, length=81, classes=12, name="gsc"),
+    "uci": NetworkConfig(inputs=9, hidden=(128,), steps=4, length=128, classes=6, name="uci"),
+}
+
+
+def preset(name: str, **changes) -> NetworkConfig:
+    """A named preset, optionally with fields changed."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    cfg = PRESETS[name]
+    return cfg.replace(**changes) if changes else cfg

@@ -1,0 +1,255 @@
+"""The numeric rules of spikegate, written once.
+
+Every width, saturation, shift, comparison and reset rule that the integer golden
+model and the hardware generator must agree on lives in this module. The functions
+are written with Python operators only (``+``, ``-``, ``>>``, ``>``, ``<``) plus
+:func:`select`, so the same function body evaluates
+
+* on NumPy integer arrays (the golden model),
+* on PyTorch tensors (the float twin used for training), and
+* on Amaranth values (the hardware generator builds its datapath by calling them).
+
+Rules (see ``docs/arithmetic.md`` for the prose version):
+
+* Signed widths are two's complement: a ``bits``-wide value lies in
+  ``[-2**(bits-1), 2**(bits-1) - 1]``.
+* Saturation clamps to that range. It is applied once per named stage (the gate
+  accumulator after its exact sum, the membrane after leak + input, ``c`` after its
+  update, the logits after their exact sum).
+* Leak is ``u - (u >> s)`` with an arithmetic (floor) shift; ``s == 0`` means no leak
+  (an IF neuron). It never moves a membrane away from zero and never overflows.
+* Comparisons are strict: a binary neuron fires when ``u > theta``; a ternary neuron
+  fires ``+1`` when ``u > theta_pos`` and ``-1`` when ``u < -theta_neg``.
+* Reset is soft: the threshold that fired is subtracted (or added back for ``-1``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "GATES", "MEMBRANES", "signed_range", "unsigned_max", "select", "saturate",
+    "leak", "fire_binary", "fire_ternary", "hard_sigmoid_q",
+    "hard_tanh_q", "hard_sigmoid_max", "hard_tanh_max", "gate_product", "c_update", "membrane_update", "h_output",
+    "exact_sum_bits", "LFSR_BITS", "LFSR_TAPS", "lfsr_step", "lfsr_draw",
+    "level_of", "argmax_first",
+]
+
+#: Gate order used everywhere (weight arrays, accumulators, ROM layout).
+GATES = ("f", "i", "o", "g")
+#: Membranes a cell may hold, in storage order. ``c`` is the LIF on the cell state.
+MEMBRANES = ("f", "i", "o", "g", "c")
+
+
+def signed_range(bits: int) -> tuple[int, int]:
+    """Inclusive range of a two's complement value ``bits`` wide."""
+    if bits < 1:
+        raise ValueError(f"a signed width must be at least 1 bit, got {bits}")
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def unsigned_max(bits: int) -> int:
+    return (1 << bits) - 1
+
+
+_FOREIGN_TYPES: dict[str, tuple[type, ...]] = {}
+
+
+def _types(kind: str) -> tuple[type, ...]:
+    """The array types of Amaranth or PyTorch, looked up once (empty if absent)."""
+    if kind not in _FOREIGN_TYPES:
+        try:
+            if kind == "amaranth":
+                from amaranth.hdl import Value
+                _FOREIGN_TYPES[kind] = (Value,)
+            else:
+                import torch
+                _FOREIGN_TYPES[kind] = (torch.Tensor,)
+        except ImportError:  # pragma: no cover - both are dependencies
+            _FOREIGN_TYPES[kind] = ()
+    return _FOREIGN_TYPES[kind]
+
+
+def _is_amaranth(*values) -> bool:
+    return any(isinstance(v, _types("amaranth")) for v in values)
+
+
+def _is_torch(*values) -> bool:
+    return any(isinstance(v, _types("torch")) for v in values)
+
+
+def select(cond, if_true, if_false):
+    """Element-wise ``cond ? if_true : if_false`` for NumPy, PyTorch or Amaranth."""
+    if isinstance(cond, np.ndarray) and not _is_torch(if_true, if_false) \
+            and not _is_amaranth(if_true, if_false):
+        return np.where(cond, if_true, if_false)
+    if _is_amaranth(cond, if_true, if_false):
+        from amaranth.hdl import Mux
+        return Mux(cond, if_true, if_false)
+    if _is_torch(cond, if_true, if_false):
+        import torch
+        ref = next(v for v in (if_true, if_false, cond) if isinstance(v, torch.Tensor))
+        return torch.where(torch.as_tensor(cond, device=ref.device).bool(),
+                           torch.as_tensor(if_true, dtype=ref.dtype, device=ref.device),
+                           torch.as_tensor(if_false, dtype=ref.dtype, device=ref.device))
+    return np.where(cond, if_true, if_false)
+
+
+def saturate(x, bits: int, tally: dict | None = None, key: str = ""):
+    """Clamp ``x`` to the signed range of ``bits``.
+
+    With ``tally`` (NumPy only) the number of clamped elements is added to ``tally[key]``.
+    """
+    lo, hi = signed_range(bits)
+    if isinstance(x, np.ndarray):
+        if tally is not None:
+            tally[key] = tally.get(key, 0) + int(np.count_nonzero((x > hi) | (x < lo)))
+        return np.clip(x, lo, hi)  # the same clamp, in one fast call
+    return select(x > hi, hi, select(x < lo, lo, x))
+
+
+def _floor(x):
+    """Floor for PyTorch with a straight-through gradient (the value is an exact floor)."""
+    import torch
+    return x + (torch.floor(x) - x).detach()
+
+
+def _floor_shift(z, shift: int):
+    """``z >> shift``: arithmetic shift, i.e. floor division by ``2**shift``."""
+    if _is_torch(z):
+        return _floor(z / (1 << shift))
+    return z >> shift
+
+
+def leak(u, shift: int):
+    """Multiplier-free leak ``u - (u >> shift)``; ``shift == 0`` is IF (no leak).
+
+    ``>>`` is an arithmetic shift on signed values in NumPy and Amaranth, so it is a
+    floor division by ``2**shift``. The result lies between 0 and ``u`` inclusive.
+    """
+    if shift == 0:
+        return u
+    return u - _floor_shift(u, shift)
+
+
+def fire_binary(u, theta, step=None):
+    """Binary (sigmoid-like) LIF output: ``(spike, u_after_soft_reset)``.
+
+    Fires when ``u > theta``. ``step(u - theta, theta)`` may replace the comparison
+    (the float twin passes a Heaviside step with a surrogate gradient); it must return
+    1 exactly when its first argument is > 0.
+    """
+    spike = (u > theta) if step is None else step(u - theta, theta)
+    return spike, select(spike != 0, u - theta, u)
+
+
+def fire_ternary(u, theta_pos, theta_neg, step=None):
+    """Ternary (tanh-like) LIF output in {-1, 0, +1}: ``(spike, u_after_soft_reset)``.
+
+    Fires +1 when ``u > theta_pos`` and -1 when ``u < -theta_neg`` (``theta_neg`` is
+    the magnitude of the negative threshold). ``step`` as in :func:`fire_binary`.
+    """
+    if step is None:
+        up, down = u > theta_pos, u < -theta_neg
+        spike = select(up, 1, select(down, -1, 0))
+    else:
+        up, down = step(u - theta_pos, theta_pos), step(-theta_neg - u, theta_neg)
+        spike = up - down
+    return spike, select(up != 0, u - theta_pos, select(down != 0, u + theta_neg, u))
+
+
+def hard_sigmoid_max(bits: int) -> int:
+    """Largest output of :func:`hard_sigmoid_q`: the level that stands for 1.0."""
+    return unsigned_max(bits)
+
+
+def hard_tanh_max(bits: int) -> int:
+    """Largest magnitude of :func:`hard_tanh_q`."""
+    return signed_range(bits)[1]
+
+
+def hard_sigmoid_q(z, shift: int, bits: int):
+    """Non-spiking quantized hard sigmoid: ``clamp((z >> shift) + 2**(bits-1), 0, 2**bits - 1)``."""
+    q = _floor_shift(z, shift) + (1 << (bits - 1))
+    top = hard_sigmoid_max(bits)
+    return select(q > top, top, select(q < 0, 0, q))
+
+
+def hard_tanh_q(z, shift: int, bits: int):
+    """Non-spiking quantized hard tanh: ``clamp(z >> shift, -(2**(bits-1)-1), 2**(bits-1)-1)``."""
+    q = _floor_shift(z, shift)
+    top = hard_tanh_max(bits)
+    return select(q > top, top, select(q < -top, -top, q))
+
+
+def gate_product(i, g, i_spiking: bool):
+    """``i * g`` by select and negate only.
+
+    When ``i`` is a spike (0/1) the product selects ``g`` (spike or multi-bit); when
+    ``i`` is multi-bit, ``g`` must be a ternary spike and the product is ``i``, ``-i``
+    or 0.
+    """
+    if _is_torch(i, g):
+        return i * g  # the same value; a product keeps the gradient to both gates
+    if i_spiking:
+        return select(i != 0, g, 0)
+    return select(g > 0, i, select(g < 0, -i, 0))
+
+
+def c_update(f, c_prev, ig, c_bits: int, tally: dict | None = None):
+    """``c = sat((f ? c_prev : 0) + i*g)``: select and add only."""
+    kept = f * c_prev if _is_torch(f) else select(f != 0, c_prev, 0)  # torch: keep grad to f
+    return saturate(kept + ig, c_bits, tally, "c")
+
+
+def membrane_update(u_prev, z, shift: int, u_bits: int, tally: dict | None = None):
+    """``u = sat(leak(u_prev) + z)``: the LIF integration of every membrane."""
+    return saturate(leak(u_prev, shift) + z, u_bits, tally, "membrane")
+
+
+def h_output(o, s_c):
+    """``h = o * s_c`` as a select: the output gate passes the ternary c spike."""
+    if _is_torch(o):
+        return o * s_c  # the same value; a product keeps the gradient to o
+    return select(o != 0, s_c, 0)
+
+
+def exact_sum_bits(operand_bits: int, terms: int) -> int:
+    """Width that holds any sum of ``terms`` signed ``operand_bits`` operands exactly."""
+    return operand_bits + max(terms - 1, 0).bit_length()
+
+
+# --- Rate-coding random numbers -----------------------------------------------------
+#
+# A 16-bit Galois LFSR, shifting right, feedback mask 0xB400 (x^16+x^14+x^13+x^11+1,
+# maximal length 65535). The LFSR is reset to the configured seed at the start of
+# every sequence. One draw advances it ``bits`` times and takes the low ``bits`` bits
+# of the new state. Draws are taken in the order element n, then step k, then input
+# channel m; a channel spikes when its draw is strictly less than its feature value.
+
+LFSR_BITS = 16
+LFSR_TAPS = 0xB400
+
+
+def lfsr_step(state):
+    """One Galois LFSR step (works on ints and on Amaranth values)."""
+    if _is_amaranth(state):
+        return select(state[0], (state >> 1) ^ LFSR_TAPS, state >> 1)
+    return (state >> 1) ^ (LFSR_TAPS if state & 1 else 0)
+
+
+def lfsr_draw(state, bits: int):
+    """Advance ``bits`` steps; return ``(value, new_state)`` with value the low bits."""
+    for _ in range(bits):
+        state = lfsr_step(state)
+    return state & unsigned_max(bits), state
+
+
+def level_of(x, shift: int):
+    """Quantized level of a feature for level-crossing coding: ``x >> shift``."""
+    return x >> shift
+
+
+def argmax_first(logits, axis: int = -1):
+    """Class decision: the largest logit, ties going to the lowest class index."""
+    return np.argmax(logits, axis=axis)

@@ -1,0 +1,208 @@
+"""Integer golden model: hand-computed answers, schedule independence, invariants."""
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from conftest import random_input
+from model import golden, numerics as nr
+from model.config import ConfigError, NetworkConfig
+from model.encoding import encode
+from model.params import LayerParams, NetworkParams, random_params
+
+pytestmark = pytest.mark.golden
+
+
+def one_neuron(w_x, w_h, u0, theta_pos, theta_neg, w_out, b_out):
+    """Parameters of a 1-input, 1-neuron layer; gate lists are in (f, i, o, g) order."""
+    layer = LayerParams(
+        w_x=np.array(w_x).reshape(4, 1, 1), w_h=np.array(w_h).reshape(4, 1, 1),
+        bias=np.zeros((4, 1), dtype=np.int64), u0=np.array(u0).reshape(5, 1),
+        theta_pos=np.array(theta_pos), theta_neg=np.array(theta_neg))
+    return NetworkParams([layer], np.array(w_out).reshape(-1, 1), np.array(b_out))
+
+
+def test_known_answer_two_elements():
+    # Worked by hand from the cell equations (IF, strict compare, soft reset):
+    # element 0, steps 0..2 (x = 1 each step, h_prev = 0):
+    #   f: U 5>4 fire->1, 1+5=6>4 fire->2, 2+5=7>4 fire
+    #   i: U 4, 4+4=8>6 fire->2, 2+4=6 is not > 6
+    #   o: 3>2 fire->1, 4>2 fire->2, 5>2 fire;   g: 6>5 +1 ->1, 7 +1 ->2, 8 +1
+    #   c = (f ? c(-1,k)=0 : 0) + i*g = 0, 1, 0;  U_c = 0, 1, 1: never > 1, so h = 0
+    # element 1: the same gates (h_prev = 0 and membranes restart at U0), but
+    #   c = c(0,k) + i*g = 0, 1+1=2, 0;  U_c = 0, 2 > 1 fire (+1, U_c=1), 1
+    #   h = o * s_c = 0, +1, 0
+    cfg = NetworkConfig(inputs=1, hidden=(1,), steps=3, length=2, classes=2)
+    params = one_neuron(w_x=[5, 4, 3, 6], w_h=[0, 8, 4, -14], u0=[0] * 5,
+                        theta_pos=[4, 6, 2, 5, 1], theta_neg=[1, 1, 1, 5, 1],
+                        w_out=[2, -3], b_out=[1, 0]).validate(cfg)
+    x = np.ones((1, 2, 3, 1), dtype=np.int64)
+    for order in ("element", "wavefront"):
+        res = golden.run(cfg, params, x, order=order)
+        tr = res.layers[0]
+        step_gates = [[1, 0, 1, 1], [1, 1, 1, 1], [1, 0, 1, 1]]
+        assert tr.gates[0, :, :, :, 0].tolist() == [step_gates, step_gates]
+        assert tr.c[0, :, :, 0].tolist() == [[0, 1, 0], [0, 2, 0]]
+        assert tr.h[0, :, :, 0].tolist() == [[0, 0, 0], [0, 1, 0]]
+        # logits = b_out + W_out . sum_k h(N-1, k) = [1 + 2, 0 - 3]
+        assert res.logits.tolist() == [[3, -3]]
+        assert res.element_logits.tolist() == [[[1, 0], [3, -3]]]
+        assert res.predicted.tolist() == [0]
+        # 6 input spikes x 4 gate rows + readout: 1 h spike x 2 classes
+        assert res.stats["layers"][0]["acs"] == 24
+        assert res.stats["readout_acs"] == 2
+
+
+def test_known_answer_negative_h():
+    # f: 0 (no fire); i: 7>6 fires; o: 3>2 fires; g: -6 < -5 gives -1.
+    # c = 0 + i*g = -1; U_c = U0_c + c = -1 - 1 = -2 < -1: s_c = -1, so h = -1.
+    cfg = NetworkConfig(inputs=1, hidden=(1,), steps=1, length=1, classes=1)
+    params = one_neuron(w_x=[0, 7, 3, -6], w_h=[0, 0, 0, 0], u0=[0, 0, 0, 0, -1],
+                        theta_pos=[4, 6, 2, 5, 1], theta_neg=[1, 1, 1, 5, 1],
+                        w_out=[4], b_out=[0]).validate(cfg)
+    res = golden.run(cfg, params, np.ones((1, 1, 1, 1), dtype=np.int64), record_membranes=True)
+    tr = res.layers[0]
+    assert tr.gates[0, 0, 0, :, 0].tolist() == [0, 1, 1, -1]
+    assert tr.c[0, 0, 0, 0] == -1 and tr.s_c[0, 0, 0, 0] == -1 and tr.h[0, 0, 0, 0] == -1
+    # membranes after soft reset: f 0, i 7-6, o 3-2, g -6+5, c -2+1
+    assert tr.u[0, 0, 0, :, 0].tolist() == [0, 1, 1, -1, -1]
+    assert res.logits.tolist() == [[-4]]
+
+
+def test_known_answer_nonspiking_i_and_leak():
+    # i non-spiking: i_q = clamp((z >> 2) + 8, 0, 15) with z = 13 -> 3 + 8 = 11.
+    # g = +1 (7 > 5), so c = 11. Leak on c with shift 1 starts at U0_c = 5:
+    # U_c = (5 - (5 >> 1)) + 11 = 3 + 11 = 14 > 10: s_c = +1; o fires: h = +1.
+    cfg = NetworkConfig(inputs=1, hidden=(1,), steps=1, length=1, classes=1,
+                        nonspiking="i", ns_bits=4, ns_shift=2, leak_shift=(0, 0, 0, 0, 1))
+    params = one_neuron(w_x=[0, 13, 3, 7], w_h=[0] * 4, u0=[0, 0, 0, 0, 5],
+                        theta_pos=[4, 6, 2, 5, 10], theta_neg=[1, 1, 1, 5, 1],
+                        w_out=[1], b_out=[0]).validate(cfg)
+    res = golden.run(cfg, params, np.ones((1, 1, 1, 1), dtype=np.int64))
+    tr = res.layers[0]
+    assert tr.gates[0, 0, 0, :, 0].tolist() == [0, 11, 1, 1]
+    assert tr.c[0, 0, 0, 0] == 11 and tr.h[0, 0, 0, 0] == 1
+
+
+def test_saturating_membrane_hand_case():
+    # u_bits = 4 holds -8..7. Two steps of z = 6 with a threshold 7 that cannot be
+    # passed: U = 6, then sat(6 + 6) = 7 (not > 7, so no spike); one saturation.
+    cfg = NetworkConfig(inputs=1, hidden=(1,), steps=2, length=1, classes=1, u_bits=4,
+                        w_bits=4, acc_bits=4, c_bits=4, logit_bits=8)
+    params = one_neuron(w_x=[6, 0, 0, 0], w_h=[0] * 4, u0=[0] * 5,
+                        theta_pos=[7, 7, 7, 7, 7], theta_neg=[7] * 5,
+                        w_out=[1], b_out=[0]).validate(cfg)
+    res = golden.run(cfg, params, np.ones((1, 1, 2, 1), dtype=np.int64), record_membranes=True)
+    assert res.layers[0].u[0, 0, :, 0, 0].tolist() == [6, 7]
+    assert res.layers[0].gates[0, 0, :, 0, 0].tolist() == [0, 0]
+    assert res.stats["saturations"]["membrane"] == 1
+
+
+def test_rate_encoding_follows_the_lfsr_contract():
+    # Draws of 2 bits from seed 0xACE1: 2 steps -> 0x7138 (value 0), 2 more ->
+    # 0x1C4E (value 2). Feature 1 spikes where draw < 1: at step 0 only.
+    cfg = NetworkConfig(inputs=1, hidden=(1,), steps=2, length=1, encoding="rate", x_bits=2,
+                        level_shift=0)
+    assert encode(cfg, np.array([[[1]]]))[0, 0, :, 0].tolist() == [1, 0]
+    assert encode(cfg, np.array([[[3]]]))[0, 0, :, 0].tolist() == [1, 1]
+    assert encode(cfg, np.array([[[0]]]))[0, 0, :, 0].tolist() == [0, 0]
+
+
+def test_level_encoding_hand_case():
+    # levels x >> 4: 40 -> 2, 10 -> 0. The reference walks 0 -> 1 -> 2 (two up
+    # spikes), then 2 -> 1 -> 0 (two down spikes). Channels: [up, down].
+    cfg = NetworkConfig(inputs=1, hidden=(1,), steps=2, length=2, encoding="level", level_shift=4)
+    out = encode(cfg, np.array([[[40], [10]]]))
+    assert out[0].tolist() == [[[1, 0], [1, 0]], [[0, 1], [0, 1]]]
+
+
+@st.composite
+def configs(draw):
+    w_bits = draw(st.integers(2, 8))
+    nonspiking = draw(st.sampled_from(["none", "i", "g"]))
+    ns_bits = draw(st.integers(2, 3))
+    encoding = draw(st.sampled_from(["spikes", "rate", "level", "direct"]))
+    x_bits = draw(st.integers(2, 8))
+    acc_bits = draw(st.integers(w_bits, 12))
+    return NetworkConfig(
+        inputs=draw(st.integers(1, 5)),
+        hidden=tuple(draw(st.lists(st.integers(1, 6), min_size=1, max_size=2))),
+        steps=draw(st.integers(1, 4)), length=draw(st.integers(1, 5)),
+        classes=draw(st.integers(1, 3)), encoding=encoding, x_bits=x_bits,
+        level_shift=draw(st.integers(0, x_bits - 1)), nonspiking=nonspiking, ns_bits=ns_bits,
+        ns_shift=draw(st.integers(0, min(3, acc_bits - 1))), w_bits=w_bits,
+        acc_bits=acc_bits, u_bits=draw(st.integers(4, 12)),
+        c_bits=draw(st.integers(4, 8)), logit_bits=draw(st.integers(max(w_bits, 4), 12)),
+        leak_shift=tuple(draw(st.lists(st.integers(0, 3), min_size=5, max_size=5))),
+    )
+
+
+@given(configs(), st.integers(0, 2**16), st.floats(0.1, 2.0))
+def test_schedules_agree_and_invariants_hold(cfg, seed, threshold_scale):
+    rng = np.random.default_rng(seed)
+    params = random_params(cfg, seed, threshold_scale=threshold_scale)
+    x = random_input(cfg, 3, rng)
+    a = golden.run_element_major(cfg, params, x, record_membranes=True)
+    b = golden.run_wavefront(cfg, params, x, record_membranes=True)
+    for ta, tb in zip(a.layers, b.layers):
+        for name in ("gates", "c", "s_c", "h", "u"):
+            assert np.array_equal(getattr(ta, name), getattr(tb, name)), name
+    assert np.array_equal(a.logits, b.logits)
+    assert np.array_equal(a.element_logits, b.element_logits)
+    assert a.stats == b.stats
+
+    u_lo, u_hi = nr.signed_range(cfg.u_bits)
+    c_lo, c_hi = nr.signed_range(cfg.c_bits)
+    for tr in a.layers:
+        for idx, gate in enumerate(nr.GATES):
+            values = set(np.unique(tr.gates[..., idx, :]).tolist())
+            if gate == cfg.nonspiking == "i":
+                assert values <= set(range(0, nr.hard_sigmoid_max(cfg.ns_bits) + 1))
+            elif gate == cfg.nonspiking == "g":
+                top = nr.hard_tanh_max(cfg.ns_bits)
+                assert values <= set(range(-top, top + 1))
+            elif gate == "g":
+                assert values <= {-1, 0, 1}
+            else:
+                assert values <= {0, 1}
+        assert set(np.unique(tr.h).tolist()) <= {-1, 0, 1}
+        assert set(np.unique(tr.s_c).tolist()) <= {-1, 0, 1}
+        assert tr.c.min() >= c_lo and tr.c.max() <= c_hi
+        assert tr.u.min() >= u_lo and tr.u.max() <= u_hi
+    l_lo, l_hi = nr.signed_range(cfg.logit_bits)
+    assert a.logits.min() >= l_lo and a.logits.max() <= l_hi
+
+
+def test_saturation_is_exercised_by_narrow_widths(rng):
+    cfg = NetworkConfig(inputs=6, hidden=(6,), steps=3, length=4, w_bits=8, acc_bits=8,
+                        u_bits=8, c_bits=4, encoding="direct")
+    params = random_params(cfg, 3, threshold_scale=0.05)
+    res = golden.run(cfg, params, random_input(cfg, 8, rng), record_membranes=True)
+    sat = res.stats["saturations"]
+    assert sat["acc"] > 0 and sat["membrane"] > 0
+    assert res.layers[0].u.max() <= 127 and res.layers[0].u.min() >= -128
+
+
+def test_bad_order_and_bad_input_shape():
+    cfg = NetworkConfig(inputs=2, hidden=(2,), steps=1, length=1)
+    params = random_params(cfg)
+    with pytest.raises(ValueError, match="unknown evaluation order 'diagonal'"):
+        golden.run(cfg, params, np.zeros((1, 1, 1, 2), dtype=int), order="diagonal")
+    with pytest.raises(ConfigError, match="'spikes' input needs shape"):
+        golden.run(cfg, params, np.zeros((1, 3, 2), dtype=int))
+
+
+def test_stats_count_events():
+    cfg = NetworkConfig(inputs=3, hidden=(4, 5), steps=2, length=3, classes=2)
+    rng = np.random.default_rng(5)
+    params = random_params(cfg, 2, threshold_scale=0.3)
+    x = random_input(cfg, 4, rng)
+    res = golden.run(cfg, params, x)
+    l0, l1 = res.stats["layers"]
+    assert l0["input_events"] == np.count_nonzero(x)
+    assert l0["recurrent_events"] == np.count_nonzero(res.layers[0].h[:, :-1])
+    assert l1["input_events"] == np.count_nonzero(res.layers[0].h)
+    assert l0["acs"] == (l0["input_events"] + l0["recurrent_events"]) * 4 * 4
+    assert l1["acs"] == (l1["input_events"] + l1["recurrent_events"]) * 4 * 5
+    assert res.stats["readout_acs"] == np.count_nonzero(res.layers[1].h[:, -1]) * 2
+    assert l0["gate_spikes"]["g"] == np.count_nonzero(res.layers[0].gates[..., 3, :])
