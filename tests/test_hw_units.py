@@ -1,0 +1,112 @@
+"""Each hardware unit against its golden twin, in the Amaranth simulator."""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from hw.cell import CellStep, FireBinary, FireTernary, HardSigmoidQ, HardTanhQ
+from model import golden, numerics as nr
+from model.config import ConfigError, NetworkConfig
+
+pytestmark = pytest.mark.hwsim
+
+
+def simulate(dut, cases, drive, sample):
+    seen = []
+
+    async def bench(ctx):
+        for case in cases:
+            drive(ctx, case)
+            seen.append(sample(ctx))
+
+    sim = Simulator(dut)
+    sim.add_testbench(bench)
+    sim.run()
+    return seen
+
+
+def corner_values(bits, rng, n):
+    lo, hi = nr.signed_range(bits)
+    fixed = [lo, lo + 1, -1, 0, 1, hi - 1, hi]
+    return np.concatenate([fixed, rng.integers(lo, hi + 1, n)]).astype(np.int64)
+
+
+@pytest.mark.parametrize("leak", [0, 1, 3])
+def test_fire_binary_and_ternary_units(leak):
+    rng = np.random.default_rng(leak)
+    z = corner_values(10, rng, 200)
+    u = corner_values(8, rng, z.size)[: z.size]
+    rng.shuffle(u)
+    binary = FireBinary(z_bits=10, u_bits=8, theta=37, leak_shift=leak)
+    got = simulate(binary, list(zip(z, u)),
+                   lambda ctx, c: (ctx.set(binary.z, int(c[0])), ctx.set(binary.u_prev, int(c[1]))),
+                   lambda ctx: (ctx.get(binary.spike), ctx.get(binary.u)))
+    v = nr.membrane_update(u, z, leak, 8)
+    spike, after = nr.fire_binary(v, 37)
+    assert got == list(zip(spike.astype(int).tolist(), after.tolist()))
+    ternary = FireTernary(z_bits=10, u_bits=8, theta_pos=20, theta_neg=45, leak_shift=leak)
+    got = simulate(ternary, list(zip(z, u)),
+                   lambda ctx, c: (ctx.set(ternary.z, int(c[0])), ctx.set(ternary.u_prev, int(c[1]))),
+                   lambda ctx: (ctx.get(ternary.spike), ctx.get(ternary.u)))
+    spike, after = nr.fire_ternary(v, 20, 45)
+    assert got == list(zip(spike.tolist(), after.tolist()))
+    assert {s for s, _ in got} == {-1, 0, 1}
+
+
+def test_nonspiking_units():
+    rng = np.random.default_rng(3)
+    z = corner_values(12, rng, 200)
+    sig = HardSigmoidQ(z_bits=12, shift=3, bits=4)
+    got = simulate(sig, z.tolist(), lambda ctx, v: ctx.set(sig.z, v), lambda ctx: ctx.get(sig.q))
+    assert got == nr.hard_sigmoid_q(z, 3, 4).tolist()
+    tanh = HardTanhQ(z_bits=12, shift=3, bits=4)
+    got = simulate(tanh, z.tolist(), lambda ctx, v: ctx.set(tanh.z, v), lambda ctx: ctx.get(tanh.q))
+    assert got == nr.hard_tanh_q(z, 3, 4).tolist()
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_bad_threshold_is_refused():
+    with pytest.raises(ConfigError, match="binary LIF threshold must be an integer from 1 to 127"):
+        FireBinary(z_bits=8, u_bits=8, theta=0)
+
+
+@pytest.mark.parametrize("nonspiking, leak", [("none", (0, 0, 0, 0, 0)), ("i", (1, 0, 2, 1, 1)),
+                                              ("g", (2, 1, 0, 0, 3))])
+def test_cell_step_matches_golden_cell_step(nonspiking, leak):
+    cfg = NetworkConfig(inputs=2, hidden=(3,), steps=1, length=1, nonspiking=nonspiking,
+                        leak_shift=leak, acc_bits=9, u_bits=8, c_bits=5, ns_bits=3, ns_shift=2)
+    rng = np.random.default_rng(len(nonspiking) + sum(leak))
+    neurons, z_bits = 3, 11
+    theta_pos = np.array([30, 25, 20, 40, 3])
+    theta_neg = np.array([1, 1, 1, 35, 2])
+    dut = CellStep(cfg, neurons=neurons, z_bits=z_bits, theta_pos=theta_pos, theta_neg=theta_neg)
+    cases = []
+    for _ in range(150):
+        cases.append((rng.integers(*nr.signed_range(z_bits), size=(neurons, 4), endpoint=True),
+                      rng.integers(*nr.signed_range(cfg.u_bits), size=(neurons, 5), endpoint=True),
+                      rng.integers(*nr.signed_range(cfg.c_bits), size=neurons, endpoint=True)))
+
+    def drive(ctx, case):
+        z, u, c = case
+        ctx.set(dut.z, [[int(v) for v in row] for row in z])
+        ctx.set(dut.u_prev, [[int(v) for v in row] for row in u])
+        ctx.set(dut.c_prev, [int(v) for v in c])
+
+    def sample(ctx):
+        gates = ctx.get(dut.gates)
+        return ([[int(gates[q][g]) for g in nr.GATES] for q in range(neurons)],
+                [[int(v) for v in ctx.get(dut.u)[q]] for q in range(neurons)],
+                [int(v) for v in ctx.get(dut.c)], [int(v) for v in ctx.get(dut.h)])
+
+    got = simulate(dut, cases, drive, sample)
+    tally = {}
+    for (z, u, c), (g_hw, u_hw, c_hw, h_hw) in zip(cases, got):
+        zs = nr.saturate(z, cfg.acc_bits, tally, "acc")
+        u_next, gates, c_ref, s_c, h = golden.cell_step(
+            cfg, theta_pos, theta_neg, zs.swapaxes(0, 1)[None], u.swapaxes(0, 1)[None], c[None], tally)
+        assert g_hw == gates[0].T.tolist()
+        # the non-spiking gate has no membrane: its slot is passed through unchanged
+        assert u_hw == u_next[0].T.tolist()
+        assert c_hw == c_ref[0].tolist()
+        assert h_hw == h[0].tolist()
+    assert tally["acc"] > 0 and tally["membrane"] > 0 and tally["c"] > 0
