@@ -239,15 +239,21 @@ LFSR_TAPS = 0xB400
 
 def lfsr_step(state):
     """One Galois LFSR step (works on ints and on Amaranth values)."""
-    if _is_amaranth(state):
-        return select(state[0], (state >> 1) ^ LFSR_TAPS, state >> 1)
+    if _is_amaranth(state):  # the same step as XOR logic: feedback masked by the low bit
+        return ((state >> 1) ^ (state[0].replicate(LFSR_BITS) & LFSR_TAPS))[:LFSR_BITS]
     return (state >> 1) ^ (LFSR_TAPS if state & 1 else 0)
 
 
-def lfsr_draw(state, bits: int):
-    """Advance ``bits`` steps; return ``(value, new_state)`` with value the low bits."""
+def lfsr_draw(state, bits: int, hold=None):
+    """Advance ``bits`` steps; return ``(value, new_state)`` with value the low bits.
+
+    ``hold`` (hardware only) is applied to each new state, for example to give it a
+    named signal so that a long chain of steps stays a chain, not an expression tree.
+    """
     for _ in range(bits):
         state = lfsr_step(state)
+        if hold is not None:
+            state = hold(state)
     return state & unsigned_max(bits), state
 
 

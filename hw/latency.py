@@ -1,0 +1,112 @@
+"""Analytic cycle model of the generated network.
+
+For a hardware configuration and a given input, the exact number of cycles from the
+first compute cycle to the result, derived from the controller's structure (see
+:mod:`hw.layer` and :mod:`hw.network`) and the golden model's spikes:
+
+* a layer: ``3 + sum over rounds of (E*C + C + 5)``, where a round fires every lane
+  whose next cell is ready and ``E`` counts the input positions (layer inputs and
+  recurrent h) that are non-zero in at least one firing lane's cell;
+* the readout: ``1 + sum over k of (3 + E_k)``, ``E_k`` the non-zero h of the last
+  element at step k.
+
+``ideal`` is the bound of a machine that does nothing but its accumulate operations,
+``P`` per lane per cycle with all lanes busy: total ACs / (P * L).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from model import golden
+from model.encoding import encode
+
+from .config import HardwareConfig
+
+__all__ = ["schedule", "LayerCycles", "sequence_cycles", "cycles_for_batch"]
+
+ROUND_OVERHEAD = 5   # BEGIN, LOAD, the empty ACC check, DRAIN, FINISH
+LAYER_OVERHEAD = 3   # START, the final BEGIN, the WAIT that sees the layer idle
+READOUT_BEGIN = 1
+READOUT_PER_STEP = 3  # address, latch, the empty-mask check
+
+
+def schedule(lanes: int, steps: int, length: int) -> list[list[tuple[int, int]]]:
+    """The rounds of cells ``(n, k)`` the layer controller fires, in order."""
+    n = list(range(lanes))
+    k = [0] * lanes
+    active = [l < length for l in range(lanes)]
+    rounds = []
+    while any(active):
+        fire = []
+        for l in range(lanes):
+            p = (l - 1) % lanes
+            ready = lanes == 1 or n[l] == 0 or n[p] != n[l] - 1 or k[p] > k[l]
+            fire.append(active[l] and ready)
+        rounds.append([(n[l], k[l]) for l in range(lanes) if fire[l]])
+        for l in range(lanes):
+            if not fire[l]:
+                continue
+            if k[l] == steps - 1:
+                if n[l] + lanes < length:
+                    n[l], k[l] = n[l] + lanes, 0
+                else:
+                    active[l], k[l] = False, steps
+            else:
+                k[l] += 1
+    return rounds
+
+
+@dataclass
+class LayerCycles:
+    rounds: int
+    events: int          # sum of E over rounds
+    cycles: int
+
+
+def _layer_cycles(hw: HardwareConfig, layer: int, x_nz: np.ndarray, h_nz: np.ndarray,
+                  rounds) -> LayerCycles:
+    """``x_nz [N, T, M_in]`` and ``h_nz [N, T, H]`` non-zero masks of one sequence."""
+    chunks = hw.chunks(layer)
+    events = 0
+    cycles = LAYER_OVERHEAD
+    zero_h = np.zeros(h_nz.shape[-1], dtype=bool)
+    for cells in rounds:
+        mask_x = np.zeros(x_nz.shape[-1], dtype=bool)
+        mask_h = zero_h.copy()
+        for n, k in cells:
+            mask_x |= x_nz[n, k]
+            mask_h |= h_nz[n - 1, k] if n > 0 else zero_h
+        e = int(mask_x.sum() + mask_h.sum())
+        events += e
+        cycles += e * chunks + chunks + ROUND_OVERHEAD
+    return LayerCycles(len(rounds), events, cycles)
+
+
+def sequence_cycles(hw: HardwareConfig, layer_inputs: list[np.ndarray], hs: list[np.ndarray]) -> dict:
+    """Cycle figures of one sequence from its per-layer input and h arrays."""
+    net = hw.net
+    rounds = schedule(hw.lanes, net.steps, net.length)
+    layers = []
+    for l in range(net.layers):
+        x = layer_inputs[l]
+        if x.ndim == 2:  # direct features: the same at every step
+            x = np.broadcast_to(x[:, None, :], (net.length, net.steps, x.shape[-1]))
+        layers.append(_layer_cycles(hw, l, x != 0, hs[l] != 0, rounds))
+    readout_events = int(np.count_nonzero(hs[-1][-1]))
+    readout = READOUT_BEGIN + net.steps * READOUT_PER_STEP + readout_events
+    total = sum(lc.cycles for lc in layers) + readout
+    return {"total": total, "layers": layers, "readout": readout, "rounds": len(rounds)}
+
+
+def cycles_for_batch(hw: HardwareConfig, params, x) -> tuple[list[dict], golden.GoldenResult]:
+    """Golden-model run plus the cycle figures of every sequence in the batch."""
+    res = golden.run(hw.net, params, x)
+    enc = encode(hw.net, x)
+    out = []
+    for b in range(enc.shape[0]):
+        inputs = [enc[b]] + [res.layers[l].h[b] for l in range(hw.net.layers - 1)]
+        out.append(sequence_cycles(hw, inputs, [tr.h[b] for tr in res.layers]))
+    return out, res

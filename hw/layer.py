@@ -1,0 +1,345 @@
+"""One spiking LSTM layer: L lanes, event-driven accumulate-only gate sums.
+
+Schedule. Lane ``l`` owns the elements ``n = l, l + L, l + 2L, ...`` and runs each
+for its T steps. The layer works in *rounds*; in a round every lane whose next cell
+(n, k) is ready computes it. (n, k) is ready once (n-1, k) is done (the previous
+element lives in the previous lane). With L = T this is the wavefront: round s holds
+the cells with n + k = s, T + N - 1 rounds in all. With L = 1 it is element by element.
+
+A round of the lanes that fire:
+
+* ``BEGIN`` (1 cycle): pick the lanes that fire, address their input rows.
+* ``LOAD`` (1 cycle): latch each lane's event vector: the layer input x(n, k) and the
+  recurrent h(n-1, k) (from the previous lane's h bank). The union of the non-zero
+  positions of all lanes is the round's event list.
+* ``ACC`` (E x C + 1 cycles for E events in the union, C chunks): one event at a time,
+  the weight column is read once in chunks of P weights and broadcast to every lane,
+  which adds it, subtracts it, or (no spike there) leaves its accumulators alone.
+  Zero inputs cost nothing: cycles follow the spike count.
+* ``NEURON`` (C + 1 cycles): per chunk, the cell step of Q = P/4 neurons: membranes,
+  gates, c, h. The accumulators are reset to the biases for the next round.
+* ``FINISH`` (1 cycle): the lane's h row goes to its bank; lane counters advance.
+
+So a round takes ``E*C + C + 5`` cycles; :mod:`hw.latency` computes the total.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from model import numerics as nr
+from model.params import LayerParams
+
+from .cell import CellStep
+from .config import COUNTER_BITS, HardwareConfig
+from .rom import bias_words, bits_for, u0_words, weight_rom
+
+__all__ = ["SpikingLSTMLayer", "first_set", "popcount", "times_const", "input_kind"]
+
+
+def first_set(bits):
+    """``(any, index)`` of the lowest set bit of ``bits``, as a balanced tree."""
+    width = len(bits)
+    if width == 1:
+        return bits[0], Const(0, 1)
+    half = 1 << ((width - 1).bit_length() - 1)
+    lo_any, lo_idx = first_set(bits[:half])
+    hi_any, hi_idx = first_set(bits[half:])
+    idx_bits = bits_for(width - 1)
+    return lo_any | hi_any, Mux(lo_any, lo_idx, hi_idx + half)[:idx_bits]
+
+
+def times_const(value, factor: int):
+    """``value * factor`` as a sum of shifts, so no multiplier is inferred."""
+    total = 0
+    for b in range(factor.bit_length()):
+        if factor >> b & 1:
+            total = total + (value << b)
+    return total
+
+
+def popcount(bits):
+    """Number of set bits (an adder tree)."""
+    items = [bits[i] for i in range(len(bits))]
+    if not items:
+        return Const(0, 1)
+    while len(items) > 1:
+        items = [items[i] + items[i + 1] if i + 1 < len(items) else items[i]
+                 for i in range(0, len(items), 2)]
+    return items[0]
+
+
+def input_kind(hw: HardwareConfig, layer: int) -> str:
+    """Where a layer's input rows come from: ``rows`` (the input buffer, one ternary
+    row per (n, k)), ``features`` (direct features, one row per n), or ``banks`` (the
+    h banks of the layer below, one per lane)."""
+    if layer > 0:
+        return "banks"
+    return "features" if hw.net.encoding == "direct" else "rows"
+
+
+class SpikingLSTMLayer(wiring.Component):
+    """A layer with its weight ROMs, accumulators, membranes and per-lane h banks.
+
+    Ports (``L`` lanes):
+
+    * ``start`` (pulse while idle) / ``busy``;
+    * ``in_addr[L]`` / ``in_data[L]``: each lane's input row request; the provider
+      answers the next cycle (a synchronous read port);
+    * ``out_addr[L]`` / ``out_data[L]``: read port on each lane's h bank, address
+      ``{e, k}`` for element ``n = e*L + lane``, answered the next cycle;
+    * ``acs``, ``h_spikes``, ``gate_spikes``: activity counters of the last run.
+    """
+
+    def __init__(self, hw: HardwareConfig, layer: int, params: LayerParams):
+        net = hw.net
+        self.hw, self.layer, self.params = hw, layer, params
+        self.lanes, self.steps, self.length = hw.lanes, net.steps, net.length
+        self.hidden, self.inputs = net.hidden[layer], net.layer_inputs(layer)
+        self.chunks, self.q, self.par = hw.chunks(layer), hw.neurons_per_chunk, hw.par
+        self.kind = input_kind(hw, layer)
+        self.kbits = bits_for(self.steps - 1)
+        self.cbits = bits_for(self.chunks - 1)
+        self.nbits = bits_for(self.length - 1)
+        self.elements_per_lane = -(-self.length // self.lanes)
+        self.ebits = bits_for(self.elements_per_lane - 1)
+        self.zbits = hw.acc_sum_bits(layer)
+        if self.kind == "features":
+            self.x_shape = signed(net.x_bits)
+            in_addr_bits = self.nbits
+        else:
+            self.x_shape = signed(2)
+            in_addr_bits = self.nbits + self.kbits if self.kind == "rows" else self.ebits + self.kbits
+        self.in_row = data.ArrayLayout(self.x_shape, self.inputs)
+        self.h_row = data.ArrayLayout(signed(2), self.hidden)
+        self.bank_addr_bits = self.ebits + self.kbits
+        lanes = self.lanes
+        super().__init__({
+            "start": In(1),
+            "busy": Out(1),
+            "in_addr": Out(data.ArrayLayout(unsigned(in_addr_bits), lanes)),
+            "in_data": In(data.ArrayLayout(self.in_row, lanes)),
+            "out_addr": In(data.ArrayLayout(unsigned(self.bank_addr_bits), lanes)),
+            "out_data": Out(data.ArrayLayout(self.h_row, lanes)),
+            "acs": Out(COUNTER_BITS),
+            "h_spikes": Out(COUNTER_BITS),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        hw, net, lp = self.hw, self.hw.net, self.params
+        L, T, N, H, M = self.lanes, self.steps, self.length, self.hidden, self.inputs
+        C, Q, P = self.chunks, self.q, self.par
+        W = M + H  # event positions: inputs, then recurrent h
+
+        # ---- shared ROMs ------------------------------------------------------------
+        acc_word = data.ArrayLayout(signed(self.zbits), P)
+        m.submodules.weights = weights = memory.Memory(
+            shape=data.ArrayLayout(signed(net.w_bits), P), depth=W << self.cbits,
+            init=weight_rom(hw, self.layer, lp))
+        w_rd = weights.read_port()
+        biases = bias_words(hw, self.layer, lp)
+        m.submodules.bias = bias_rom = memory.Memory(shape=acc_word, depth=C, init=biases)
+        bias_rd = bias_rom.read_port()
+        u_word = data.ArrayLayout(data.ArrayLayout(signed(net.u_bits), 5), Q)
+        m.submodules.u0 = u0_rom = memory.Memory(shape=u_word, depth=C,
+                                                 init=u0_words(hw, self.layer, lp))
+        u0_rd = u0_rom.read_port()
+
+        # ---- per-lane state ---------------------------------------------------------
+        n = [Signal(self.nbits + 1, name=f"n{l}", init=l) for l in range(L)]
+        e = [Signal(self.ebits, name=f"e{l}") for l in range(L)]
+        k = [Signal(self.kbits + 1, name=f"k{l}") for l in range(L)]
+        active = [Signal(name=f"active{l}", init=int(l < N)) for l in range(L)]
+        fire = [Signal(name=f"fire{l}") for l in range(L)]
+        xvec = [Signal(self.in_row, name=f"xvec{l}") for l in range(L)]
+        hvec = [Signal(self.h_row, name=f"hvec{l}") for l in range(L)]
+        hrow = [Signal(self.h_row, name=f"hrow{l}") for l in range(L)]
+
+        ready = []
+        for l in range(L):
+            if L == 1:
+                ready.append(Const(1))
+            else:
+                p = (l - 1) % L
+                ready.append((n[l] == 0) | (n[p] != n[l] - 1) | (k[p] > k[l]))
+
+        # ---- per-lane memories ------------------------------------------------------
+        acc_rd, acc_wr, u_rd, u_wr, c_rd, c_wr, bank_wr, bank_rec, bank_out = ([] for _ in range(9))
+        c_word = data.ArrayLayout(signed(net.c_bits), Q)
+        for l in range(L):
+            acc = memory.Memory(shape=acc_word, depth=C, init=biases)
+            m.submodules[f"acc{l}"] = acc
+            acc_wr.append(acc.write_port())
+            acc_rd.append(acc.read_port(transparent_for=(acc_wr[-1],)))
+            u_mem = memory.Memory(shape=u_word, depth=C, init=[])
+            m.submodules[f"membranes{l}"] = u_mem
+            u_wr.append(u_mem.write_port())
+            u_rd.append(u_mem.read_port())
+            c_mem = memory.Memory(shape=c_word, depth=T << self.cbits, init=[])
+            m.submodules[f"cstate{l}"] = c_mem
+            c_wr.append(c_mem.write_port())
+            c_rd.append(c_mem.read_port())
+            bank = memory.Memory(shape=self.h_row, depth=self.elements_per_lane << self.kbits, init=[])
+            m.submodules[f"bank{l}"] = bank
+            bank_wr.append(bank.write_port())
+            bank_rec.append(bank.read_port())
+            bank_out.append(bank.read_port())
+            m.d.comb += [bank_out[l].addr.eq(self.out_addr[l]), self.out_data[l].eq(bank_out[l].data)]
+
+        # input row requests (answered during LOAD)
+        for l in range(L):
+            kk = k[l][:self.kbits]
+            if self.kind == "rows":
+                m.d.comb += self.in_addr[l].eq(Cat(kk, n[l][:self.nbits]))
+            elif self.kind == "features":
+                m.d.comb += self.in_addr[l].eq(n[l][:self.nbits])
+            else:
+                m.d.comb += self.in_addr[l].eq(Cat(kk, e[l]))
+            # recurrent row h(n-1, k) from the previous lane's bank
+            p = (l - 1) % L
+            prev_e = e[l] if l > 0 else e[l] - 1
+            m.d.comb += bank_rec[p].addr.eq(Cat(kk, prev_e[:self.ebits]))
+
+        # ---- event list -------------------------------------------------------------
+        union = Signal(W)
+        any_event, j = first_set(union)
+        chunk = Signal(self.cbits)
+
+        # stage 2 of the accumulate pipeline
+        s2_acc = Signal()
+        s2_chunk = Signal(self.cbits)
+        val_shape = self.x_shape if self.kind == "features" else signed(2)
+        s2_val = [Signal(val_shape, name=f"s2_val{l}") for l in range(L)]
+        # stage 2 of the neuron pipeline
+        s2_neuron = Signal()
+        s2_nchunk = Signal(self.cbits)
+
+        m.d.comb += [w_rd.addr.eq(Cat(chunk, j)), bias_rd.addr.eq(chunk), u0_rd.addr.eq(chunk)]
+        for l in range(L):
+            m.d.comb += [acc_rd[l].addr.eq(chunk), u_rd[l].addr.eq(chunk),
+                         c_rd[(l - 1) % L].addr.eq(Cat(chunk, k[l][:self.kbits]))]
+
+        # accumulate: broadcast weights, each lane adds w * value (value in {-1, 0, +1}
+        # except the direct-input columns, which multiply by the feature)
+        acs = Signal(COUNTER_BITS)
+        h_spikes = Signal(COUNTER_BITS)
+        m.d.comb += [self.acs.eq(acs), self.h_spikes.eq(h_spikes)]
+        active_events = popcount(Cat(*[v != 0 for v in s2_val]))
+        with m.If(s2_acc):
+            m.d.sync += acs.eq(acs + times_const(active_events, P))
+        for l in range(L):
+            terms = []
+            for p in range(P):
+                w = w_rd.data[p]
+                if self.kind == "features":
+                    term = w * s2_val[l]  # direct input: a real multiply
+                else:
+                    term = nr.select(s2_val[l] > 0, w, nr.select(s2_val[l] < 0, -w, 0))
+                terms.append(acc_rd[l].data[p] + term)
+            # cell step on the neuron pipeline stage
+            cell = CellStep(net, neurons=Q, z_bits=self.zbits,
+                            theta_pos=lp.theta_pos, theta_neg=lp.theta_neg)
+            m.submodules[f"cell{l}"] = cell
+            first_step = k[l] == 0
+            first_elem = n[l] == 0
+            m.d.comb += [
+                cell.z.eq(acc_rd[l].data),
+                cell.u_prev.eq(Mux(first_step, u0_rd.data, u_rd[l].data)),
+                cell.c_prev.eq(Mux(first_elem, 0, c_rd[(l - 1) % L].data)),
+            ]
+            with m.If(s2_acc):
+                m.d.comb += [acc_wr[l].addr.eq(s2_chunk), acc_wr[l].en.eq(1)]
+                for p in range(P):
+                    m.d.comb += acc_wr[l].data[p].eq(terms[p])
+            with m.If(s2_neuron & fire[l]):
+                m.d.comb += [
+                    acc_wr[l].addr.eq(s2_nchunk), acc_wr[l].data.eq(bias_rd.data), acc_wr[l].en.eq(1),
+                    u_wr[l].addr.eq(s2_nchunk), u_wr[l].data.eq(cell.u), u_wr[l].en.eq(1),
+                    c_wr[l].addr.eq(Cat(s2_nchunk, k[l][:self.kbits])), c_wr[l].data.eq(cell.c),
+                    c_wr[l].en.eq(1),
+                ]
+                m.d.sync += hrow[l].as_value().word_select(s2_nchunk, 2 * Q).eq(cell.h.as_value())
+            m.d.comb += [bank_wr[l].addr.eq(Cat(k[l][:self.kbits], e[l])),
+                         bank_wr[l].data.eq(hrow[l])]
+
+        neuron_spikes = 0
+        for l in range(L):
+            cell = m.submodules[f"cell{l}"]
+            neuron_spikes = neuron_spikes + Mux(fire[l], popcount(Cat(*[cell.h[q] != 0 for q in range(Q)])), 0)
+        with m.If(s2_neuron):
+            m.d.sync += h_spikes.eq(h_spikes + neuron_spikes)
+
+        m.d.sync += [s2_acc.eq(0), s2_neuron.eq(0)]
+
+        # ---- control ----------------------------------------------------------------
+        with m.FSM(name="layer"):
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    for l in range(L):
+                        m.d.sync += [n[l].eq(l), e[l].eq(0), k[l].eq(0), active[l].eq(int(l < N))]
+                    m.d.sync += [acs.eq(0), h_spikes.eq(0)]
+                    m.next = "BEGIN"
+            with m.State("BEGIN"):
+                m.d.comb += self.busy.eq(1)
+                for l in range(L):
+                    m.d.sync += fire[l].eq(active[l] & ready[l])
+                with m.If(Cat(*active).any()):
+                    m.next = "LOAD"
+                with m.Else():
+                    m.next = "IDLE"
+            with m.State("LOAD"):
+                m.d.comb += self.busy.eq(1)
+                nonzero = 0
+                for l in range(L):
+                    x_in = Mux(fire[l], self.in_data[l].as_value(), 0)
+                    h_in = Mux(fire[l] & (n[l] != 0), bank_rec[(l - 1) % L].data.as_value(), 0)
+                    m.d.sync += [xvec[l].eq(x_in), hvec[l].eq(h_in)]
+                    x_view = data.View(self.in_row, x_in)
+                    h_view = data.View(self.h_row, h_in)
+                    nonzero = nonzero | Cat(*[x_view[i] != 0 for i in range(M)],
+                                            *[h_view[i] != 0 for i in range(H)])
+                m.d.sync += [union.eq(nonzero), chunk.eq(0)]
+                m.next = "ACC"
+            with m.State("ACC"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(any_event):
+                    m.d.sync += [s2_acc.eq(1), s2_chunk.eq(chunk)]
+                    for l in range(L):
+                        x_part = xvec[l][j[:bits_for(M - 1)]] if M > 0 else 0
+                        h_index = (j - M)[:bits_for(H - 1)]
+                        m.d.sync += s2_val[l].eq(Mux(j < M, x_part, hvec[l][h_index]))
+                    with m.If(chunk == C - 1):
+                        m.d.sync += [chunk.eq(0), union.eq(union & ~Cat(*[j == i for i in range(W)]))]
+                    with m.Else():
+                        m.d.sync += chunk.eq(chunk + 1)
+                with m.Else():
+                    m.d.sync += chunk.eq(0)
+                    m.next = "NEURON"
+            with m.State("NEURON"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [s2_neuron.eq(1), s2_nchunk.eq(chunk)]
+                with m.If(chunk == C - 1):
+                    m.d.sync += chunk.eq(0)
+                    m.next = "DRAIN"
+                with m.Else():
+                    m.d.sync += chunk.eq(chunk + 1)
+            with m.State("DRAIN"):
+                m.d.comb += self.busy.eq(1)
+                m.next = "FINISH"
+            with m.State("FINISH"):
+                m.d.comb += self.busy.eq(1)
+                for l in range(L):
+                    with m.If(fire[l]):
+                        m.d.comb += bank_wr[l].en.eq(1)
+                        with m.If(k[l] == T - 1):
+                            with m.If(n[l] + L < N):
+                                m.d.sync += [n[l].eq(n[l] + L), e[l].eq(e[l] + 1), k[l].eq(0)]
+                            with m.Else():
+                                m.d.sync += [active[l].eq(0), k[l].eq(T)]
+                        with m.Else():
+                            m.d.sync += k[l].eq(k[l] + 1)
+                m.next = "BEGIN"
+        return m

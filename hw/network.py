@@ -1,0 +1,251 @@
+"""Network top: input stream, encoder, stacked layers, accumulate-only readout, output stream.
+
+Protocol. A sequence enters on ``i_stream``, one beat per row:
+
+* ``spikes``: N x T beats, element-major, each ``M`` ternary spikes (signed 2-bit);
+* ``direct``: N beats of ``M`` signed ``x_bits`` features;
+* ``rate`` / ``level``: N beats of ``M`` unsigned ``x_bits`` features; the encoder
+  expands each into T spike rows (T cycles, ``i_stream.ready`` low meanwhile).
+
+Then the layers run one after the other, the readout accumulates ``W_out`` columns of
+the last element's non-zero h spikes, and one beat leaves on ``o_stream``: the
+saturated logits, the class (first maximum) and the cycle count from the first compute
+cycle to the result. Activity counters (``acs``, ``h_spikes``) hold the last sequence's
+figures.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from model import numerics as nr
+from model.config import ConfigError
+from model.params import NetworkParams
+
+from .config import COUNTER_BITS, CYCLE_BITS, HardwareConfig
+from .layer import SpikingLSTMLayer, first_set, input_kind
+from .rom import bits_for, readout_rom
+
+__all__ = ["SpikingLSTMNetwork", "input_layout", "output_layout"]
+
+
+def input_layout(hw: HardwareConfig) -> data.ArrayLayout:
+    net = hw.net
+    if net.encoding == "spikes":
+        return data.ArrayLayout(signed(2), net.inputs)
+    if net.encoding == "direct":
+        return data.ArrayLayout(signed(net.x_bits), net.inputs)
+    return data.ArrayLayout(unsigned(net.x_bits), net.inputs)
+
+
+def output_layout(hw: HardwareConfig) -> data.StructLayout:
+    net = hw.net
+    return data.StructLayout({
+        "logits": data.ArrayLayout(signed(net.logit_bits), net.classes),
+        "cls": unsigned(bits_for(net.classes - 1)),
+        "cycles": unsigned(CYCLE_BITS),
+    })
+
+
+class SpikingLSTMNetwork(wiring.Component):
+    """The whole network with its weights in ROMs (see the module docstring)."""
+
+    def __init__(self, hw: HardwareConfig, params: NetworkParams):
+        params.validate(hw.net)
+        self.hw, self.params = hw, params
+        net = hw.net
+        super().__init__({
+            "i_stream": In(stream.Signature(input_layout(hw))),
+            "o_stream": Out(stream.Signature(output_layout(hw))),
+            "acs": Out(COUNTER_BITS),
+            "h_spikes": Out(data.ArrayLayout(unsigned(COUNTER_BITS), net.layers)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        hw, net, params = self.hw, self.hw.net, self.params
+        L, T, N, M = hw.lanes, net.steps, net.length, net.inputs
+        kbits, nbits = bits_for(T - 1), bits_for(N - 1)
+
+        layers = []
+        for l in range(net.layers):
+            layer = SpikingLSTMLayer(hw, l, params.layers[l])
+            m.submodules[f"layer{l}"] = layer
+            layers.append(layer)
+            m.d.comb += self.h_spikes[l].eq(layer.h_spikes)
+
+        # ---- input buffer of layer 0 --------------------------------------------------
+        kind = input_kind(hw, 0)
+        first = layers[0]
+        depth = N if kind == "features" else N << kbits
+        m.submodules.inbuf = inbuf = memory.Memory(shape=first.in_row, depth=depth, init=[])
+        in_wr = inbuf.write_port()
+        for l in range(L):
+            rd = inbuf.read_port()
+            m.d.comb += [rd.addr.eq(first.in_addr[l]), first.in_data[l].eq(rd.data)]
+        for l in range(1, net.layers):
+            below, above = layers[l - 1], layers[l]
+            m.d.comb += [below.out_addr.eq(above.in_addr), above.in_data.eq(below.out_data)]
+
+        # ---- encoder state ----------------------------------------------------------------
+        in_n = Signal(nbits + 1)
+        in_k = Signal(kbits + 1)
+        features = Signal(input_layout(hw))
+        lfsr = Signal(nr.LFSR_BITS, init=net.lfsr_seed)
+        level_bits = net.x_bits - net.level_shift + 1
+        ref = Signal(data.ArrayLayout(unsigned(level_bits), M))
+
+        # ---- readout ----------------------------------------------------------------------
+        classes = net.classes
+        last = layers[-1]
+        last_lane, last_e = (N - 1) % L, (N - 1) // L
+        m.submodules.w_out = w_out = memory.Memory(
+            shape=data.ArrayLayout(signed(net.w_bits), classes), depth=net.hidden[-1],
+            init=readout_rom(params))
+        w_out_rd = w_out.read_port()
+        logit_sum = data.ArrayLayout(signed(hw.logit_sum_bits()), classes)
+        logits = Signal(logit_sum)
+        ro_k = Signal(kbits + 1)
+        ro_row = Signal(last.h_row)
+        ro_mask = Signal(net.hidden[-1])
+        ro_any, ro_j = first_set(ro_mask)
+        ro_s2 = Signal()
+        ro_sign = Signal(signed(2))
+        m.d.comb += w_out_rd.addr.eq(ro_j)
+        m.d.sync += ro_s2.eq(0)
+        with m.If(ro_s2):
+            for c in range(classes):
+                w = w_out_rd.data[c]
+                m.d.sync += logits[c].eq(logits[c] + Mux(ro_sign > 0, w, -w))
+        ro_acs = Signal(COUNTER_BITS)
+
+        acs_total = ro_acs
+        for layer in layers:
+            acs_total = acs_total + layer.acs
+        m.d.comb += self.acs.eq(acs_total)
+
+        # ---- output -----------------------------------------------------------------------
+        cycles = Signal(CYCLE_BITS)
+        best = Signal(range(classes))
+        sat_logits = [nr.saturate(logits[c], net.logit_bits) for c in range(classes)]
+        # first maximum: a later class wins only when strictly larger
+        best_val = sat_logits[0]
+        best_idx = 0
+        for c in range(1, classes):
+            better = sat_logits[c] > best_val
+            best_idx = Mux(better, c, best_idx)
+            best_val = Mux(better, sat_logits[c], best_val)
+        m.d.comb += best.eq(best_idx)
+        for c in range(classes):
+            m.d.comb += self.o_stream.payload.logits[c].eq(sat_logits[c])
+        m.d.comb += [self.o_stream.payload.cls.eq(best), self.o_stream.payload.cycles.eq(cycles)]
+
+        def start_sequence():
+            m.d.sync += [in_n.eq(0), in_k.eq(0), lfsr.eq(net.lfsr_seed)]
+            m.d.sync += ref.eq(0)
+
+        with m.FSM(name="network"):
+            with m.State("INPUT"):
+                m.d.comb += self.i_stream.ready.eq(1)
+                m.d.sync += cycles.eq(0)
+                with m.If(self.i_stream.valid):
+                    if net.encoding == "spikes":
+                        m.d.comb += [in_wr.addr.eq(Cat(in_k[:kbits], in_n[:nbits])),
+                                     in_wr.data.eq(self.i_stream.payload), in_wr.en.eq(1)]
+                        with m.If(in_k == T - 1):
+                            m.d.sync += [in_k.eq(0), in_n.eq(in_n + 1)]
+                            with m.If(in_n == N - 1):
+                                m.next = "START0"
+                        with m.Else():
+                            m.d.sync += in_k.eq(in_k + 1)
+                    elif net.encoding == "direct":
+                        m.d.comb += [in_wr.addr.eq(in_n[:nbits]), in_wr.data.eq(self.i_stream.payload),
+                                     in_wr.en.eq(1)]
+                        m.d.sync += in_n.eq(in_n + 1)
+                        with m.If(in_n == N - 1):
+                            m.next = "START0"
+                    else:
+                        m.d.sync += [features.eq(self.i_stream.payload), in_k.eq(0)]
+                        m.next = "EXPAND"
+            if net.encoding in ("rate", "level"):
+                with m.State("EXPAND"):
+                    row = Signal(first.in_row)
+                    if net.encoding == "rate":
+                        state = lfsr
+
+                        def hold(value):
+                            wire = Signal(nr.LFSR_BITS)
+                            m.d.comb += wire.eq(value)
+                            return wire
+
+                        for ch in range(M):
+                            draw, state = nr.lfsr_draw(state, net.x_bits, hold)
+                            m.d.comb += row[ch].eq(draw < features[ch])
+                        m.d.sync += lfsr.eq(state)
+                    else:
+                        for ch in range(M):
+                            level = nr.level_of(features[ch], net.level_shift)
+                            up, down = level > ref[ch], level < ref[ch]
+                            m.d.comb += [row[ch].eq(up), row[M + ch].eq(down)]
+                            m.d.sync += ref[ch].eq(ref[ch] + up - down)
+                    m.d.comb += [in_wr.addr.eq(Cat(in_k[:kbits], in_n[:nbits])), in_wr.data.eq(row),
+                                 in_wr.en.eq(1)]
+                    with m.If(in_k == T - 1):
+                        m.d.sync += [in_k.eq(0), in_n.eq(in_n + 1)]
+                        with m.If(in_n == N - 1):
+                            m.next = "START0"
+                        with m.Else():
+                            m.next = "INPUT"
+                    with m.Else():
+                        m.d.sync += in_k.eq(in_k + 1)
+            for l, layer in enumerate(layers):
+                with m.State(f"START{l}"):
+                    m.d.sync += cycles.eq(cycles + 1)
+                    m.d.comb += layer.start.eq(1)
+                    m.next = f"WAIT{l}"
+                with m.State(f"WAIT{l}"):
+                    m.d.sync += cycles.eq(cycles + 1)
+                    with m.If(~layer.busy):
+                        m.next = f"START{l + 1}" if l + 1 < net.layers else "RO_BEGIN"
+            with m.State("RO_BEGIN"):
+                m.d.sync += [cycles.eq(cycles + 1), ro_k.eq(0), ro_acs.eq(0)]
+                for c in range(classes):
+                    m.d.sync += logits[c].eq(int(params.b_out[c]))
+                m.next = "RO_ADDR"
+            with m.State("RO_ADDR"):
+                m.d.sync += cycles.eq(cycles + 1)
+                m.d.comb += last.out_addr[last_lane].eq(Cat(ro_k[:kbits], Const(last_e, last.ebits)))
+                m.next = "RO_LATCH"
+            with m.State("RO_LATCH"):
+                m.d.sync += cycles.eq(cycles + 1)
+                out_row = last.out_data[last_lane]
+                m.d.sync += [ro_row.eq(out_row),
+                             ro_mask.eq(Cat(*[out_row[i] != 0 for i in range(net.hidden[-1])]))]
+                m.next = "RO_ACC"
+            with m.State("RO_ACC"):
+                m.d.sync += cycles.eq(cycles + 1)
+                with m.If(ro_any):
+                    m.d.sync += [ro_s2.eq(1), ro_sign.eq(ro_row[ro_j]),
+                                 ro_mask.eq(ro_mask & ~Cat(*[ro_j == i for i in range(net.hidden[-1])])),
+                                 ro_acs.eq(ro_acs + classes)]
+                with m.Elif(ro_k == T - 1):
+                    m.next = "OUTPUT"
+                with m.Else():
+                    m.d.sync += ro_k.eq(ro_k + 1)
+                    m.next = "RO_ADDR"
+            with m.State("OUTPUT"):
+                m.d.comb += self.o_stream.valid.eq(1)
+                with m.If(self.o_stream.ready):
+                    start_sequence()
+                    m.next = "INPUT"
+        return m
+
+
+def check_fits(hw: HardwareConfig, params: NetworkParams) -> None:
+    """Refuse parameters that do not belong to this hardware configuration."""
+    try:
+        params.validate(hw.net)
+    except ConfigError as err:
+        raise ConfigError(f"parameters do not fit the hardware: {err}") from None
