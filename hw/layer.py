@@ -168,6 +168,7 @@ class SpikingLSTMLayer(wiring.Component):
 
         # ---- per-lane memories ------------------------------------------------------
         acc_rd, acc_wr, u_rd, u_wr, c_rd, c_wr, bank_wr, bank_rec, bank_out = ([] for _ in range(9))
+        self.banks = []  # kept for simulation test benches, which read the h of every cell
         c_word = data.ArrayLayout(signed(net.c_bits), Q)
         for l in range(L):
             acc = memory.Memory(shape=acc_word, depth=C, init=biases)
@@ -184,6 +185,7 @@ class SpikingLSTMLayer(wiring.Component):
             c_rd.append(c_mem.read_port())
             bank = memory.Memory(shape=self.h_row, depth=self.elements_per_lane << self.kbits, init=[])
             m.submodules[f"bank{l}"] = bank
+            self.banks.append(bank)
             bank_wr.append(bank.write_port())
             bank_rec.append(bank.read_port())
             bank_out.append(bank.read_port())

@@ -69,7 +69,7 @@ class SpikingLSTMNetwork(wiring.Component):
         L, T, N, M = hw.lanes, net.steps, net.length, net.inputs
         kbits, nbits = bits_for(T - 1), bits_for(N - 1)
 
-        layers = []
+        layers = self.layers = []
         for l in range(net.layers):
             layer = SpikingLSTMLayer(hw, l, params.layers[l])
             m.submodules[f"layer{l}"] = layer
