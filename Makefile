@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "spikegate make targets:"
-	@echo "  make test            the default test run (golden + hwsim tiers, CI-sized)"
+	@echo "  make test            the default test run (all tiers, CI-sized; not the slow marker)"
 	@echo "  make test-all        every test, including the slow and synth markers"
 	@echo "  make synth BOARD=... synthesize the default model for a board (default $(BOARD))"
 	@echo "  make bench           benchmarks that print throughput figures"
@@ -30,13 +30,14 @@ $(STAMP): requirements.lock pyproject.toml
 venv: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow and not synth" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-all: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/golden.py
+	$(PY) bench/hw_cycles.py
 
 synth: $(STAMP)
 	$(PY) -m flows.synth --board $(BOARD) --model $(MODEL)

@@ -20,9 +20,10 @@ from model.config import ConfigError, NetworkConfig
 __all__ = ["FireBinary", "FireTernary", "HardSigmoidQ", "HardTanhQ", "CellStep"]
 
 
-def _check_threshold(theta, u_bits, what):
+def _check_threshold(unit, theta, u_bits, what):
     lo, hi = 1, nr.signed_range(u_bits)[1]
     if not (isinstance(theta, int) and lo <= theta <= hi):
+        unit._MustUse__silence = True  # a refused unit is not an unused one
         raise ConfigError(f"{what} threshold must be an integer from {lo} to {hi}, got {theta!r}")
 
 
@@ -30,7 +31,7 @@ class FireBinary(wiring.Component):
     """Membrane update and binary LIF: ``u = sat(leak(u_prev) + z)``, fire on ``u > theta``."""
 
     def __init__(self, *, z_bits: int, u_bits: int, theta: int, leak_shift: int = 0):
-        _check_threshold(theta, u_bits, "binary LIF")
+        _check_threshold(self, theta, u_bits, "binary LIF")
         self.u_bits, self.theta, self.leak_shift = u_bits, theta, leak_shift
         super().__init__({"z": In(signed(z_bits)), "u_prev": In(signed(u_bits)),
                           "spike": Out(1), "u": Out(signed(u_bits))})
@@ -48,8 +49,8 @@ class FireTernary(wiring.Component):
 
     def __init__(self, *, z_bits: int, u_bits: int, theta_pos: int, theta_neg: int,
                  leak_shift: int = 0):
-        _check_threshold(theta_pos, u_bits, "ternary LIF positive")
-        _check_threshold(theta_neg, u_bits, "ternary LIF negative")
+        _check_threshold(self, theta_pos, u_bits, "ternary LIF positive")
+        _check_threshold(self, theta_neg, u_bits, "ternary LIF negative")
         self.u_bits, self.theta_pos, self.theta_neg = u_bits, theta_pos, theta_neg
         self.leak_shift = leak_shift
         super().__init__({"z": In(signed(z_bits)), "u_prev": In(signed(u_bits)),
@@ -112,8 +113,8 @@ class CellStep(wiring.Component):
         self.theta_pos = [int(t) for t in theta_pos]
         self.theta_neg = [int(t) for t in theta_neg]
         for a in range(5):
-            _check_threshold(self.theta_pos[a], cfg.u_bits, f"membrane {nr.MEMBRANES[a]} positive")
-            _check_threshold(self.theta_neg[a], cfg.u_bits, f"membrane {nr.MEMBRANES[a]} negative")
+            _check_threshold(self, self.theta_pos[a], cfg.u_bits, f"membrane {nr.MEMBRANES[a]} positive")
+            _check_threshold(self, self.theta_neg[a], cfg.u_bits, f"membrane {nr.MEMBRANES[a]} negative")
         u = signed(cfg.u_bits)
         gates = data.StructLayout({g: gate_value_shape(cfg, g) for g in nr.GATES})
         super().__init__({

@@ -64,7 +64,6 @@ def test_nonspiking_units():
     assert got == nr.hard_tanh_q(z, 3, 4).tolist()
 
 
-@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_bad_threshold_is_refused():
     with pytest.raises(ConfigError, match="binary LIF threshold must be an integer from 1 to 127"):
         FireBinary(z_bits=8, u_bits=8, theta=0)

@@ -1,0 +1,67 @@
+"""Cycles per sequence of the generated hardware, from the analytic model.
+
+    python bench/hw_cycles.py --preset tmnist --par 64
+    make bench
+
+For each lane count the table shows the mean cycles per sequence over a batch of
+random rate-coded inputs (random weights), against two bounds:
+
+* ``ACs/P``: the accumulate operations of the sequence done by one lane of P adders
+  with nothing else to do;
+* ``ACs/(L*P)``: the same spread over all L lanes, never waiting.
+
+and the named overheads: per round ``C + 5`` cycles (the neuron pass over the C chunks,
+plus BEGIN, LOAD, the empty event check, DRAIN and FINISH), per layer 3, and the readout.
+The analytic model is the one the simulation tests check cycle for cycle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from hw.config import HardwareConfig  # noqa: E402
+from hw.latency import cycles_for_batch  # noqa: E402
+from model.config import PRESETS, preset  # noqa: E402
+from model.params import random_params  # noqa: E402
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", default="tmnist", choices=sorted(PRESETS))
+    ap.add_argument("--par", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lanes", type=int, nargs="*", help="lane counts (default: 1 and T)")
+    args = ap.parse_args(argv)
+
+    cfg = preset(args.preset, encoding="rate")
+    params = random_params(cfg, 0)
+    x = np.random.default_rng(0).integers(0, 256, (args.batch, cfg.length, cfg.inputs))
+    lanes = args.lanes or sorted({1, cfg.steps})
+    print(f"preset {args.preset}: M={cfg.inputs} H={cfg.hidden} T={cfg.steps} N={cfg.length}, "
+          f"P={args.par}, rate-coded random inputs, batch {args.batch}")
+    print(f"{'L':>3} {'rounds':>6} {'cycles':>9} {'ACs/P':>9} {'ratio':>6} {'ACs/(L*P)':>10} "
+          f"{'ratio':>6} {'round overhead':>15} {'events/round':>13}")
+    for lane_count in lanes:
+        hw = HardwareConfig(cfg, lanes=lane_count, par=args.par)
+        figures, res = cycles_for_batch(hw, params, x)
+        cycles = np.mean([f["total"] for f in figures])
+        acs = (res.stats["acs"] - res.stats["readout_acs"]) / args.batch
+        rounds = figures[0]["rounds"]
+        chunks = hw.chunks(0)
+        overhead = rounds * (chunks + 5) * cfg.layers
+        events = np.mean([sum(lc.events for lc in f["layers"]) for f in figures]) / (rounds * cfg.layers)
+        one = acs / args.par
+        spread = acs / (args.par * lane_count)
+        print(f"{lane_count:>3} {rounds:>6} {cycles:>9.0f} {one:>9.0f} {cycles / one:>6.2f} "
+              f"{spread:>10.0f} {cycles / spread:>6.2f} {overhead:>15.0f} {events:>13.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
