@@ -109,3 +109,33 @@ def test_wavefront_and_sequential_schedules():
 def test_bad_hardware_config(lanes, par, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         HardwareConfig(preset("tiny"), lanes=lanes, par=par)
+
+
+def random_hardware_case(rng):
+    """A random small configuration: sizes, widths, lanes, P, encoding, gates, leak."""
+    steps = int(rng.integers(1, 4))
+    hidden = tuple(int(h) for h in rng.choice([2, 3, 4, 6, 8], size=int(rng.integers(1, 3))))
+    w_bits = int(rng.integers(3, 9))
+    nonspiking = str(rng.choice(["none", "i", "g"]))
+    cfg = NetworkConfig(
+        inputs=int(rng.integers(1, 5)), hidden=hidden, steps=steps, length=int(rng.integers(1, 6)),
+        classes=int(rng.integers(1, 4)), encoding=str(rng.choice(["spikes", "rate", "level", "direct"])),
+        x_bits=int(rng.integers(2, 7)), level_shift=1, nonspiking=nonspiking, ns_bits=2,
+        ns_shift=int(rng.integers(0, 3)), w_bits=w_bits, acc_bits=int(rng.integers(w_bits, 13)),
+        u_bits=int(rng.integers(5, 13)), c_bits=int(rng.integers(3, 7)),
+        logit_bits=int(rng.integers(max(w_bits, 5), 13)),
+        leak_shift=tuple(int(s) for s in rng.integers(0, 3, size=5)))
+    # P: a multiple of 4 dividing 4H of every layer
+    options = [p for p in (4, 8, 12, 16, 24, 32) if all((4 * h) % p == 0 for h in hidden)]
+    hw = HardwareConfig(cfg, lanes=int(rng.integers(1, steps + 1)), par=int(rng.choice(options)))
+    return hw
+
+
+@pytest.mark.parametrize("seed", [11, 22, 33, 44, 55, 66, 77, 88, 99, 110])
+def test_random_configurations_match_golden(seed):
+    rng = np.random.default_rng(seed)
+    hw = random_hardware_case(rng)
+    params = random_params(hw.net, seed, threshold_scale=float(rng.uniform(0.05, 1.0)))
+    x = random_input(hw.net, 3, rng)
+    print(f"seed {seed}: {hw}")  # shown by pytest when the case fails
+    check_against_golden(hw, params, x, input_gaps=0.2, output_stalls=0.2, seed=seed)
