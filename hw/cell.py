@@ -10,14 +10,28 @@ of each block has the matching name: :class:`FireBinary` / ``numerics.fire_binar
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, signed, unsigned
+from amaranth.hdl import Module, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from model import numerics as nr
 from model.config import ConfigError, NetworkConfig
 
-__all__ = ["FireBinary", "FireTernary", "HardSigmoidQ", "HardTanhQ", "CellStep"]
+__all__ = ["FireBinary", "FireTernary", "HardSigmoidQ", "HardTanhQ", "CellStep", "hold"]
+
+
+def hold(m: Module, value, name: str | None = None) -> Signal:
+    """Give an expression its own signal.
+
+    The numeric rules use a value several times (``saturate(x)`` compares ``x`` twice
+    and selects it). Amaranth lowers each use of an expression separately, so passing
+    a compound expression into a chain of rules multiplies the logic at every step;
+    a signal is a leaf and costs nothing to reuse.
+    """
+    value = Value.cast(value)
+    sig = Signal(value.shape(), name=name)
+    m.d.comb += sig.eq(value)
+    return sig
 
 
 def _check_threshold(unit, theta, u_bits, what):
@@ -38,7 +52,7 @@ class FireBinary(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        v = nr.membrane_update(self.u_prev, self.z, self.leak_shift, self.u_bits)
+        v = hold(m, nr.membrane_update(self.u_prev, self.z, self.leak_shift, self.u_bits), "v")
         spike, after = nr.fire_binary(v, self.theta)
         m.d.comb += [self.spike.eq(spike), self.u.eq(after)]
         return m
@@ -58,7 +72,7 @@ class FireTernary(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        v = nr.membrane_update(self.u_prev, self.z, self.leak_shift, self.u_bits)
+        v = hold(m, nr.membrane_update(self.u_prev, self.z, self.leak_shift, self.u_bits), "v")
         spike, after = nr.fire_ternary(v, self.theta_pos, self.theta_neg)
         m.d.comb += [self.spike.eq(spike), self.u.eq(after)]
         return m
@@ -134,13 +148,14 @@ class CellStep(wiring.Component):
         for q in range(self.neurons):
             outs = {}
             for a, gate in enumerate(nr.GATES):
-                z = nr.saturate(self.z[q][a], cfg.acc_bits)
+                z = hold(m, nr.saturate(self.z[q][a], cfg.acc_bits), f"z{q}_{gate}")
                 if gate == cfg.nonspiking:
                     fn = nr.hard_sigmoid_q if gate == "i" else nr.hard_tanh_q
                     outs[gate] = fn(z, cfg.ns_shift, cfg.ns_bits)
                     m.d.comb += self.u[q][a].eq(self.u_prev[q][a])
                     continue
-                v = nr.membrane_update(self.u_prev[q][a], z, cfg.leak_shift[a], cfg.u_bits)
+                v = hold(m, nr.membrane_update(self.u_prev[q][a], z, cfg.leak_shift[a], cfg.u_bits),
+                         f"v{q}_{gate}")
                 if gate == "g":
                     spike, after = nr.fire_ternary(v, self.theta_pos[a], self.theta_neg[a])
                 else:
@@ -150,10 +165,11 @@ class CellStep(wiring.Component):
             for gate in nr.GATES:
                 m.d.comb += self.gates[q][gate].eq(outs[gate])
             gate_sig = {g: self.gates[q][g] for g in nr.GATES}
-            ig = nr.gate_product(gate_sig["i"], gate_sig["g"], cfg.i_spiking)
+            ig = hold(m, nr.gate_product(gate_sig["i"], gate_sig["g"], cfg.i_spiking), f"ig{q}")
             c = nr.c_update(gate_sig["f"], self.c_prev[q], ig, cfg.c_bits)
             m.d.comb += self.c[q].eq(c)
-            vc = nr.membrane_update(self.u_prev[q][4], self.c[q], cfg.leak_shift[4], cfg.u_bits)
+            vc = hold(m, nr.membrane_update(self.u_prev[q][4], self.c[q], cfg.leak_shift[4], cfg.u_bits),
+                      f"vc{q}")
             s_c, after = nr.fire_ternary(vc, self.theta_pos[4], self.theta_neg[4])
             m.d.comb += [self.u[q][4].eq(after), self.s_c[q].eq(s_c),
                          self.h[q].eq(nr.h_output(gate_sig["o"], self.s_c[q]))]

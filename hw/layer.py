@@ -32,23 +32,24 @@ from amaranth.lib.wiring import In, Out
 from model import numerics as nr
 from model.params import LayerParams
 
-from .cell import CellStep
+from .cell import CellStep, hold
 from .config import COUNTER_BITS, HardwareConfig
 from .rom import bias_words, bits_for, u0_words, weight_rom
 
 __all__ = ["SpikingLSTMLayer", "first_set", "popcount", "times_const", "input_kind"]
 
 
-def first_set(bits):
+def first_set(m, bits):
     """``(any, index)`` of the lowest set bit of ``bits``, as a balanced tree."""
     width = len(bits)
     if width == 1:
         return bits[0], Const(0, 1)
     half = 1 << ((width - 1).bit_length() - 1)
-    lo_any, lo_idx = first_set(bits[:half])
-    hi_any, hi_idx = first_set(bits[half:])
+    lo_any, lo_idx = first_set(m, bits[:half])
+    hi_any, hi_idx = first_set(m, bits[half:])
     idx_bits = bits_for(width - 1)
-    return lo_any | hi_any, Mux(lo_any, lo_idx, hi_idx + half)[:idx_bits]
+    return (hold(m, lo_any | hi_any),
+            hold(m, Mux(lo_any, lo_idx, hi_idx + half)[:idx_bits]))
 
 
 def times_const(value, factor: int):
@@ -207,7 +208,7 @@ class SpikingLSTMLayer(wiring.Component):
 
         # ---- event list -------------------------------------------------------------
         union = Signal(W)
-        any_event, j = first_set(union)
+        any_event, j = first_set(m, union)
         chunk = Signal(self.cbits)
 
         # stage 2 of the accumulate pipeline

@@ -25,6 +25,7 @@ from model.config import ConfigError
 from model.params import NetworkParams
 
 from .config import COUNTER_BITS, CYCLE_BITS, HardwareConfig
+from .cell import hold
 from .layer import SpikingLSTMLayer, first_set, input_kind
 from .rom import bits_for, readout_rom
 
@@ -110,7 +111,7 @@ class SpikingLSTMNetwork(wiring.Component):
         ro_k = Signal(kbits + 1)
         ro_row = Signal(last.h_row)
         ro_mask = Signal(net.hidden[-1])
-        ro_any, ro_j = first_set(ro_mask)
+        ro_any, ro_j = first_set(m, ro_mask)
         ro_s2 = Signal()
         ro_sign = Signal(signed(2))
         m.d.comb += w_out_rd.addr.eq(ro_j)
@@ -129,14 +130,14 @@ class SpikingLSTMNetwork(wiring.Component):
         # ---- output -----------------------------------------------------------------------
         cycles = Signal(CYCLE_BITS)
         best = Signal(range(classes))
-        sat_logits = [nr.saturate(logits[c], net.logit_bits) for c in range(classes)]
+        sat_logits = [hold(m, nr.saturate(logits[c], net.logit_bits), f"logit{c}") for c in range(classes)]
         # first maximum: a later class wins only when strictly larger
         best_val = sat_logits[0]
-        best_idx = 0
+        best_idx = Const(0, bits_for(classes - 1))
         for c in range(1, classes):
-            better = sat_logits[c] > best_val
-            best_idx = Mux(better, c, best_idx)
-            best_val = Mux(better, sat_logits[c], best_val)
+            better = hold(m, sat_logits[c] > best_val)
+            best_idx = hold(m, Mux(better, c, best_idx))
+            best_val = hold(m, Mux(better, sat_logits[c], best_val))
         m.d.comb += best.eq(best_idx)
         for c in range(classes):
             m.d.comb += self.o_stream.payload.logits[c].eq(sat_logits[c])
@@ -175,13 +176,8 @@ class SpikingLSTMNetwork(wiring.Component):
                     if net.encoding == "rate":
                         state = lfsr
 
-                        def hold(value):
-                            wire = Signal(nr.LFSR_BITS)
-                            m.d.comb += wire.eq(value)
-                            return wire
-
                         for ch in range(M):
-                            draw, state = nr.lfsr_draw(state, net.x_bits, hold)
+                            draw, state = nr.lfsr_draw(state, net.x_bits, lambda v: hold(m, v))
                             m.d.comb += row[ch].eq(draw < features[ch])
                         m.d.sync += lfsr.eq(state)
                     else:
