@@ -7,10 +7,12 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.spikegate-installed
 BOARD   ?= ulx3s-85f
 MODEL   ?= digits
+DATASET ?= digits
+EXPORT_OUT ?= build/models/$(DATASET)
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-all bench synth clean
+.PHONY: help venv test test-all bench synth train export clean
 
 help:
 	@echo "spikegate make targets:"
@@ -18,6 +20,8 @@ help:
 	@echo "  make test-all        every test, including the slow and synth markers"
 	@echo "  make synth BOARD=... synthesize the default model for a board (default $(BOARD))"
 	@echo "  make bench           benchmarks that print throughput figures"
+	@echo "  make train DATASET=digits   train, convert, fine-tune, quantize; plots in reports/training/"
+	@echo "  make export          package the trained integers (EXPORT_OUT=models/digits refreshes the bundled one)"
 	@echo "  make venv            only create .venv and install the pinned packages"
 	@echo "  make clean           remove build/ (keeps .venv)"
 
@@ -41,6 +45,12 @@ bench: $(STAMP)
 
 synth: $(STAMP)
 	$(PY) -m flows.synth --board $(BOARD) --model $(MODEL)
+
+train: $(STAMP)
+	$(PY) -m model.train --dataset $(DATASET) $(TRAIN_ARGS)
+
+export: $(STAMP)
+	$(PY) -m model.export --from build/train/$(DATASET) --out $(EXPORT_OUT)
 
 clean:
 	rm -rf build sim_build

@@ -9,7 +9,7 @@ import numpy as np
 from . import numerics as nr
 from .config import ConfigError, NetworkConfig
 
-__all__ = ["check_input", "encode", "rate_draws"]
+__all__ = ["check_input", "encode", "rate_draws", "random_input"]
 
 
 def check_input(cfg: NetworkConfig, x) -> np.ndarray:
@@ -85,3 +85,13 @@ def encode(cfg: NetworkConfig, x) -> np.ndarray:
             out[:, n, k, :cfg.inputs] = up
             out[:, n, k, cfg.inputs:] = down
     return out
+
+
+def random_input(cfg: NetworkConfig, batch: int, rng: np.random.Generator) -> np.ndarray:
+    """Uniform random raw inputs of the kind and range ``cfg.encoding`` takes."""
+    if cfg.encoding == "spikes":
+        return rng.integers(-1, 2, (batch, cfg.length, cfg.steps, cfg.inputs))
+    if cfg.encoding == "direct":
+        lo, hi = nr.signed_range(cfg.x_bits)
+        return rng.integers(lo, hi + 1, (batch, cfg.length, cfg.inputs))
+    return rng.integers(0, nr.unsigned_max(cfg.x_bits) + 1, (batch, cfg.length, cfg.inputs))

@@ -9,10 +9,20 @@ gradient of Datta et al.::
     dS/dU = gamma / V_th * max(0, 1 - |U / V_th - 1|)
 
 Floors use straight-through gradients. Training (conversion, fine-tuning,
-quantization-aware steps) builds on this module.
+quantization-aware steps) builds on this module through two optional hooks that leave
+the default forward pass untouched:
+
+* ``leak_factor`` (a parameter of 5 factors, one per membrane f, i, o, g, c): while it
+  is set, the membranes leak as ``sat(lambda * U + z)`` with a real ``lambda`` clamped
+  to [1/2, 1] (training only; the exported model rounds each lambda to the nearest
+  ``U - (U >> s)`` form, see ``model.train.leak_to_shift``);
+* ``param_hook(name, tensor)``: applied to every parameter when the forward pass reads
+  it (``"layers.0.w_x"``, ..., ``"w_out"``, ``"b_out"``), for fake quantization.
 """
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -76,6 +86,24 @@ class FloatSpikingLSTM(nn.Module):
             self.layers.append(layer)
         self.w_out = nn.Parameter(torch.zeros(cfg.classes, cfg.hidden[-1], dtype=dtype))
         self.b_out = nn.Parameter(torch.zeros(cfg.classes, dtype=dtype))
+        self.leak_factor: nn.Parameter | None = None
+        self.param_hook = None
+
+    def enable_trainable_leak(self, factors=None) -> nn.Parameter:
+        """Replace the configured leak shifts by 5 trainable real factors (training only)."""
+        if factors is None:
+            factors = [1.0 if s == 0 else 1.0 - 2.0 ** -s for s in self.cfg.leak_shift]
+        self.leak_factor = nn.Parameter(torch.as_tensor(factors, dtype=self.w_out.dtype).clone())
+        return self.leak_factor
+
+    def _param(self, name: str, value: torch.Tensor) -> torch.Tensor:
+        return value if self.param_hook is None else self.param_hook(name, value)
+
+    def _membrane(self, m: int, u, z):
+        """Leak, add, saturate membrane ``m`` (index into MEMBRANES)."""
+        if self.leak_factor is None:
+            return nr.membrane_update(u, z, self.cfg.leak_shift[m], self.cfg.u_bits)
+        return nr.saturate(self.leak_factor[m].clamp(0.5, 1.0) * u + z, self.cfg.u_bits)
 
     @classmethod
     def from_params(cls, cfg: NetworkConfig, params: NetworkParams, **kwargs) -> "FloatSpikingLSTM":
@@ -91,19 +119,22 @@ class FloatSpikingLSTM(nn.Module):
 
     def _layer(self, l: int, x: torch.Tensor) -> dict:
         """Run layer ``l`` on ``x [B, N, T, M_in]``; returns the per-cell outputs."""
-        cfg, p = self.cfg, self.layers[l]
+        cfg, layer = self.cfg, self.layers[l]
+        p = SimpleNamespace(**{  # the parameters as this pass reads them (after param_hook)
+            name: self._param(f"layers.{l}.{name}", getattr(layer, name))
+            for name in ("w_x", "w_h", "bias", "u0", "theta_pos", "theta_neg")})
         b, big_n, big_t, _ = x.shape
         h_size = cfg.hidden[l]
         step = spike_step(self.gamma)
         x_part = torch.einsum("bntm,ahm->bntah", x, p.w_x)
         h_prev = x.new_zeros(b, big_t, h_size)
         c_prev = x.new_zeros(b, big_t, h_size)
-        hs, cs, gate_out = [], [], []
+        hs, cs, scs, gate_out = [], [], [], []
         for n in range(big_n):
             z = x_part[:, n] + torch.einsum("bth,ajh->btaj", h_prev, p.w_h) + p.bias
             z = nr.saturate(z, cfg.acc_bits)
             u = [p.u0[a].expand(b, h_size) for a in range(5)]
-            h_row, c_row, g_row = [], [], []
+            h_row, c_row, sc_row, g_row = [], [], [], []
             for k in range(big_t):
                 outs = []
                 for a, gate in enumerate(nr.GATES):
@@ -112,7 +143,7 @@ class FloatSpikingLSTM(nn.Module):
                         fn = nr.hard_sigmoid_q if gate == "i" else nr.hard_tanh_q
                         outs.append(fn(za, cfg.ns_shift, cfg.ns_bits))
                         continue
-                    v = nr.membrane_update(u[a], za, cfg.leak_shift[a], cfg.u_bits)
+                    v = self._membrane(a, u[a], za)
                     if gate == "g":
                         spike, u[a] = nr.fire_ternary(v, p.theta_pos[a], p.theta_neg[a], step)
                     else:
@@ -121,24 +152,26 @@ class FloatSpikingLSTM(nn.Module):
                 f, i, o, g = outs
                 ig = nr.gate_product(i, g, cfg.i_spiking)
                 c = nr.c_update(f, c_prev[:, k], ig, cfg.c_bits)
-                vc = nr.membrane_update(u[4], c, cfg.leak_shift[4], cfg.u_bits)
+                vc = self._membrane(4, u[4], c)
                 s_c, u[4] = nr.fire_ternary(vc, p.theta_pos[4], p.theta_neg[4], step)
                 h_row.append(nr.h_output(o, s_c))
                 c_row.append(c)
+                sc_row.append(s_c)
                 g_row.append(torch.stack(outs, dim=1))
             h_prev = torch.stack(h_row, dim=1)
             c_prev = torch.stack(c_row, dim=1)
             hs.append(h_prev)
             cs.append(c_prev)
+            scs.append(torch.stack(sc_row, dim=1))
             gate_out.append(torch.stack(g_row, dim=1))
         return {"h": torch.stack(hs, dim=1), "c": torch.stack(cs, dim=1),
-                "gates": torch.stack(gate_out, dim=1)}
+                "s_c": torch.stack(scs, dim=1), "gates": torch.stack(gate_out, dim=1)}
 
     def forward(self, x: torch.Tensor) -> dict:
         """``x``: encoded input, ``[B, N, T, M_in]`` spikes or ``[B, N, M]`` direct features.
 
         Returns a dict with ``logits [B, C]`` (last element), ``element_logits
-        [B, N, C]`` and ``layers`` (per-layer dicts of ``h``, ``c``, ``gates``).
+        [B, N, C]`` and ``layers`` (per-layer dicts of ``h``, ``c``, ``s_c``, ``gates``).
         """
         cfg = self.cfg
         if x.dim() == 3:
@@ -149,5 +182,6 @@ class FloatSpikingLSTM(nn.Module):
             layers.append(out)
             x = out["h"]
         summed = x.sum(dim=2)  # over the T steps
-        element_logits = nr.saturate(summed @ self.w_out.T + self.b_out, cfg.logit_bits)
+        w_out, b_out = self._param("w_out", self.w_out), self._param("b_out", self.b_out)
+        element_logits = nr.saturate(summed @ w_out.T + b_out, cfg.logit_bits)
         return {"logits": element_logits[:, -1], "element_logits": element_logits, "layers": layers}

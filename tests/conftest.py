@@ -9,14 +9,7 @@ settings.register_profile(
 settings.load_profile("spikegate")
 
 
-def random_input(cfg, batch, rng):
-    """Raw inputs of the right kind and range for ``cfg.encoding``."""
-    if cfg.encoding == "spikes":
-        return rng.integers(-1, 2, (batch, cfg.length, cfg.steps, cfg.inputs))
-    if cfg.encoding == "direct":
-        half = 1 << (cfg.x_bits - 1)
-        return rng.integers(-half, half, (batch, cfg.length, cfg.inputs))
-    return rng.integers(0, 1 << cfg.x_bits, (batch, cfg.length, cfg.inputs))
+from model.encoding import random_input  # noqa: F401  (re-exported for the tests)
 
 
 @pytest.fixture

@@ -1,0 +1,462 @@
+"""Weights packages: the integer model the hardware generator loads, in one folder.
+
+A package is a directory::
+
+    manifest.json        configuration (NetworkConfig.to_dict()), widths, scales, dataset,
+                         accuracies, spike rates, the training and export commands and seed,
+                         the memory map, and the SHA-256 of every other file
+    weights.npz          the integer arrays (l<layer>_w_x, ..., w_out, b_out) plus check
+                         vectors: check_x (raw test inputs) and check_logits (their golden
+                         logits)
+    mem/<memory>.hex     one word per line for $readmemh, entry 0 in the low bits
+    mem/<memory>.mem     the same words in binary for $readmemb
+
+Memories follow the ROM layout of ``hw.rom`` for the recorded ``par`` (P weights per
+word): per layer ``l<l>_weights`` (word ``{j, c}``: chunk c of input column j),
+``l<l>_bias``, ``l<l>_u0``, ``l<l>_thresholds`` (word 0: theta_pos of f, i, o, g, c;
+word 1: theta_neg), then ``readout_weights`` (word j: W_out[:, j]) and ``readout_bias``.
+
+:func:`load_package` checks the hashes, the configuration and the arrays and raises
+:class:`model.config.ConfigError` naming the problem; with ``expect`` it also refuses a
+package built for another configuration. :func:`write_package` writes a temporary
+folder next to the target and renames it into place, so a failure leaves nothing behind.
+
+    python -m model.export --from build/train/digits --out build/models/digits
+    python -m model.export --check models/digits --preset digits --encoding rate
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import golden
+from . import numerics as nr
+from .config import ConfigError, NetworkConfig, PRESETS, preset
+from .params import LayerParams, NetworkParams
+
+__all__ = ["FORMAT", "VERSION", "Package", "write_package", "load_package", "verify_package",
+           "resolve_package", "memories", "main"]
+
+FORMAT = "spikegate-weights"
+VERSION = 1
+REPO_ROOT = Path(__file__).resolve().parent.parent
+_LAYER_ARRAYS = ("w_x", "w_h", "bias", "u0", "theta_pos", "theta_neg")
+_CHECK_SAMPLES = 16
+
+
+@dataclass
+class Package:
+    path: Path
+    cfg: NetworkConfig
+    params: NetworkParams
+    manifest: dict
+    check_x: np.ndarray | None = None
+    check_logits: np.ndarray | None = None
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _int_dtype(bits: int):
+    return np.int8 if bits <= 8 else np.int16 if bits <= 16 else np.int32 if bits <= 32 else np.int64
+
+
+def _arrays(cfg: NetworkConfig, params: NetworkParams) -> dict[str, np.ndarray]:
+    widths = {"w_x": cfg.w_bits, "w_h": cfg.w_bits, "bias": cfg.acc_bits, "u0": cfg.u_bits,
+              "theta_pos": cfg.u_bits, "theta_neg": cfg.u_bits}
+    out = {}
+    for l, lp in enumerate(params.layers):
+        for name in _LAYER_ARRAYS:
+            out[f"l{l}_{name}"] = np.asarray(getattr(lp, name)).astype(_int_dtype(widths[name]))
+    out["w_out"] = np.asarray(params.w_out).astype(_int_dtype(cfg.w_bits))
+    out["b_out"] = np.asarray(params.b_out).astype(_int_dtype(cfg.logit_bits))
+    return out
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]):
+    """A byte-for-byte reproducible .npz (fixed timestamps, sorted names)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(arrays):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, buf.getvalue())
+
+
+# --- memories --------------------------------------------------------------------------
+
+def _pack(entries, bits: int) -> int:
+    mask = (1 << bits) - 1
+    word = 0
+    for e, v in enumerate(entries):
+        word |= (int(v) & mask) << (e * bits)
+    return word
+
+
+def memories(cfg: NetworkConfig, params: NetworkParams, par: int) -> list[dict]:
+    """The ROM images for hardware parallelism ``par``: name, entry width, entries per
+    word, and the words (entry 0 in the low bits, two's complement)."""
+    from hw.config import HardwareConfig
+    from hw.rom import bias_words, readout_rom, u0_words, weight_rom
+
+    hw = HardwareConfig(cfg, lanes=1, par=par)
+    mems = []
+
+    def add(name, bits, words, layout):
+        words = [list(np.ravel(w)) for w in words]
+        per_word = len(words[0]) if words else 0
+        mems.append({"name": name, "entry_bits": bits, "entries": per_word,
+                     "width": bits * per_word, "depth": len(words), "layout": layout,
+                     "words": [_pack(w, bits) for w in words]})
+
+    for l, lp in enumerate(params.layers):
+        add(f"l{l}_weights", cfg.w_bits, weight_rom(hw, l, lp),
+            "address {j, c}: chunk c of input column j (inputs, then recurrent h); "
+            "entry q*4+a: gate a (f, i, o, g) of neuron c*Q+q")
+        add(f"l{l}_bias", cfg.acc_bits, bias_words(hw, l, lp), "word c: entry q*4+a as in weights")
+        add(f"l{l}_u0", cfg.u_bits, u0_words(hw, l, lp),
+            "word c: entry q*5+m: membrane m (f, i, o, g, c) of neuron c*Q+q")
+        add(f"l{l}_thresholds", cfg.u_bits, [lp.theta_pos, lp.theta_neg],
+            "word 0: theta_pos, word 1: theta_neg; entry m: membrane m (f, i, o, g, c)")
+    add("readout_weights", cfg.w_bits, readout_rom(params), "word j: W_out[:, j], entry = class")
+    add("readout_bias", cfg.logit_bits, [params.b_out], "word 0: b_out, entry = class")
+    return mems
+
+
+def _mem_files(folder: Path, mems: list[dict]) -> dict:
+    files = {}
+    for m in mems:
+        head = (f"// spikegate {m['name']}: {m['depth']} words x {m['width']} bits, "
+                f"{m['entries']} entries of {m['entry_bits']} bits, entry 0 in the low bits\n")
+        digits = max(1, -(-m["width"] // 4))
+        (folder / f"{m['name']}.hex").write_text(
+            head + "".join(f"{w:0{digits}x}\n" for w in m["words"]))
+        (folder / f"{m['name']}.mem").write_text(
+            head + "".join(f"{w:0{m['width']}b}\n" for w in m["words"]))
+        files[m["name"]] = {"hex": f"mem/{m['name']}.hex", "mem": f"mem/{m['name']}.mem"}
+    return files
+
+
+# --- writing -----------------------------------------------------------------------------
+
+def write_package(path: str | os.PathLike, cfg: NetworkConfig, params: NetworkParams, *,
+                  meta: dict | None = None, check_x: np.ndarray | None = None,
+                  par: int = 4) -> Path:
+    """Write a package atomically: everything goes to a temporary folder beside ``path``,
+    which then replaces ``path``. ``check_x``: raw inputs whose golden logits are stored
+    so that a loader can confirm the arrays still give the same answers."""
+    params.validate(cfg)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; a package is an ordinary folder
+    try:
+        arrays = _arrays(cfg, params)
+        if check_x is not None:
+            check_x = np.asarray(check_x)[:_CHECK_SAMPLES].astype(np.int64)
+            arrays["check_x"] = check_x
+            arrays["check_logits"] = golden.run(cfg, params, check_x).logits.astype(np.int64)
+        _write_npz(tmp / "weights.npz", arrays)
+        (tmp / "mem").mkdir()
+        mems = memories(cfg, params, par)
+        mem_files = _mem_files(tmp / "mem", mems)
+        manifest = {
+            "format": FORMAT, "version": VERSION,
+            "name": cfg.name,
+            "config": cfg.to_dict(),
+            "widths": {k: getattr(cfg, k) for k in
+                       ("w_bits", "acc_bits", "u_bits", "c_bits", "logit_bits", "x_bits", "ns_bits")},
+            "par": par,
+            "memories": [{**{k: v for k, v in m.items() if k != "words"}, **mem_files[m["name"]]}
+                         for m in mems],
+            **(meta or {}),
+        }
+        files = ["weights.npz"] + sorted(f"mem/{p.name}" for p in (tmp / "mem").iterdir())
+        manifest["weights_sha256"] = _sha256(tmp / "weights.npz")
+        manifest["files"] = {f: _sha256(tmp / f) for f in files}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=_jsonable) + "\n")
+        _swap_into_place(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _swap_into_place(tmp: Path, path: Path):
+    if not path.exists():
+        os.replace(tmp, path)
+        return
+    old = path.parent / f".{path.name}.old-{os.getpid()}"
+    os.replace(path, old)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        os.replace(old, path)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _jsonable(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"cannot write {type(o).__name__} to JSON")
+
+
+# --- loading -----------------------------------------------------------------------------
+
+def resolve_package(name_or_path: str | os.PathLike) -> Path:
+    """A package folder: the path itself, else ``models/<name>``, else ``build/models/<name>``."""
+    p = Path(name_or_path)
+    candidates = [p] if (p.is_absolute() or os.sep in str(name_or_path)) else \
+        [p, REPO_ROOT / "models" / p, REPO_ROOT / "build" / "models" / p]
+    for c in candidates:
+        if (c / "manifest.json").exists():
+            return c
+    raise ConfigError(f"no weights package {str(name_or_path)!r}: looked for manifest.json in "
+                      + ", ".join(str(c) for c in candidates)
+                      + ". Train and export one (make train DATASET=digits; make export).")
+
+
+def _differences(have: NetworkConfig, want) -> list[str]:
+    want_d = want.to_dict() if isinstance(want, NetworkConfig) else dict(want)
+    have_d = have.to_dict()
+    unknown = sorted(set(want_d) - set(have_d))
+    if unknown:
+        raise ConfigError(f"unknown configuration fields requested: {', '.join(unknown)}")
+    out = []
+    norm = lambda v: tuple(v) if isinstance(v, (tuple, list)) else v
+    for key, value in want_d.items():
+        if key == "name":
+            continue
+        if norm(have_d[key]) != norm(value):
+            out.append(f"{key} is {norm(have_d[key])!r} in the package, {norm(value)!r} requested")
+    return out
+
+
+def load_package(path: str | os.PathLike, expect=None, *, verify: bool = False) -> Package:
+    """Load and check a package; raise ConfigError naming what is wrong.
+
+    Checks: the manifest's format and version, the SHA-256 of every listed file, the
+    configuration, the shape and range of every array (``NetworkParams.validate``).
+    ``expect`` (a NetworkConfig, a HardwareConfig, or a dict of config fields) must match
+    the package's configuration field by field. ``verify`` also reruns the golden model
+    on the stored check inputs and rebuilds the memory files (see :func:`verify_package`).
+    """
+    path = Path(path)
+    where = f"weights package {path}"
+    manifest_path = path / "manifest.json"
+    if not manifest_path.exists():
+        raise ConfigError(f"{where}: no manifest.json (not a weights package, or incomplete)")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{where}: manifest.json is not valid JSON ({err})") from None
+    if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
+        raise ConfigError(f"{where}: format {manifest.get('format')!r} version "
+                          f"{manifest.get('version')!r}, expected {FORMAT!r} version {VERSION}")
+    files = dict(manifest.get("files", {}))
+    if files.get("weights.npz") != manifest.get("weights_sha256"):
+        raise ConfigError(f"{where}: manifest lists no consistent hash for weights.npz")
+    for name, digest in files.items():
+        f = path / name
+        if not f.exists():
+            raise ConfigError(f"{where}: {name} is missing")
+        actual = _sha256(f)
+        if actual != digest:
+            raise ConfigError(f"{where}: {name} is corrupted or was changed: its SHA-256 is "
+                              f"{actual[:16]}..., the manifest records {digest[:16]}...")
+    try:
+        cfg = NetworkConfig.from_dict({**manifest["config"], "hidden": tuple(manifest["config"]["hidden"]),
+                                       "leak_shift": tuple(manifest["config"]["leak_shift"])})
+    except (KeyError, TypeError) as err:
+        raise ConfigError(f"{where}: manifest has no usable configuration ({err})") from None
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None
+    try:
+        with np.load(path / "weights.npz", allow_pickle=False) as z:
+            arrays = {k: z[k].astype(np.int64) for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as err:
+        raise ConfigError(f"{where}: weights.npz cannot be read ({err})") from None
+    need = [f"l{l}_{n}" for l in range(cfg.layers) for n in _LAYER_ARRAYS] + ["w_out", "b_out"]
+    missing = [k for k in need if k not in arrays]
+    if missing:
+        raise ConfigError(f"{where}: weights.npz lacks {', '.join(missing)}")
+    params = NetworkParams(
+        [LayerParams(*(arrays[f"l{l}_{n}"] for n in _LAYER_ARRAYS)) for l in range(cfg.layers)],
+        arrays["w_out"], arrays["b_out"])
+    try:
+        params.validate(cfg)
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None
+    if expect is not None:
+        net = getattr(expect, "net", expect)  # a HardwareConfig carries its NetworkConfig
+        diff = _differences(cfg, net)
+        if diff:
+            raise ConfigError(f"{where} does not fit the requested configuration: " + "; ".join(diff))
+        if hasattr(expect, "par"):
+            from hw.network import check_fits
+            check_fits(expect, params)
+    pkg = Package(path, cfg, params, manifest, arrays.get("check_x"), arrays.get("check_logits"))
+    if verify:
+        verify_package(pkg)
+    return pkg
+
+
+def verify_package(pkg: Package) -> dict:
+    """Rerun the golden model on the check inputs and rebuild the memory files; raise
+    ConfigError on any difference. Returns a short report."""
+    where = f"weights package {pkg.path}"
+    report = {"check_samples": 0, "memories": 0}
+    if pkg.check_x is not None and pkg.check_logits is not None:
+        logits = golden.run(pkg.cfg, pkg.params, pkg.check_x).logits
+        if not np.array_equal(logits, pkg.check_logits):
+            bad = int(np.sum(np.any(logits != pkg.check_logits, axis=1)))
+            raise ConfigError(f"{where}: the golden model gives different logits on {bad} of "
+                              f"{len(logits)} stored check inputs")
+        report["check_samples"] = int(len(logits))
+    for m in memories(pkg.cfg, pkg.params, int(pkg.manifest.get("par", 4))):
+        entry = next((e for e in pkg.manifest["memories"] if e["name"] == m["name"]), None)
+        if entry is None:
+            raise ConfigError(f"{where}: memory {m['name']} is not in the manifest")
+        lines = [ln for ln in (pkg.path / entry["hex"]).read_text().splitlines()
+                 if ln and not ln.startswith("//")]
+        if [int(ln, 16) for ln in lines] != m["words"]:
+            raise ConfigError(f"{where}: {entry['hex']} does not hold the words of the weights")
+        report["memories"] += 1
+    return report
+
+
+# --- from a training run ------------------------------------------------------------------
+
+def _relative(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def export_trained(train_dir: str | os.PathLike, out: str | os.PathLike, *, steps: int | None = None,
+                   par: int = 4, name: str | None = None, command: str | None = None) -> dict:
+    """Package the integer model that ``model.train`` evaluated, after checking that the
+    golden model still gives the recorded predictions on the whole test split."""
+    from .train import load_trained
+
+    train_dir = Path(train_dir)
+    summary_path = train_dir / "summary.json"
+    if not summary_path.exists():
+        raise ConfigError(f"{train_dir} holds no training run (summary.json missing); "
+                          f"run python -m model.train first")
+    summary = json.loads(summary_path.read_text())
+    steps = steps or summary["export_steps"]
+    folder = train_dir / f"T{steps}"
+    if not (folder / "params.npz").exists():
+        raise ConfigError(f"{train_dir} has no model for T={steps}; it has "
+                          + ", ".join(p.name for p in sorted(train_dir.glob("T*"))))
+    cfg, params, meta = load_trained(folder)
+    if name:
+        cfg = cfg.replace(name=name)
+    with np.load(folder / "params.npz") as z:
+        x_test, y_test, fq_logits = z["test_x"], z["test_y"], z["test_fake_quant_logits"]
+    res = golden.run(cfg, params, x_test)
+    agreement = float(np.mean(res.predicted == nr.argmax_first(fq_logits)))
+    acc = float(np.mean(res.predicted == y_test))
+    if agreement < 1.0 or not np.array_equal(res.logits, fq_logits):
+        raise ConfigError(f"the golden model disagrees with the fake-quant model on "
+                          f"{100 * (1 - agreement):.2f}% of test samples: not exporting")
+    row = meta["row"]
+    ann_acc = summary["ann_acc"]
+    manifest_meta = {
+        "dataset": {**summary["dataset"], "fingerprint": summary["dataset_fingerprint"]},
+        "accuracy": {"ann": ann_acc, "ann_raw_features": summary.get("ann_raw_features_acc"),
+                     "converted": row["converted_acc"],
+                     "fine_tuned": row["fine_tuned_acc"], "fake_quant": row["fake_quant_acc"],
+                     "golden": acc, "golden_vs_fake_quant_agreement": agreement,
+                     "test_samples": int(len(y_test))},
+        "spike_rates": row["spike_rates"],
+        "scales": meta["conversion"],
+        "training": {"command": summary["command"], "seed": summary["seed"],
+                     "settings": summary["settings"], "seconds": summary["seconds"],
+                     "torch": summary.get("torch"), "numpy": summary.get("numpy")},
+        "export": {"command": command, "from": _relative(folder)},
+    }
+    write_package(out, cfg, params, meta=manifest_meta, check_x=x_test, par=par)
+    return {"path": str(out), "golden_acc": acc, "agreement": agreement, "steps": steps}
+
+
+# --- command line --------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    ap = argparse.ArgumentParser(prog="python -m model.export", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--from", dest="train_dir", help="a training run folder (build/train/<dataset>)")
+    ap.add_argument("--out", help="package folder to write (default build/models/<dataset>)")
+    ap.add_argument("--steps", type=int, help="T of the model to export (default: the run's)")
+    ap.add_argument("--par", type=int, default=4, help="P of the ROM layout of the .hex/.mem files")
+    ap.add_argument("--name", help="model name recorded in the configuration")
+    ap.add_argument("--check", metavar="PACKAGE", help="load and verify a package instead")
+    ap.add_argument("--preset", choices=sorted(PRESETS), help="with --check: the expected preset")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="with --check: an expected configuration field, e.g. --set encoding=rate")
+    a = ap.parse_args(argv)
+    try:
+        if a.check:
+            expect = None
+            fields = {}
+            for item in a.set:
+                key, _, value = item.partition("=")
+                try:
+                    fields[key] = json.loads(value)
+                except json.JSONDecodeError:
+                    fields[key] = value
+            if a.preset:
+                expect = {**preset(a.preset, **{k: v for k, v in fields.items()
+                                                if k not in ("hidden", "leak_shift")}).to_dict(),
+                          **fields}
+                if "leak_shift" not in fields:
+                    expect.pop("leak_shift")  # trained leaks differ from the preset's IF default
+            elif fields:
+                expect = fields
+            pkg = load_package(resolve_package(a.check), expect)
+            rep = verify_package(pkg)
+            acc = pkg.manifest.get("accuracy", {})
+            print(f"{pkg.path}: OK ({pkg.cfg.name}, T={pkg.cfg.steps}, encoding {pkg.cfg.encoding}, "
+                  f"{rep['memories']} memories, {rep['check_samples']} check samples"
+                  + (f", golden accuracy {100 * acc['golden']:.2f}%" if "golden" in acc else "") + ")")
+            return 0
+        if not a.train_dir:
+            ap.error("give --from <training run> (or --check <package>)")
+        dataset = json.loads((Path(a.train_dir) / "summary.json").read_text())["dataset"]["name"] \
+            if (Path(a.train_dir) / "summary.json").exists() else Path(a.train_dir).name
+        out = a.out or str(REPO_ROOT / "build" / "models" / dataset)
+        res = export_trained(a.train_dir, out, steps=a.steps, par=a.par, name=a.name,
+                             command=shlex.join(["python", "-m", "model.export", *argv]))
+        print(f"wrote {res['path']} (T={res['steps']}): golden accuracy "
+              f"{100 * res['golden_acc']:.2f}%, golden = fake-quant on "
+              f"{100 * res['agreement']:.2f}% of the test split")
+        return 0
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""Weights packages: round trip, refusal of corrupted or mismatched packages, memory files."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import random_input
+from hw.config import HardwareConfig
+from model import data, export, golden
+from model.config import ConfigError, NetworkConfig, preset
+from model.params import random_params
+
+pytestmark = pytest.mark.golden
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def model():
+    cfg = preset("tiny", encoding="rate", nonspiking="g", hidden=(8, 4), leak_shift=(1, 0, 2, 0, 3))
+    return cfg, random_params(cfg, 3, threshold_scale=0.5)
+
+
+@pytest.fixture
+def package(tmp_path, model, rng):
+    cfg, params = model
+    x = random_input(cfg, 6, rng)
+    path = export.write_package(tmp_path / "pkg", cfg, params, check_x=x,
+                                meta={"training": {"command": "hand-made", "seed": 3}})
+    return path, cfg, params
+
+
+def test_round_trip_equals_the_in_memory_model(package, rng):
+    path, cfg, params = package
+    pkg = export.load_package(path, expect=cfg, verify=True)
+    assert pkg.cfg == cfg and pkg.cfg.leak_shift == (1, 0, 2, 0, 3)
+    for mine, theirs in zip(params.layers, pkg.params.layers):
+        for name in ("w_x", "w_h", "bias", "u0", "theta_pos", "theta_neg"):
+            assert np.array_equal(getattr(mine, name), getattr(theirs, name)), name
+    x = random_input(cfg, 20, rng)
+    a, b = golden.run(cfg, params, x), golden.run(pkg.cfg, pkg.params, x)
+    assert np.array_equal(a.logits, b.logits)
+    for ta, tb in zip(a.layers, b.layers):
+        assert np.array_equal(ta.h, tb.h) and np.array_equal(ta.c, tb.c)
+    assert pkg.manifest["training"] == {"command": "hand-made", "seed": 3}
+    assert pkg.manifest["config"]["hidden"] == [8, 4]
+
+
+def test_writing_is_reproducible(tmp_path, model):
+    cfg, params = model
+    a = export.write_package(tmp_path / "a", cfg, params)
+    b = export.write_package(tmp_path / "b", cfg, params)
+    assert (a / "weights.npz").read_bytes() == (b / "weights.npz").read_bytes()
+    assert json.loads((a / "manifest.json").read_text())["weights_sha256"] == \
+        json.loads((b / "manifest.json").read_text())["weights_sha256"]
+
+
+def flip_byte(path: Path, offset: int):
+    raw = bytearray(path.read_bytes())
+    raw[offset] ^= 0x01
+    path.write_bytes(bytes(raw))
+
+
+def test_corrupted_weights_are_refused(package):
+    path = package[0]
+    flip_byte(path / "weights.npz", 100)
+    with pytest.raises(ConfigError, match=r"weights\.npz is corrupted"):
+        export.load_package(path)
+
+
+def test_corrupted_memory_file_is_refused(package):
+    path = package[0]
+    hexfile = path / "mem" / "l0_bias.hex"
+    hexfile.write_text(hexfile.read_text().replace("0", "1", 1))
+    with pytest.raises(ConfigError, match=r"mem/l0_bias\.hex is corrupted"):
+        export.load_package(path)
+
+
+def test_missing_file_and_manifest_are_refused(package, tmp_path):
+    path = package[0]
+    os.remove(path / "mem" / "readout_weights.mem")
+    with pytest.raises(ConfigError, match=r"readout_weights\.mem is missing"):
+        export.load_package(path)
+    with pytest.raises(ConfigError, match="no manifest.json"):
+        export.load_package(tmp_path)
+
+
+def test_edited_manifest_config_is_refused(package):
+    path = package[0]
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["config"]["hidden"] = [8, 5]
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match=r"layer 1 w_x has shape \(4, 4, 8\).*needs \(4, 5, 8\)"):
+        export.load_package(path)
+    manifest["version"] = 99
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match="version 99"):
+        export.load_package(path)
+
+
+def test_mismatched_configuration_is_refused(package):
+    path, cfg, _ = package
+    with pytest.raises(ConfigError, match=r"does not fit.*hidden is \(8, 4\) in the package, \(16, 4\)"):
+        export.load_package(path, expect=cfg.replace(hidden=(16, 4)))
+    with pytest.raises(ConfigError, match=r"encoding is 'rate' in the package, 'level' requested"):
+        export.load_package(path, expect={"encoding": "level"})
+    with pytest.raises(ConfigError, match="steps is 2 in the package, 4 requested"):
+        export.load_package(path, expect=HardwareConfig(cfg.replace(steps=4), lanes=1, par=4))
+    export.load_package(path, expect=HardwareConfig(cfg, lanes=2, par=16))  # fits
+    export.load_package(path, expect={"encoding": "rate", "steps": 2})
+
+
+def test_failed_write_leaves_nothing_behind(tmp_path, model, monkeypatch):
+    cfg, params = model
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(export, "_mem_files", broken)
+    with pytest.raises(OSError, match="simulated"):
+        export.write_package(tmp_path / "pkg", cfg, params)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_overwrite_keeps_the_old_package(tmp_path, model, monkeypatch):
+    cfg, params = model
+    path = export.write_package(tmp_path / "pkg", cfg, params)
+    before = (path / "manifest.json").read_text()
+    other = random_params(cfg, 4)
+    monkeypatch.setattr(export, "_sha256", lambda p: (_ for _ in ()).throw(OSError("simulated")))
+    with pytest.raises(OSError, match="simulated"):
+        export.write_package(path, cfg, other)
+    monkeypatch.undo()
+    assert (path / "manifest.json").read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pkg"]
+    export.load_package(path)
+
+
+def test_invalid_parameters_are_not_written(tmp_path, model):
+    cfg, params = model
+    params.layers[0].w_x[0, 0, 0] = 200  # outside 8-bit
+    with pytest.raises(ConfigError, match="w_x"):
+        export.write_package(tmp_path / "pkg", cfg, params)
+    assert not (tmp_path / "pkg").exists()
+
+
+def test_memory_words_by_hand(tmp_path):
+    """Tiny hand-made model; expected words packed by hand (entry 0 in the low bits)."""
+    cfg = NetworkConfig(inputs=1, hidden=(1,), steps=1, length=1, classes=2, w_bits=4,
+                        acc_bits=8, u_bits=8, logit_bits=8)
+    params = random_params(cfg, 0)
+    lp = params.layers[0]
+    lp.w_x[:] = np.array([1, -1, 2, -8]).reshape(4, 1, 1)    # f, i, o, g
+    lp.w_h[:] = np.array([7, 0, -2, 3]).reshape(4, 1, 1)
+    lp.bias[:] = np.array([1, 2, 3, -1]).reshape(4, 1)
+    lp.theta_pos[:] = [1, 2, 3, 4, 5]
+    lp.theta_neg[:] = [6, 7, 8, 9, 10]
+    params.w_out[:] = np.array([[3], [-3]])
+    params.b_out[:] = [-1, 2]
+    path = export.write_package(tmp_path / "pkg", cfg, params, par=4)
+
+    def words(name):
+        return [ln for ln in (path / "mem" / f"{name}.hex").read_text().splitlines()
+                if not ln.startswith("//")]
+
+    # weights: column 0 (x) = f 1, i -1 (f), o 2, g -8 (8) -> 0x82f1; one chunk, one
+    # padding word per column; column 1 (h) = 7, 0, -2 (e), 3 -> 0x3e07
+    assert words("l0_weights") == ["82f1", "0000", "3e07", "0000"]
+    assert words("l0_bias") == ["ff030201"]
+    assert words("l0_thresholds") == ["0504030201", "0a09080706"]
+    assert words("readout_weights") == ["d3"]          # 3, -3 (d)
+    assert words("readout_bias") == ["02ff"]           # -1 (ff), 2
+    mem = [ln for ln in (path / "mem" / "readout_bias.mem").read_text().splitlines()
+           if not ln.startswith("//")]
+    assert mem == ["0000001011111111"]
+    entry = next(m for m in json.loads((path / "manifest.json").read_text())["memories"]
+                 if m["name"] == "l0_weights")
+    assert (entry["width"], entry["depth"], entry["entry_bits"]) == (16, 4, 4)
+
+
+def test_export_cli_check(package, capsys):
+    path, cfg, _ = package
+    assert export.main(["--check", str(path)]) == 0
+    assert "OK" in capsys.readouterr().out
+    assert export.main(["--check", str(path), "--set", "encoding=direct"]) == 2
+    assert "encoding is 'rate' in the package, 'direct' requested" in capsys.readouterr().err
+    flip_byte(path / "weights.npz", 60)
+    assert export.main(["--check", str(path)]) == 2
+    assert "corrupted" in capsys.readouterr().err
+
+
+def test_bundled_digits_package():
+    """models/digits loads, fits preset digits, and its recorded golden accuracy is what
+    the golden model measures on the digits test split."""
+    path = REPO / "models" / "digits"
+    if not (path / "manifest.json").exists():
+        pytest.skip("no bundled package")
+    pkg = export.load_package(path, expect={"inputs": 8, "hidden": [32], "steps": 4,
+                                            "length": 8, "classes": 10}, verify=True)
+    m = pkg.manifest
+    assert m["training"]["seed"] is not None and m["training"]["command"].startswith("python -m model.train")
+    assert (path / "weights.npz").stat().st_size < 100_000
+    ds = data.load_digits()
+    x = data.to_integers(pkg.cfg, ds.x_test)
+    acc = float(np.mean(golden.run(pkg.cfg, pkg.params, x).predicted == ds.y_test))
+    assert acc == pytest.approx(m["accuracy"]["golden"])
+    assert acc > 0.9
+    assert m["accuracy"]["golden_vs_fake_quant_agreement"] == 1.0
