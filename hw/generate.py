@@ -2,9 +2,10 @@
 
     python -m hw.generate --preset tiny --lanes 2 --par 8 --out build/rtl/tiny.v
     python -m hw.generate --preset digits --encoding rate --seed 3 --format rtlil --out build/rtl/digits.il
+    python -m hw.generate --weights models/digits --lanes 4 --par 16 --out build/rtl/digits.v
 
-Weights are deterministic random integers (``--seed``) until a trained weights package
-is given. The ports of the top module follow the stream signatures of
+With ``--weights`` the ROMs hold a trained weights package (its configuration replaces
+the preset); without it, deterministic random integers (``--seed``). The ports of the top module follow the stream signatures of
 :class:`hw.network.SpikingLSTMNetwork` (``i_stream__payload``, ``i_stream__valid``, ...).
 """
 
@@ -49,17 +50,25 @@ def main(argv=None) -> int:
     ap.add_argument("--lanes", type=int, default=1)
     ap.add_argument("--par", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--weights", help="a weights package folder (or a bundled name such as digits)")
     ap.add_argument("--format", choices=["verilog", "rtlil"], default="verilog")
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
+    params = None
     try:
-        changes = {"encoding": args.encoding} if args.encoding else {}
-        hw = HardwareConfig(preset(args.preset, **changes), lanes=args.lanes, par=args.par)
+        if args.weights:
+            from model.export import load_package, resolve_package
+            pkg = load_package(resolve_package(args.weights))
+            net, params = pkg.cfg, pkg.params
+        else:
+            net = preset(args.preset, **({"encoding": args.encoding} if args.encoding else {}))
+        hw = HardwareConfig(net, lanes=args.lanes, par=args.par)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    path = write_design(build_network(hw, seed=args.seed), args.out, args.format)
-    print(f"wrote {path} ({args.preset}, L={hw.lanes}, P={hw.par}, encoding {hw.net.encoding})")
+    path = write_design(build_network(hw, params, seed=args.seed), args.out, args.format)
+    source = f"weights {args.weights}" if args.weights else f"random weights, seed {args.seed}"
+    print(f"wrote {path} ({hw.net.name}, L={hw.lanes}, P={hw.par}, encoding {hw.net.encoding}, {source})")
     return 0
 
 
