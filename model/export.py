@@ -190,7 +190,7 @@ def write_package(path: str | os.PathLike, cfg: NetworkConfig, params: NetworkPa
         files = ["weights.npz"] + sorted(f"mem/{p.name}" for p in (tmp / "mem").iterdir())
         manifest["weights_sha256"] = _sha256(tmp / "weights.npz")
         manifest["files"] = {f: _sha256(tmp / f) for f in files}
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=_jsonable) + "\n")
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=jsonable) + "\n")
         _swap_into_place(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -212,7 +212,8 @@ def _swap_into_place(tmp: Path, path: Path):
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _jsonable(o):
+def jsonable(o):
+    """``json.dumps`` default for NumPy scalars and arrays."""
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):

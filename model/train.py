@@ -50,6 +50,7 @@ from .ann import HardLSTM, ann_inputs, input_unit
 from .config import NetworkConfig, PRESETS, preset
 from .convert import Conversion, convert
 from .encoding import encode
+from .export import jsonable
 from .float_twin import FloatSpikingLSTM
 from .params import LayerParams, NetworkParams
 
@@ -445,7 +446,7 @@ def run(settings: TrainSettings, command: str | None = None) -> dict:
         "torch": torch.__version__, "numpy": np.__version__,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=_json_default))
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=jsonable))
     _write_reports(rep_dir, summary)
     _log(quiet, _table(summary))
     _log(quiet, f"trained models in {out_dir}/T*/ ; reports in {rep_dir}/ ; "
@@ -469,14 +470,6 @@ def _settings_dict(settings: TrainSettings) -> dict:
     return d
 
 
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"cannot write {type(o)} to JSON")
-
-
 def _save_trained(folder: Path, cfg: NetworkConfig, params: NetworkParams, meta: dict,
                   **extra: np.ndarray):
     """The integer result of one T: ``params.npz`` and ``result.json`` (read by model.export)."""
@@ -487,7 +480,7 @@ def _save_trained(folder: Path, cfg: NetworkConfig, params: NetworkParams, meta:
             arrays[f"l{l}_{name}"] = getattr(lp, name)
     np.savez(folder / "params.npz", **arrays)
     (folder / "result.json").write_text(json.dumps({"config": cfg.to_dict(), **meta}, indent=1,
-                                                   default=_json_default))
+                                                   default=jsonable))
 
 
 def load_trained(folder: str | os.PathLike) -> tuple[NetworkConfig, NetworkParams, dict]:
@@ -564,7 +557,7 @@ def _write_reports(folder: Path, summary: dict):
 
     small = {k: v for k, v in summary.items() if k not in ("ann_history",)}
     small["results"] = [{k: v for k, v in r.items() if k != "history"} for r in res]
-    (folder / "summary.json").write_text(json.dumps(small, indent=1, default=_json_default) + "\n")
+    (folder / "summary.json").write_text(json.dumps(small, indent=1, default=jsonable) + "\n")
 
 
 # --- command line --------------------------------------------------------------------
