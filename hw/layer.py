@@ -240,7 +240,7 @@ class SpikingLSTMLayer(wiring.Component):
                 if self.kind == "features":
                     term = w * s2_val[l]  # direct input: a real multiply
                 else:
-                    term = nr.select(s2_val[l] > 0, w, nr.select(s2_val[l] < 0, -w, 0))
+                    term = nr.spike_times(s2_val[l], w)
                 terms.append(acc_rd[l].data[p] + term)
             # cell step on the neuron pipeline stage
             cell = CellStep(net, neurons=Q, z_bits=self.zbits,

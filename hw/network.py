@@ -119,7 +119,7 @@ class SpikingLSTMNetwork(wiring.Component):
         with m.If(ro_s2):
             for c in range(classes):
                 w = w_out_rd.data[c]
-                m.d.sync += logits[c].eq(logits[c] + Mux(ro_sign > 0, w, -w))
+                m.d.sync += logits[c].eq(logits[c] + nr.spike_times(ro_sign, w))
         ro_acs = Signal(COUNTER_BITS)
 
         acs_total = ro_acs

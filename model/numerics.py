@@ -30,7 +30,8 @@ import numpy as np
 __all__ = [
     "GATES", "MEMBRANES", "signed_range", "unsigned_max", "select", "saturate",
     "leak", "fire_binary", "fire_ternary", "hard_sigmoid_q",
-    "hard_tanh_q", "hard_sigmoid_max", "hard_tanh_max", "gate_product", "c_update", "membrane_update", "h_output",
+    "hard_tanh_q", "hard_sigmoid_max", "hard_tanh_max", "spike_times", "gate_product",
+    "c_update", "membrane_update", "h_output",
     "exact_sum_bits", "LFSR_BITS", "LFSR_TAPS", "lfsr_step", "lfsr_draw",
     "level_of", "argmax_first",
 ]
@@ -188,6 +189,11 @@ def hard_tanh_q(z, shift: int, bits: int):
     return select(q > top, top, select(q < -top, -top, q))
 
 
+def spike_times(spike, value):
+    """``spike * value`` for a ternary spike, by select and negate only."""
+    return select(spike > 0, value, select(spike < 0, -value, 0))
+
+
 def gate_product(i, g, i_spiking: bool):
     """``i * g`` by select and negate only.
 
@@ -199,7 +205,7 @@ def gate_product(i, g, i_spiking: bool):
         return i * g  # the same value; a product keeps the gradient to both gates
     if i_spiking:
         return select(i != 0, g, 0)
-    return select(g > 0, i, select(g < 0, -i, 0))
+    return spike_times(g, i)
 
 
 def c_update(f, c_prev, ig, c_bits: int, tally: dict | None = None):
