@@ -18,9 +18,11 @@ from amaranth.back import rtlil
 
 __all__ = ["yosys_command", "synth_stat", "FAMILIES"]
 
-#: synthesis command and the cell types that mean "hard multiplier" per family
+#: synthesis command and the cell types that mean "hard multiplier" per family.
+#: ECP5 uses ABC, not ABC9: with yosys 0.64 the ABC9 result of a large design (tmnist,
+#: 8 lanes) fails to re-import (assertion in kernel/rtlil.cc:3102).
 FAMILIES = {
-    "ecp5": {"synth": "synth_ecp5 -nowidelut -top top", "dsp": ("MULT18X18D", "ALU54B")},
+    "ecp5": {"synth": "synth_ecp5 -nowidelut -noabc9 -top top", "dsp": ("MULT18X18D", "ALU54B")},
     "xilinx": {"synth": "synth_xilinx -family xc7 -top top", "dsp": ("DSP48E1",)},
 }
 
