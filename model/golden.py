@@ -165,11 +165,9 @@ def readout(cfg: NetworkConfig, params: NetworkParams, h_last: np.ndarray, tally
     Returns ``(logits of the last element [B, C], per-element logits [B, N, C])``.
     """
     summed = h_last.astype(np.float64).sum(axis=2)  # sum over the T steps
-    per_elem = (summed @ params.w_out.T.astype(np.float64)).astype(np.int64) + params.b_out
-    per_elem = nr.saturate(per_elem, cfg.logit_bits)
-    last_raw = (summed[:, -1] @ params.w_out.T.astype(np.float64)).astype(np.int64) + params.b_out
-    logits = nr.saturate(last_raw, cfg.logit_bits, tally, "logit")
-    return logits, per_elem
+    raw = (summed @ params.w_out.T.astype(np.float64)).astype(np.int64) + params.b_out
+    logits = nr.saturate(raw[:, -1], cfg.logit_bits, tally, "logit")  # the counted readout
+    return logits, nr.saturate(raw, cfg.logit_bits)
 
 
 def _new_tally():
