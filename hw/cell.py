@@ -17,7 +17,7 @@ from amaranth.lib.wiring import In, Out
 from model import numerics as nr
 from model.config import ConfigError, NetworkConfig
 
-__all__ = ["FireBinary", "FireTernary", "HardSigmoidQ", "HardTanhQ", "CellStep", "hold"]
+__all__ = ["FireBinary", "FireTernary", "HardSigmoidQ", "HardTanhQ", "CellStep", "CELL_LATENCY", "hold"]
 
 
 def hold(m: Module, value, name: str | None = None) -> Signal:
@@ -113,17 +113,29 @@ def gate_value_shape(cfg: NetworkConfig, gate: str):
     return signed(2) if gate == "g" else unsigned(1)
 
 
+#: register stages of the pipelined cell step (``CellStep(pipelined=True)``): its outputs
+#: belong to the inputs presented this many cycles earlier. :mod:`hw.latency` counts them.
+CELL_LATENCY = 6
+
+
 class CellStep(wiring.Component):
-    """One spike step of ``neurons`` LSTM cells (combinational).
+    """One spike step of ``neurons`` LSTM cells.
 
     Inputs: ``z`` (exact gate sums, ``[neuron][gate]`` with gate order f, i, o, g),
     ``u_prev`` (membranes f, i, o, g, c per neuron), ``c_prev``. Outputs: ``u``, ``c``,
     ``s_c``, ``h`` and each gate's output. The gate sums saturate to ``acc_bits`` here.
+
+    Combinational by default. With ``pipelined=True`` a register follows each step of
+    the chain (inputs; saturated gate sums; gate membranes; gate outputs; c; the c
+    membrane), so no path holds more than one carry chain, and every output comes
+    :data:`CELL_LATENCY` cycles after its inputs. The pipeline runs freely: the user
+    tracks which outputs are valid.
     """
 
     def __init__(self, cfg: NetworkConfig, *, neurons: int, z_bits: int,
-                 theta_pos, theta_neg):
-        self.cfg, self.neurons = cfg, neurons
+                 theta_pos, theta_neg, pipelined: bool = False):
+        self.cfg, self.neurons, self.pipelined = cfg, neurons, pipelined
+        self.latency = CELL_LATENCY if pipelined else 0
         self.theta_pos = [int(t) for t in theta_pos]
         self.theta_neg = [int(t) for t in theta_neg]
         for a in range(5):
@@ -145,32 +157,72 @@ class CellStep(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
+
+        def stage(value, name):
+            """A pipeline register (or, combinational, a named signal)."""
+            if not self.pipelined:
+                return hold(m, value, name)
+            value = Value.cast(value)
+            sig = Signal(value.shape(), name=name)
+            m.d.sync += sig.eq(value)
+            return sig
+
+        def carry(values: dict, tag: str) -> dict:
+            return {key: stage(v, f"{key}_{tag}") for key, v in values.items()}
+
         for q in range(self.neurons):
-            outs = {}
+            spiking = [a for a, g in enumerate(nr.GATES) if g != cfg.nonspiking]
+            # 1: inputs
+            z = [stage(self.z[q][a], f"z{q}_{g}_in") for a, g in enumerate(nr.GATES)]
+            up = [stage(self.u_prev[q][a], f"u{q}_{a}_in") for a in range(5)]
+            cp = stage(self.c_prev[q], f"c{q}_in")
+            # 2: saturated gate sums
+            zs = [stage(nr.saturate(z[a], cfg.acc_bits), f"z{q}_{g}") for a, g in enumerate(nr.GATES)]
+            keep = carry({f"u{q}_{a}": up[a] for a in range(5)} | {f"cp{q}": cp}, "s2")
+            # 3: gate membranes, or the non-spiking gate's value
+            vals = {}
             for a, gate in enumerate(nr.GATES):
-                z = hold(m, nr.saturate(self.z[q][a], cfg.acc_bits), f"z{q}_{gate}")
-                if gate == cfg.nonspiking:
-                    fn = nr.hard_sigmoid_q if gate == "i" else nr.hard_tanh_q
-                    outs[gate] = fn(z, cfg.ns_shift, cfg.ns_bits)
-                    m.d.comb += self.u[q][a].eq(self.u_prev[q][a])
-                    continue
-                v = hold(m, nr.membrane_update(self.u_prev[q][a], z, cfg.leak_shift[a], cfg.u_bits),
-                         f"v{q}_{gate}")
-                if gate == "g":
-                    spike, after = nr.fire_ternary(v, self.theta_pos[a], self.theta_neg[a])
+                if a in spiking:
+                    vals[f"v{q}_{gate}"] = nr.membrane_update(keep[f"u{q}_{a}"], zs[a],
+                                                              cfg.leak_shift[a], cfg.u_bits)
                 else:
-                    spike, after = nr.fire_binary(v, self.theta_pos[a])
-                outs[gate] = spike
-                m.d.comb += self.u[q][a].eq(after)
-            for gate in nr.GATES:
-                m.d.comb += self.gates[q][gate].eq(outs[gate])
-            gate_sig = {g: self.gates[q][g] for g in nr.GATES}
-            ig = hold(m, nr.gate_product(gate_sig["i"], gate_sig["g"], cfg.i_spiking), f"ig{q}")
-            c = nr.c_update(gate_sig["f"], self.c_prev[q], ig, cfg.c_bits)
-            m.d.comb += self.c[q].eq(c)
-            vc = hold(m, nr.membrane_update(self.u_prev[q][4], self.c[q], cfg.leak_shift[4], cfg.u_bits),
-                      f"vc{q}")
-            s_c, after = nr.fire_ternary(vc, self.theta_pos[4], self.theta_neg[4])
-            m.d.comb += [self.u[q][4].eq(after), self.s_c[q].eq(s_c),
-                         self.h[q].eq(nr.h_output(gate_sig["o"], self.s_c[q]))]
+                    fn = nr.hard_sigmoid_q if gate == "i" else nr.hard_tanh_q
+                    vals[f"ns{q}"] = fn(zs[a], cfg.ns_shift, cfg.ns_bits)
+            vals = carry(vals, "s3")
+            keep = carry(keep, "s3")
+            # 4: gate outputs and the gate membranes after firing
+            outs, after = {}, {}
+            for a, gate in enumerate(nr.GATES):
+                if a in spiking:
+                    v = vals[f"v{q}_{gate}"]
+                    fire = nr.fire_ternary if gate == "g" else nr.fire_binary
+                    thresholds = ((self.theta_pos[a], self.theta_neg[a]) if gate == "g"
+                                  else (self.theta_pos[a],))
+                    outs[gate], after[a] = fire(v, *thresholds)
+                else:
+                    outs[gate], after[a] = vals[f"ns{q}"], keep[f"u{q}_{a}"]
+            gate_out = carry({f"{g}{q}": Value.cast(outs[g]) for g in nr.GATES}, "s4")
+            after = carry({f"after{q}_{a}": after[a] for a in range(4)}, "s4")
+            keep = carry({f"u{q}_4": keep[f"u{q}_4"], f"cp{q}": keep[f"cp{q}"]}, "s4")
+            gates = {g: Signal(gate_value_shape(cfg, g), name=f"{g}{q}_val") for g in nr.GATES}
+            for g in nr.GATES:
+                m.d.comb += gates[g].eq(gate_out[f"{g}{q}"])
+            # 5: c
+            ig = hold(m, nr.gate_product(gates["i"], gates["g"], cfg.i_spiking), f"ig{q}")
+            c = stage(nr.c_update(gates["f"], keep[f"cp{q}"], ig, cfg.c_bits), f"c{q}")
+            gates5 = carry({f"{g}{q}": gates[g] for g in nr.GATES}, "s5")
+            after = carry(after, "s5")
+            u4 = stage(keep[f"u{q}_4"], f"u{q}_4_s5")
+            # 6: the c membrane
+            vc = stage(nr.membrane_update(u4, c, cfg.leak_shift[4], cfg.u_bits), f"vc{q}")
+            c = stage(c, f"c{q}_s6")
+            gates6 = carry(gates5, "s6")
+            after = carry(after, "s6")
+            # outputs: the c-LIF fires, h = o * s_c
+            s_c, after_c = nr.fire_ternary(vc, self.theta_pos[4], self.theta_neg[4])
+            for a, g in enumerate(nr.GATES):
+                m.d.comb += [self.gates[q][g].eq(gates6[f"{g}{q}"]),
+                             self.u[q][a].eq(after[f"after{q}_{a}"])]
+            m.d.comb += [self.c[q].eq(c), self.u[q][4].eq(after_c), self.s_c[q].eq(s_c),
+                         self.h[q].eq(nr.h_output(self.gates[q]["o"], self.s_c[q]))]
         return m

@@ -4,11 +4,11 @@ For a hardware configuration and a given input, the exact number of cycles from 
 first compute cycle to the result, derived from the controller's structure (see
 :mod:`hw.layer` and :mod:`hw.network`) and the golden model's spikes:
 
-* a layer: ``3 + sum over rounds of (E*C + C + 5)``, where a round fires every lane
+* a layer: ``3 + sum over rounds of (E*C + C + 5 + CELL_LATENCY)``, where a round fires every lane
   whose next cell is ready and ``E`` counts the input positions (layer inputs and
   recurrent h) that are non-zero in at least one firing lane's cell;
-* the readout: ``1 + sum over k of (3 + E_k)``, ``E_k`` the non-zero h of the last
-  element at step k.
+* the readout: ``1 + sum over k of (3 + E_k) + 2 + (classes - 1)``, ``E_k`` the non-zero
+  h of the last element at step k (the tail: the last add, saturation, the argmax scan).
 
 ``ideal`` is the bound of a machine that does nothing but its accumulate operations,
 ``P`` per lane per cycle with all lanes busy: total ACs / (P * L).
@@ -23,14 +23,17 @@ import numpy as np
 from model import golden
 from model.encoding import encode
 
+from .cell import CELL_LATENCY
 from .config import HardwareConfig
 
 __all__ = ["schedule", "LayerCycles", "sequence_cycles", "cycles_for_batch"]
 
-ROUND_OVERHEAD = 5   # BEGIN, LOAD, the empty ACC check, DRAIN, FINISH
+ROUND_OVERHEAD = 5 + CELL_LATENCY  # BEGIN, LOAD, the empty ACC check, DRAIN (1 + the cell pipeline), FINISH
 LAYER_OVERHEAD = 3   # START, the final BEGIN, the WAIT that sees the layer idle
 READOUT_BEGIN = 1
 READOUT_PER_STEP = 3  # address, latch, the empty-mask check
+READOUT_END = 2       # the last add lands, the logits saturate; then one cycle per class
+                      # after the first for the first-maximum scan
 
 
 def schedule(lanes: int, steps: int, length: int) -> list[list[tuple[int, int]]]:
@@ -96,7 +99,8 @@ def sequence_cycles(hw: HardwareConfig, layer_inputs: list[np.ndarray], hs: list
             x = np.broadcast_to(x[:, None, :], (net.length, net.steps, x.shape[-1]))
         layers.append(_layer_cycles(hw, l, x != 0, hs[l] != 0, rounds))
     readout_events = int(np.count_nonzero(hs[-1][-1]))
-    readout = READOUT_BEGIN + net.steps * READOUT_PER_STEP + readout_events
+    readout = (READOUT_BEGIN + net.steps * READOUT_PER_STEP + readout_events
+               + READOUT_END + net.classes - 1)
     total = sum(lc.cycles for lc in layers) + readout
     return {"total": total, "layers": layers, "readout": readout, "rounds": len(rounds)}
 

@@ -12,15 +12,19 @@ A round of the lanes that fire:
 * ``LOAD`` (1 cycle): latch each lane's event vector: the layer input x(n, k) and the
   recurrent h(n-1, k) (from the previous lane's h bank). The union of the non-zero
   positions of all lanes is the round's event list.
-* ``ACC`` (E x C + 1 cycles for E events in the union, C chunks): one event at a time,
+* ``ACC`` (E x C + 1 cycles for E events in the union, C chunks; a three-stage
+  pipeline: address, registered weight word, add): one event at a time,
   the weight column is read once in chunks of P weights and broadcast to every lane,
   which adds it, subtracts it, or (no spike there) leaves its accumulators alone.
   Zero inputs cost nothing: cycles follow the spike count.
-* ``NEURON`` (C + 1 cycles): per chunk, the cell step of Q = P/4 neurons: membranes,
-  gates, c, h. The accumulators are reset to the biases for the next round.
+* ``NEURON`` (C cycles): per chunk, the cell step of Q = P/4 neurons: membranes,
+  gates, c, h, in a pipeline of ``CELL_LATENCY`` register stages (one carry chain
+  each). The accumulators are reset to the biases for the next round.
+* ``DRAIN`` (``CELL_LATENCY + 1`` cycles): the last chunk leaves the pipeline.
 * ``FINISH`` (1 cycle): the lane's h row goes to its bank; lane counters advance.
 
-So a round takes ``E*C + C + 5`` cycles; :mod:`hw.latency` computes the total.
+So a round takes ``E*C + C + 5 + CELL_LATENCY`` cycles; :mod:`hw.latency` computes the
+total.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from amaranth.lib.wiring import In, Out
 from model import numerics as nr
 from model.params import LayerParams
 
-from .cell import CellStep, hold
+from .cell import CELL_LATENCY, CellStep, hold
 from .config import COUNTER_BITS, HardwareConfig
 from .rom import bias_words, bits_for, u0_words, weight_rom
 
@@ -216,13 +220,21 @@ class SpikingLSTMLayer(wiring.Component):
         s2_chunk = Signal(self.cbits)
         val_shape = self.x_shape if self.kind == "features" else signed(2)
         s2_val = [Signal(val_shape, name=f"s2_val{l}") for l in range(L)]
-        # stage 2 of the neuron pipeline
+        # stage 2 of the neuron pipeline (memory data out), then CELL_LATENCY register
+        # stages in the cell step; wb_* is the write-back stage
         s2_neuron = Signal()
         s2_nchunk = Signal(self.cbits)
+        wb_neuron, wb_nchunk = s2_neuron, s2_nchunk
+        for d in range(CELL_LATENCY):
+            nxt_v, nxt_c = Signal(name=f"neuron_v{d}"), Signal(self.cbits, name=f"neuron_chunk{d}")
+            m.d.sync += [nxt_v.eq(wb_neuron), nxt_c.eq(wb_nchunk)]
+            wb_neuron, wb_nchunk = nxt_v, nxt_c
+        drain = Signal(range(CELL_LATENCY + 2))
 
         m.d.comb += [w_rd.addr.eq(Cat(chunk, j)), bias_rd.addr.eq(chunk), u0_rd.addr.eq(chunk)]
+        neuron_phase = Signal()
         for l in range(L):
-            m.d.comb += [acc_rd[l].addr.eq(chunk), u_rd[l].addr.eq(chunk),
+            m.d.comb += [acc_rd[l].addr.eq(Mux(neuron_phase, chunk, s2_chunk)), u_rd[l].addr.eq(chunk),
                          c_rd[(l - 1) % L].addr.eq(Cat(chunk, k[l][:self.kbits]))]
 
         # accumulate: broadcast weights, each lane adds w * value (value in {-1, 0, +1}
@@ -233,18 +245,25 @@ class SpikingLSTMLayer(wiring.Component):
         active_events = popcount(Cat(*[v != 0 for v in s2_val]))
         with m.If(s2_acc):
             m.d.sync += acs.eq(acs + times_const(active_events, P))
+        # stage 3: the weight word is registered (block RAM clock-to-out is slow), the
+        # accumulators are read one cycle late so both arrive together
+        s3_acc = Signal()
+        s3_chunk = Signal(self.cbits)
+        s3_val = [Signal(val_shape, name=f"s3_val{l}") for l in range(L)]
+        w_q = Signal.like(w_rd.data)
+        m.d.sync += [s3_acc.eq(s2_acc), s3_chunk.eq(s2_chunk), w_q.eq(w_rd.data)]
+        m.d.sync += [s3_val[l].eq(s2_val[l]) for l in range(L)]
         for l in range(L):
             terms = []
             for p in range(P):
-                w = w_rd.data[p]
+                w = w_q[p]
                 if self.kind == "features":
-                    term = w * s2_val[l]  # direct input: a real multiply
+                    terms.append(acc_rd[l].data[p] + w * s3_val[l])  # direct input: a real multiply
                 else:
-                    term = nr.spike_times(s2_val[l], w)
-                terms.append(acc_rd[l].data[p] + term)
+                    terms.append(nr.accumulate_spike(acc_rd[l].data[p], s3_val[l], w))
             # cell step on the neuron pipeline stage
             cell = CellStep(net, neurons=Q, z_bits=self.zbits,
-                            theta_pos=lp.theta_pos, theta_neg=lp.theta_neg)
+                            theta_pos=lp.theta_pos, theta_neg=lp.theta_neg, pipelined=True)
             m.submodules[f"cell{l}"] = cell
             first_step = k[l] == 0
             first_elem = n[l] == 0
@@ -253,18 +272,21 @@ class SpikingLSTMLayer(wiring.Component):
                 cell.u_prev.eq(Mux(first_step, u0_rd.data, u_rd[l].data)),
                 cell.c_prev.eq(Mux(first_elem, 0, c_rd[(l - 1) % L].data)),
             ]
-            with m.If(s2_acc):
-                m.d.comb += [acc_wr[l].addr.eq(s2_chunk), acc_wr[l].en.eq(1)]
+            with m.If(s3_acc):
+                m.d.comb += [acc_wr[l].addr.eq(s3_chunk), acc_wr[l].en.eq(1)]
                 for p in range(P):
                     m.d.comb += acc_wr[l].data[p].eq(terms[p])
             with m.If(s2_neuron & fire[l]):
+                # the accumulators restart from the biases as soon as they are read
+                m.d.comb += [acc_wr[l].addr.eq(s2_nchunk), acc_wr[l].data.eq(bias_rd.data),
+                             acc_wr[l].en.eq(1)]
+            with m.If(wb_neuron & fire[l]):
                 m.d.comb += [
-                    acc_wr[l].addr.eq(s2_nchunk), acc_wr[l].data.eq(bias_rd.data), acc_wr[l].en.eq(1),
-                    u_wr[l].addr.eq(s2_nchunk), u_wr[l].data.eq(cell.u), u_wr[l].en.eq(1),
-                    c_wr[l].addr.eq(Cat(s2_nchunk, k[l][:self.kbits])), c_wr[l].data.eq(cell.c),
+                    u_wr[l].addr.eq(wb_nchunk), u_wr[l].data.eq(cell.u), u_wr[l].en.eq(1),
+                    c_wr[l].addr.eq(Cat(wb_nchunk, k[l][:self.kbits])), c_wr[l].data.eq(cell.c),
                     c_wr[l].en.eq(1),
                 ]
-                m.d.sync += hrow[l].as_value().word_select(s2_nchunk, 2 * Q).eq(cell.h.as_value())
+                m.d.sync += hrow[l].as_value().word_select(wb_nchunk, 2 * Q).eq(cell.h.as_value())
             m.d.comb += [bank_wr[l].addr.eq(Cat(k[l][:self.kbits], e[l])),
                          bank_wr[l].data.eq(hrow[l])]
 
@@ -272,7 +294,7 @@ class SpikingLSTMLayer(wiring.Component):
         for l in range(L):
             cell = m.submodules[f"cell{l}"]
             neuron_spikes = neuron_spikes + Mux(fire[l], popcount(Cat(*[cell.h[q] != 0 for q in range(Q)])), 0)
-        with m.If(s2_neuron):
+        with m.If(wb_neuron):
             m.d.sync += h_spikes.eq(h_spikes + neuron_spikes)
 
         m.d.sync += [s2_acc.eq(0), s2_neuron.eq(0)]
@@ -322,16 +344,19 @@ class SpikingLSTMLayer(wiring.Component):
                     m.d.sync += chunk.eq(0)
                     m.next = "NEURON"
             with m.State("NEURON"):
-                m.d.comb += self.busy.eq(1)
+                m.d.comb += [self.busy.eq(1), neuron_phase.eq(1)]
                 m.d.sync += [s2_neuron.eq(1), s2_nchunk.eq(chunk)]
                 with m.If(chunk == C - 1):
-                    m.d.sync += chunk.eq(0)
+                    m.d.sync += [chunk.eq(0), drain.eq(0)]
                     m.next = "DRAIN"
                 with m.Else():
                     m.d.sync += chunk.eq(chunk + 1)
             with m.State("DRAIN"):
+                # until the last chunk has left the cell pipeline
                 m.d.comb += self.busy.eq(1)
-                m.next = "FINISH"
+                m.d.sync += drain.eq(drain + 1)
+                with m.If(drain == CELL_LATENCY):
+                    m.next = "FINISH"
             with m.State("FINISH"):
                 m.d.comb += self.busy.eq(1)
                 for l in range(L):

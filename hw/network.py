@@ -114,12 +114,15 @@ class SpikingLSTMNetwork(wiring.Component):
         ro_any, ro_j = first_set(m, ro_mask)
         ro_s2 = Signal()
         ro_sign = Signal(signed(2))
+        # a two-stage accumulate: the W_out word is registered before it is added
+        ro_s3 = Signal()
+        ro_sign3 = Signal(signed(2))
+        w_out_q = Signal.like(w_out_rd.data)
         m.d.comb += w_out_rd.addr.eq(ro_j)
-        m.d.sync += ro_s2.eq(0)
-        with m.If(ro_s2):
+        m.d.sync += [ro_s2.eq(0), ro_s3.eq(ro_s2), ro_sign3.eq(ro_sign), w_out_q.eq(w_out_rd.data)]
+        with m.If(ro_s3):
             for c in range(classes):
-                w = w_out_rd.data[c]
-                m.d.sync += logits[c].eq(logits[c] + nr.spike_times(ro_sign, w))
+                m.d.sync += logits[c].eq(nr.accumulate_spike(logits[c], ro_sign3, w_out_q[c]))
         ro_acs = Signal(COUNTER_BITS)
 
         acs_total = ro_acs
@@ -128,20 +131,18 @@ class SpikingLSTMNetwork(wiring.Component):
         m.d.comb += self.acs.eq(acs_total)
 
         # ---- output -----------------------------------------------------------------------
+        # the result registers: saturated logits, then the first maximum found by a scan
+        # over the classes, one comparison per cycle (a later class wins only when
+        # strictly larger)
         cycles = Signal(CYCLE_BITS)
-        best = Signal(range(classes))
-        sat_logits = [hold(m, nr.saturate(logits[c], net.logit_bits), f"logit{c}") for c in range(classes)]
-        # first maximum: a later class wins only when strictly larger
-        best_val = sat_logits[0]
-        best_idx = Const(0, bits_for(classes - 1))
-        for c in range(1, classes):
-            better = hold(m, sat_logits[c] > best_val)
-            best_idx = hold(m, Mux(better, c, best_idx))
-            best_val = hold(m, Mux(better, sat_logits[c], best_val))
-        m.d.comb += best.eq(best_idx)
-        for c in range(classes):
-            m.d.comb += self.o_stream.payload.logits[c].eq(sat_logits[c])
-        m.d.comb += [self.o_stream.payload.cls.eq(best), self.o_stream.payload.cycles.eq(cycles)]
+        sat_logits = Signal(data.ArrayLayout(signed(net.logit_bits), classes))
+        best = Signal(bits_for(classes - 1))
+        best_val = Signal(signed(net.logit_bits))
+        scan = Signal(bits_for(classes))
+        candidate = hold(m, sat_logits.as_value().word_select(scan[:bits_for(classes - 1)], net.logit_bits)
+                         .as_signed(), "candidate")
+        m.d.comb += [self.o_stream.payload.logits.eq(sat_logits),
+                     self.o_stream.payload.cls.eq(best), self.o_stream.payload.cycles.eq(cycles)]
 
         def start_sequence():
             m.d.sync += [in_n.eq(0), in_k.eq(0), lfsr.eq(net.lfsr_seed)]
@@ -227,10 +228,25 @@ class SpikingLSTMNetwork(wiring.Component):
                                  ro_mask.eq(ro_mask & ~Cat(*[ro_j == i for i in range(net.hidden[-1])])),
                                  ro_acs.eq(ro_acs + classes)]
                 with m.Elif(ro_k == T - 1):
-                    m.next = "OUTPUT"
+                    m.next = "RO_DRAIN"
                 with m.Else():
                     m.d.sync += ro_k.eq(ro_k + 1)
                     m.next = "RO_ADDR"
+            with m.State("RO_DRAIN"):  # the last W_out word is added
+                m.d.sync += cycles.eq(cycles + 1)
+                m.next = "RO_SAT"
+            with m.State("RO_SAT"):
+                m.d.sync += cycles.eq(cycles + 1)
+                for c in range(classes):
+                    m.d.sync += sat_logits[c].eq(nr.saturate(logits[c], net.logit_bits))
+                m.d.sync += [best.eq(0), best_val.eq(nr.saturate(logits[0], net.logit_bits)), scan.eq(1)]
+                m.next = "RO_ARGMAX" if classes > 1 else "OUTPUT"
+            with m.State("RO_ARGMAX"):
+                m.d.sync += [cycles.eq(cycles + 1), scan.eq(scan + 1)]
+                with m.If(candidate > best_val):
+                    m.d.sync += [best.eq(scan), best_val.eq(candidate)]
+                with m.If(scan == classes - 1):
+                    m.next = "OUTPUT"
             with m.State("OUTPUT"):
                 m.d.comb += self.o_stream.valid.eq(1)
                 with m.If(self.o_stream.ready):

@@ -30,7 +30,8 @@ import numpy as np
 __all__ = [
     "GATES", "MEMBRANES", "signed_range", "unsigned_max", "select", "saturate",
     "leak", "fire_binary", "fire_ternary", "hard_sigmoid_q",
-    "hard_tanh_q", "hard_sigmoid_max", "hard_tanh_max", "spike_times", "gate_product",
+    "hard_tanh_q", "hard_sigmoid_max", "hard_tanh_max", "spike_times", "accumulate_spike",
+    "gate_product",
     "c_update", "membrane_update", "h_output",
     "exact_sum_bits", "LFSR_BITS", "LFSR_TAPS", "lfsr_step", "lfsr_draw",
     "level_of", "argmax_first",
@@ -192,6 +193,16 @@ def hard_tanh_q(z, shift: int, bits: int):
 def spike_times(spike, value):
     """``spike * value`` for a ternary spike, by select and negate only."""
     return select(spike > 0, value, select(spike < 0, -value, 0))
+
+
+def accumulate_spike(total, spike, value):
+    """``total + spike * value`` for a ternary spike: an add, a subtract or nothing.
+
+    The same value as ``total + spike_times(spike, value)``; written as a choice between
+    ``total + value`` and ``total - value`` so hardware needs one carry chain, not a
+    negation followed by an addition.
+    """
+    return select(spike > 0, total + value, select(spike < 0, total - value, total))
 
 
 def gate_product(i, g, i_spiking: bool):

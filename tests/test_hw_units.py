@@ -4,22 +4,29 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hw.cell import CellStep, FireBinary, FireTernary, HardSigmoidQ, HardTanhQ
+from hw.cell import CELL_LATENCY, CellStep, FireBinary, FireTernary, HardSigmoidQ, HardTanhQ
 from model import golden, numerics as nr
 from model.config import ConfigError, NetworkConfig
 
 pytestmark = pytest.mark.hwsim
 
 
-def simulate(dut, cases, drive, sample):
+def simulate(dut, cases, drive, sample, latency=0):
+    """Present one case per cycle; sample each result ``latency`` cycles later."""
     seen = []
 
     async def bench(ctx):
-        for case in cases:
-            drive(ctx, case)
-            seen.append(sample(ctx))
+        for i in range(len(cases) + latency):
+            if i < len(cases):
+                drive(ctx, cases[i])
+            if i >= latency:
+                seen.append(sample(ctx))
+            if latency:
+                await ctx.tick()
 
     sim = Simulator(dut)
+    if latency:
+        sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
     return seen
@@ -69,16 +76,19 @@ def test_bad_threshold_is_refused():
         FireBinary(z_bits=8, u_bits=8, theta=0)
 
 
+@pytest.mark.parametrize("pipelined", [False, True], ids=["comb", "pipelined"])
 @pytest.mark.parametrize("nonspiking, leak", [("none", (0, 0, 0, 0, 0)), ("i", (1, 0, 2, 1, 1)),
                                               ("g", (2, 1, 0, 0, 3))])
-def test_cell_step_matches_golden_cell_step(nonspiking, leak):
+def test_cell_step_matches_golden_cell_step(nonspiking, leak, pipelined):
     cfg = NetworkConfig(inputs=2, hidden=(3,), steps=1, length=1, nonspiking=nonspiking,
                         leak_shift=leak, acc_bits=9, u_bits=8, c_bits=5, ns_bits=3, ns_shift=2)
     rng = np.random.default_rng(len(nonspiking) + sum(leak))
     neurons, z_bits = 3, 11
     theta_pos = np.array([30, 25, 20, 40, 3])
     theta_neg = np.array([1, 1, 1, 35, 2])
-    dut = CellStep(cfg, neurons=neurons, z_bits=z_bits, theta_pos=theta_pos, theta_neg=theta_neg)
+    dut = CellStep(cfg, neurons=neurons, z_bits=z_bits, theta_pos=theta_pos, theta_neg=theta_neg,
+                   pipelined=pipelined)
+    assert dut.latency == (CELL_LATENCY if pipelined else 0) and CELL_LATENCY > 0
     cases = []
     for _ in range(150):
         cases.append((rng.integers(*nr.signed_range(z_bits), size=(neurons, 4), endpoint=True),
@@ -97,7 +107,8 @@ def test_cell_step_matches_golden_cell_step(nonspiking, leak):
                 [[int(v) for v in ctx.get(dut.u)[q]] for q in range(neurons)],
                 [int(v) for v in ctx.get(dut.c)], [int(v) for v in ctx.get(dut.h)])
 
-    got = simulate(dut, cases, drive, sample)
+    got = simulate(dut, cases, drive, sample, latency=dut.latency)
+    assert len(got) == len(cases)
     tally = {}
     for (z, u, c), (g_hw, u_hw, c_hw, h_hw) in zip(cases, got):
         zs = nr.saturate(z, cfg.acc_bits, tally, "acc")

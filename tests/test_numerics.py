@@ -85,3 +85,13 @@ def test_exact_sum_bits():
     assert nr.exact_sum_bits(8, 160) == 16
     # 160 weights of -128 sum to -20480, which needs 16 bits
     assert nr.signed_range(16)[0] <= -128 * 160 < nr.signed_range(15)[0]
+
+
+def test_accumulate_spike_is_total_plus_spike_times_value():
+    rng = np.random.default_rng(7)
+    total = rng.integers(-1000, 1000, size=200)
+    spike = rng.integers(-1, 2, size=200)
+    value = rng.integers(-128, 128, size=200)
+    got = nr.accumulate_spike(total, spike, value)
+    want = [t + s * v for t, s, v in zip(total.tolist(), spike.tolist(), value.tolist())]
+    assert got.tolist() == want
