@@ -115,7 +115,7 @@ def gate_value_shape(cfg: NetworkConfig, gate: str):
 
 #: register stages of the pipelined cell step (``CellStep(pipelined=True)``): its outputs
 #: belong to the inputs presented this many cycles earlier. :mod:`hw.latency` counts them.
-CELL_LATENCY = 6
+CELL_LATENCY = 7
 
 
 class CellStep(wiring.Component):
@@ -126,8 +126,8 @@ class CellStep(wiring.Component):
     ``s_c``, ``h`` and each gate's output. The gate sums saturate to ``acc_bits`` here.
 
     Combinational by default. With ``pipelined=True`` a register follows each step of
-    the chain (inputs; saturated gate sums; gate membranes; gate outputs; c; the c
-    membrane), so no path holds more than one carry chain, and every output comes
+    the chain (inputs; saturated gate sums; gate membranes; gate outputs; i * g; c; the
+    c membrane), so no path holds more than one carry chain, and every output comes
     :data:`CELL_LATENCY` cycles after its inputs. The pipeline runs freely: the user
     tracks which outputs are valid.
     """
@@ -207,17 +207,21 @@ class CellStep(wiring.Component):
             gates = {g: Signal(gate_value_shape(cfg, g), name=f"{g}{q}_val") for g in nr.GATES}
             for g in nr.GATES:
                 m.d.comb += gates[g].eq(gate_out[f"{g}{q}"])
-            # 5: c
-            ig = hold(m, nr.gate_product(gates["i"], gates["g"], cfg.i_spiking), f"ig{q}")
-            c = stage(nr.c_update(gates["f"], keep[f"cp{q}"], ig, cfg.c_bits), f"c{q}")
+            # 5: i * g
+            ig = stage(nr.gate_product(gates["i"], gates["g"], cfg.i_spiking), f"ig{q}")
             gates5 = carry({f"{g}{q}": gates[g] for g in nr.GATES}, "s5")
             after = carry(after, "s5")
-            u4 = stage(keep[f"u{q}_4"], f"u{q}_4_s5")
-            # 6: the c membrane
-            vc = stage(nr.membrane_update(u4, c, cfg.leak_shift[4], cfg.u_bits), f"vc{q}")
-            c = stage(c, f"c{q}_s6")
+            keep = carry(keep, "s5")
+            # 6: c
+            c = stage(nr.c_update(gates5[f"f{q}"], keep[f"cp{q}"], ig, cfg.c_bits), f"c{q}")
             gates6 = carry(gates5, "s6")
             after = carry(after, "s6")
+            u4 = stage(keep[f"u{q}_4"], f"u{q}_4_s6")
+            # 7: the c membrane
+            vc = stage(nr.membrane_update(u4, c, cfg.leak_shift[4], cfg.u_bits), f"vc{q}")
+            c = stage(c, f"c{q}_s7")
+            gates6 = carry(gates6, "s7")
+            after = carry(after, "s7")
             # outputs: the c-LIF fires, h = o * s_c
             s_c, after_c = nr.fire_ternary(vc, self.theta_pos[4], self.theta_neg[4])
             for a, g in enumerate(nr.GATES):

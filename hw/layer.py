@@ -38,7 +38,7 @@ from model.params import LayerParams
 
 from .cell import CELL_LATENCY, CellStep, hold
 from .config import COUNTER_BITS, HardwareConfig
-from .rom import bias_words, bits_for, u0_words, weight_rom
+from .rom import BLOCK_ROM, bias_words, bits_for, u0_words, weight_rom
 
 __all__ = ["SpikingLSTMLayer", "first_set", "popcount", "times_const", "input_kind"]
 
@@ -143,7 +143,7 @@ class SpikingLSTMLayer(wiring.Component):
         acc_word = data.ArrayLayout(signed(self.zbits), P)
         m.submodules.weights = weights = memory.Memory(
             shape=data.ArrayLayout(signed(net.w_bits), P), depth=W << self.cbits,
-            init=weight_rom(hw, self.layer, lp))
+            init=weight_rom(hw, self.layer, lp), attrs=BLOCK_ROM)
         w_rd = weights.read_port()
         biases = bias_words(hw, self.layer, lp)
         m.submodules.bias = bias_rom = memory.Memory(shape=acc_word, depth=C, init=biases)

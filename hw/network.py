@@ -27,7 +27,7 @@ from model.params import NetworkParams
 from .config import COUNTER_BITS, CYCLE_BITS, HardwareConfig
 from .cell import hold
 from .layer import SpikingLSTMLayer, first_set, input_kind
-from .rom import bits_for, readout_rom
+from .rom import BLOCK_ROM, bits_for, readout_rom
 
 __all__ = ["SpikingLSTMNetwork", "input_layout", "output_layout"]
 
@@ -104,7 +104,7 @@ class SpikingLSTMNetwork(wiring.Component):
         last_lane, last_e = (N - 1) % L, (N - 1) // L
         m.submodules.w_out = w_out = memory.Memory(
             shape=data.ArrayLayout(signed(net.w_bits), classes), depth=net.hidden[-1],
-            init=readout_rom(params))
+            init=readout_rom(params), attrs=BLOCK_ROM)
         w_out_rd = w_out.read_port()
         logit_sum = data.ArrayLayout(signed(hw.logit_sum_bits()), classes)
         logits = Signal(logit_sum)

@@ -16,7 +16,12 @@ from model.params import LayerParams, NetworkParams
 
 from .config import HardwareConfig
 
-__all__ = ["bits_for", "weight_rom", "bias_words", "u0_words", "readout_rom"]
+__all__ = ["BLOCK_ROM", "bits_for", "weight_rom", "bias_words", "u0_words", "readout_rom"]
+
+
+#: synthesis attributes of the weight ROMs: block RAM even when small, so that a
+#: bitstream's weights can be replaced (see :mod:`flows.bram`)
+BLOCK_ROM = {"ram_style": "block", "rom_style": "block"}
 
 
 def bits_for(max_value: int) -> int:

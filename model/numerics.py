@@ -107,7 +107,25 @@ def saturate(x, bits: int, tally: dict | None = None, key: str = ""):
         if tally is not None:
             tally[key] = tally.get(key, 0) + int(np.count_nonzero((x > hi) | (x < lo)))
         return np.clip(x, lo, hi)  # the same clamp, in one fast call
+    if _is_amaranth(x):
+        return _saturate_amaranth(x, bits)
     return select(x > hi, hi, select(x < lo, lo, x))
+
+
+def _saturate_amaranth(x, bits: int):
+    """The same clamp in gates: ``x`` fits when its bits from ``bits - 1`` up are all
+    equal (all copies of the sign), which needs no comparator (no carry chain)."""
+    from amaranth.hdl import Mux, Value
+    x = Value.cast(x)
+    lo, hi = signed_range(bits)
+    shape = x.shape()
+    if shape.signed and shape.width <= bits or not shape.signed and shape.width < bits:
+        return x
+    top = x[bits - 1:]
+    negative = x[-1] if shape.signed else 0
+    over = ~negative & top.any() if shape.signed else top.any()
+    under = negative & ~top.all() if shape.signed else 0
+    return Mux(over, hi, Mux(under, lo, x[:bits].as_signed()))
 
 
 def _floor(x):
