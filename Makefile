@@ -17,13 +17,22 @@ COSIM_SEQS  ?= 4
 COSIM_SEED  ?= 1
 SIM ?= verilator
 
-.PHONY: help venv test test-all bench synth train export cosim clean
+LANES   ?=
+PAR     ?=
+WEIGHTS ?=
+SYNTH_ARGS ?=
+SYNTH_OPTS := $(if $(LANES),--lanes $(LANES)) $(if $(PAR),--par $(PAR)) $(SYNTH_ARGS)
+
+.PHONY: help venv test test-all bench synth boards weights report train export cosim clean
 
 help:
 	@echo "spikegate make targets:"
 	@echo "  make test            the default test run (all tiers, CI-sized; not the slow marker)"
 	@echo "  make test-all        every test, including the slow and synth markers"
-	@echo "  make synth BOARD=... synthesize the default model for a board (default $(BOARD))"
+	@echo "  make synth           bitstream + report: BOARD=$(BOARD) MODEL=$(MODEL) [LANES=L PAR=P]"
+	@echo "  make boards          list the boards make synth knows"
+	@echo "  make weights WEIGHTS=pkg   write another weights package into the BOARD/MODEL bitstream"
+	@echo "  make report          rebuild reports/ from the builds under build/synth"
 	@echo "  make bench           benchmarks that print throughput figures"
 	@echo "  make cosim           cocotb regression: COSIM_CASES random configurations + every preset (SIM=icarus possible)"
 	@echo "  make train DATASET=digits   train, convert, fine-tune, quantize; plots in reports/training/"
@@ -50,7 +59,17 @@ bench: $(STAMP)
 	$(PY) bench/hw_cycles.py
 
 synth: $(STAMP)
-	$(PY) -m flows.synth --board $(BOARD) --model $(MODEL)
+	$(PY) -m flows.synth --board $(BOARD) --model $(MODEL) $(SYNTH_OPTS)
+
+boards: $(STAMP)
+	@$(PY) -m flows.boards
+
+weights: $(STAMP)
+	@test -n "$(WEIGHTS)" || { echo "make weights needs WEIGHTS=<weights package>"; exit 2; }
+	$(PY) -m flows.weights --board $(BOARD) --model $(MODEL) --weights $(WEIGHTS)
+
+report: $(STAMP)
+	$(PY) -m flows.report --build build/synth --out reports
 
 train: $(STAMP)
 	$(PY) -m model.train --dataset $(DATASET) $(TRAIN_ARGS)

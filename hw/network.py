@@ -139,8 +139,9 @@ class SpikingLSTMNetwork(wiring.Component):
         best = Signal(bits_for(classes - 1))
         best_val = Signal(signed(net.logit_bits))
         scan = Signal(bits_for(classes))
-        candidate = hold(m, sat_logits.as_value().word_select(scan[:bits_for(classes - 1)], net.logit_bits)
-                         .as_signed(), "candidate")
+        # the classes after the first, shifted past the comparator one per cycle
+        queue = Signal(data.ArrayLayout(signed(net.logit_bits), max(1, classes - 1)))
+        candidate = queue[0]
         m.d.comb += [self.o_stream.payload.logits.eq(sat_logits),
                      self.o_stream.payload.cls.eq(best), self.o_stream.payload.cycles.eq(cycles)]
 
@@ -239,10 +240,14 @@ class SpikingLSTMNetwork(wiring.Component):
                 m.d.sync += cycles.eq(cycles + 1)
                 for c in range(classes):
                     m.d.sync += sat_logits[c].eq(nr.saturate(logits[c], net.logit_bits))
+                    if c:
+                        m.d.sync += queue[c - 1].eq(nr.saturate(logits[c], net.logit_bits))
                 m.d.sync += [best.eq(0), best_val.eq(nr.saturate(logits[0], net.logit_bits)), scan.eq(1)]
                 m.next = "RO_ARGMAX" if classes > 1 else "OUTPUT"
             with m.State("RO_ARGMAX"):
                 m.d.sync += [cycles.eq(cycles + 1), scan.eq(scan + 1)]
+                for c in range(classes - 2):
+                    m.d.sync += queue[c].eq(queue[c + 1])
                 with m.If(candidate > best_val):
                     m.d.sync += [best.eq(scan), best_val.eq(candidate)]
                 with m.If(scan == classes - 1):

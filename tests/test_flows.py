@@ -1,0 +1,173 @@
+"""Board registry, fit checks, block RAM patching and one real ECP5 build."""
+
+import json
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flows import boards, bram
+from flows.boards import BOARDS, BoardError
+from flows.synth import FitError, check_fit, default_hardware, ecp5_fit
+from flows.top import BoardTop
+from hw.config import HardwareConfig
+from hw.network import SpikingLSTMNetwork
+from model.config import preset
+from model.params import random_params
+
+EXPECTED_BOARDS = {"ulx3s-12f", "ulx3s-25f", "ulx3s-45f", "ulx3s-85f", "orangecrab", "ecpix5-85",
+                   "versa-ecp5", "kc705", "genesys2"}
+
+
+def test_registry_has_the_required_boards():
+    assert EXPECTED_BOARDS <= set(BOARDS)
+    assert {BOARDS[b].family for b in EXPECTED_BOARDS} == {"ecp5", "xilinx"}
+    assert BOARDS["kc705"].family == "xilinx" and BOARDS["ulx3s-12f"].family == "ecp5"
+
+
+def test_unknown_board_names_the_valid_ones():
+    with pytest.raises(BoardError) as err:
+        boards.board("ulx3s-99f")
+    msg = str(err.value)
+    assert "ulx3s-99f" in msg
+    assert all(name in msg for name in EXPECTED_BOARDS)
+
+
+def test_make_boards_lists_every_board(capsys):
+    assert boards.main([]) == 0
+    out = capsys.readouterr().out
+    for name in BOARDS:
+        assert name in out
+    assert "LFE5U-85F" in out and "xc7k325t" in out
+
+
+def test_constraint_changes_only_the_timing_target():
+    b = boards.board("ulx3s-85f")
+    assert b.platform(constrain_mhz=100).default_clk_frequency == 100e6
+    assert b.clock_hz == 25e6  # the oscillator the UART divisor must use
+    assert b.platform().default_clk_frequency == 25e6
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_every_board_elaborates_without_a_toolchain(name, tmp_path):
+    b = boards.board(name)
+    net = preset("tiny")
+    hw = HardwareConfig(net, lanes=1, par=4)
+    top = BoardTop(SpikingLSTMNetwork(hw, random_params(net, 0)), clk_hz=b.clock_hz)
+    plan = b.platform().build(top, name="top", build_dir=str(tmp_path), do_build=False)
+    plan.extract(str(tmp_path))
+    files = {p.name for p in tmp_path.iterdir()}
+    assert "top.il" in files or "top.v" in files
+    if b.family == "ecp5":
+        assert "top.lpf" in files
+        lpf = (tmp_path / "top.lpf").read_text()
+        assert "uart" in lpf  # the UART pins are placed
+    else:
+        assert "top.xdc" in files and "top.tcl" in files  # the Vivado project
+
+
+def test_default_hardware_is_the_wavefront_with_p_16():
+    hw = default_hardware(preset("tmnist"))
+    assert (hw.lanes, hw.par) == (preset("tmnist").steps, 16)
+    assert default_hardware(preset("tmnist"), lanes=1, par=32).lanes == 1
+
+
+def test_fit_check_stops_with_the_figures():
+    cells = {"LUT4": 10000, "CCU2C": 2000, "TRELLIS_FF": 5000, "DP16KD": 40, "MULT18X18D": 0}
+    usage = ecp5_fit(cells, boards.DEVICES["LFE5U-12F"])
+    assert usage["LUT"] == (14000, 12096)  # a CCU2C counts as two LUT4s
+    with pytest.raises(FitError) as err:
+        check_fit(usage, "LFE5U-12F")
+    msg = str(err.value)
+    assert "LFE5U-12F" in msg and "LUT" in msg and "BRAM 40/32" in msg and "14000/12096" in msg
+    check_fit(ecp5_fit(cells, boards.DEVICES["LFE5U-85F"]), "LFE5U-85F")  # fits: no error
+
+
+def test_placeholders_have_distinct_nonzero_slices_and_keep_the_rest():
+    net = preset("tiny")
+    hw = HardwareConfig(net, lanes=1, par=4)
+    params = random_params(net, 3)
+    ph = bram.placeholder_params(hw, params, seed=5)
+    cols = [c for rom in bram.patchable_roms(hw, ph) for c in rom.columns()]
+    assert all(any(c) for c in cols) and len(set(cols)) == len(cols)
+    np.testing.assert_array_equal(ph.layers[0].theta_pos, params.layers[0].theta_pos)
+    np.testing.assert_array_equal(ph.layers[0].bias, params.layers[0].bias)
+    assert not np.array_equal(ph.layers[0].w_x, params.layers[0].w_x)
+
+
+def test_patching_refuses_values_that_are_not_in_roms():
+    net = preset("tiny")
+    params = random_params(net, 3)
+    bram.check_patchable(params, replace(params, w_out=params.w_out + 1))  # ROM only: fine
+    lp = replace(params.layers[0], theta_pos=params.layers[0].theta_pos + 1)
+    with pytest.raises(bram.BramError, match="layer 0 theta_pos"):
+        bram.check_patchable(params, replace(params, layers=[lp]))
+
+
+def test_find_slices_reads_a_hand_made_bram():
+    # one block RAM in the 36-bit mode: word k holds data bit b at bit 36*k + b
+    rng = np.random.default_rng(0)
+    column = rng.integers(0, 2, size=512)
+    bits = np.zeros(2048 * 9, dtype=np.int64)
+    bits[np.arange(512) * 36 + 5] = column  # data bit 5 of every word
+    words = [int(sum(int(bits[9 * i + j]) << j for j in range(9))) for i in range(2048)]
+    text = ".device LFE5U-85F\n.bram_init 0\n" + "\n".join(
+        " ".join(f"{w:03x}" for w in words[i:i + 8]) for i in range(0, 2048, 8)) + "\n"
+    found = bram.find_slices(text)
+    assert found.get(tuple(int(v) for v in column)) == 1
+
+
+# ---- a real build -------------------------------------------------------------------------
+
+def _unpacked_slices(bit: Path, tmp: Path) -> dict:
+    from flows.tools import find_tool
+    (tmp / "in.bit").write_bytes(bit.read_bytes())
+    subprocess.run(find_tool("ecpunpack") + ["in.bit", "out.config"], cwd=tmp, check=True,
+                   capture_output=True)
+    return bram.find_slices((tmp / "out.config").read_text())
+
+
+@pytest.mark.synth
+def test_tiny_builds_to_a_bitstream_whose_brams_hold_the_weights(tmp_path):
+    from flows.synth import run_flow
+    from flows.weights import patch_bitstream
+    from model.export import write_package
+    flow = run_flow("ulx3s-85f", "tiny", lanes=1, par=4, sequences=2, build_root=tmp_path / "build",
+                    reports_root=tmp_path / "reports", compare=False)
+    build = tmp_path / "build" / "ulx3s-85f" / "tiny-random"
+    bit = build / "top.bit"
+    assert bit.stat().st_size > 100_000
+    assert flow["resources"]["used"]["DP16KD"] >= 2  # weights and W_out in block RAM
+    assert flow["resources"]["used"].get("MULT18X18D", 0) == 0
+    assert flow["timing"]["measured"] and flow["timing"]["fmax_mhz"] > 25
+    assert flow["sim"]["cycles_simulated"] == flow["sim"]["cycles_analytic"]
+    saved = json.loads((build / "flow.json").read_text())
+    assert saved["board"] == "ulx3s-85f"
+
+    net = preset("tiny")
+    hw = HardwareConfig(net, lanes=1, par=4)
+    real = random_params(net, 1)  # the flow's preset weights (seed 1)
+    placeholder = bram.placeholder_params(hw, real, seed=1)
+    unpack = tmp_path / "unpack"
+    unpack.mkdir()
+    slices = _unpacked_slices(bit, unpack)
+    for rom in bram.patchable_roms(hw, real):
+        assert all(c in slices for c in rom.columns() if any(c)), rom.name
+    for rom in bram.patchable_roms(hw, placeholder):
+        assert not any(c in slices for c in rom.columns()), rom.name
+
+    # make weights: a package with other weights, the same everything else
+    rng = np.random.default_rng(9)
+    lp = real.layers[0]
+    new_params = replace(real, w_out=rng.integers(-128, 128, size=real.w_out.shape),
+                         layers=[replace(lp, w_h=rng.integers(-128, 128, size=lp.w_h.shape))])
+    pkg = write_package(tmp_path / "newpkg", net, new_params)
+    new_bit = patch_bitstream(build, str(pkg))
+    assert new_bit.exists() and new_bit != bit
+    unpack2 = tmp_path / "unpack2"
+    unpack2.mkdir()
+    slices = _unpacked_slices(new_bit, unpack2)
+    for rom in bram.patchable_roms(hw, new_params):
+        assert all(c in slices for c in rom.columns() if any(c)), rom.name
