@@ -4,10 +4,10 @@ For a hardware configuration and a given input, the exact number of cycles from 
 first compute cycle to the result, derived from the controller's structure (see
 :mod:`hw.layer` and :mod:`hw.network`) and the golden model's spikes:
 
-* a layer: ``3 + sum over rounds of (E*C + C + 5 + CELL_LATENCY)``, where a round fires every lane
+* a layer: ``3 + sum over rounds of (E*C + C + 5 + CELL_LATENCY + [E > 0])``, where a round fires every lane
   whose next cell is ready and ``E`` counts the input positions (layer inputs and
   recurrent h) that are non-zero in at least one firing lane's cell;
-* the readout: ``1 + sum over k of (3 + E_k) + 2 + (classes - 1)``, ``E_k`` the non-zero
+* the readout: ``1 + sum over k of (3 + E_k + [E_k > 0]) + 2 + (classes - 1)``, ``E_k`` the non-zero
   h of the last element at step k (the tail: the last add, saturation, the argmax scan).
 
 ``ideal`` is the bound of a machine that does nothing but its accumulate operations,
@@ -30,6 +30,7 @@ __all__ = ["schedule", "LayerCycles", "sequence_cycles", "cycles_for_batch"]
 
 ROUND_OVERHEAD = 5 + CELL_LATENCY  # BEGIN, LOAD, the empty ACC check, DRAIN (1 + the cell pipeline), FINISH
 LAYER_OVERHEAD = 3   # START, the final BEGIN, the WAIT that sees the layer idle
+EVENT_LOOKAHEAD = 1  # the first event of a non-empty list is taken one cycle ahead
 READOUT_BEGIN = 1
 READOUT_PER_STEP = 3  # address, latch, the empty-mask check
 READOUT_END = 2       # the last add lands, the logits saturate; then one cycle per class
@@ -84,7 +85,7 @@ def _layer_cycles(hw: HardwareConfig, layer: int, x_nz: np.ndarray, h_nz: np.nda
             mask_h |= h_nz[n - 1, k] if n > 0 else zero_h
         e = int(mask_x.sum() + mask_h.sum())
         events += e
-        cycles += e * chunks + chunks + ROUND_OVERHEAD
+        cycles += e * chunks + chunks + ROUND_OVERHEAD + (e > 0) * EVENT_LOOKAHEAD
     return LayerCycles(len(rounds), events, cycles)
 
 
@@ -98,9 +99,10 @@ def sequence_cycles(hw: HardwareConfig, layer_inputs: list[np.ndarray], hs: list
         if x.ndim == 2:  # direct features: the same at every step
             x = np.broadcast_to(x[:, None, :], (net.length, net.steps, x.shape[-1]))
         layers.append(_layer_cycles(hw, l, x != 0, hs[l] != 0, rounds))
-    readout_events = int(np.count_nonzero(hs[-1][-1]))
+    per_step = np.count_nonzero(hs[-1][-1], axis=-1)  # E_k for the last element
+    readout_events = int(per_step.sum())
     readout = (READOUT_BEGIN + net.steps * READOUT_PER_STEP + readout_events
-               + READOUT_END + net.classes - 1)
+               + EVENT_LOOKAHEAD * int(np.count_nonzero(per_step)) + READOUT_END + net.classes - 1)
     total = sum(lc.cycles for lc in layers) + readout
     return {"total": total, "layers": layers, "readout": readout, "rounds": len(rounds)}
 

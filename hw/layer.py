@@ -12,8 +12,10 @@ A round of the lanes that fire:
 * ``LOAD`` (1 cycle): latch each lane's event vector: the layer input x(n, k) and the
   recurrent h(n-1, k) (from the previous lane's h bank). The union of the non-zero
   positions of all lanes is the round's event list.
-* ``ACC`` (E x C + 1 cycles for E events in the union, C chunks; a three-stage
-  pipeline: address, registered weight word, add): one event at a time,
+* ``ACC`` (E x C + 2 cycles for E > 0 events in the union, C chunks; 1 cycle when there
+  are none; the next event is taken from the union one cycle ahead, by clearing its
+  lowest set bit; a three-stage pipeline: address, registered weight word, add): one
+  event at a time,
   the weight column is read once in chunks of P weights and broadcast to every lane,
   which adds it, subtracts it, or (no spike there) leaves its accumulators alone.
   Zero inputs cost nothing: cycles follow the spike count.
@@ -23,13 +25,13 @@ A round of the lanes that fire:
 * ``DRAIN`` (``CELL_LATENCY + 1`` cycles): the last chunk leaves the pipeline.
 * ``FINISH`` (1 cycle): the lane's h row goes to its bank; lane counters advance.
 
-So a round takes ``E*C + C + 5 + CELL_LATENCY`` cycles; :mod:`hw.latency` computes the
-total.
+So a round takes ``E*C + C + 5 + CELL_LATENCY`` cycles, one more when ``E > 0``;
+:mod:`hw.latency` computes the total.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -40,20 +42,43 @@ from .cell import CELL_LATENCY, CellStep, hold
 from .config import COUNTER_BITS, HardwareConfig
 from .rom import BLOCK_ROM, bias_words, bits_for, u0_words, weight_rom
 
-__all__ = ["SpikingLSTMLayer", "first_set", "popcount", "times_const", "input_kind"]
+__all__ = ["SpikingLSTMLayer", "lowest_set", "onehot_index", "onehot_select", "popcount",
+           "times_const", "input_kind"]
 
 
-def first_set(m, bits):
-    """``(any, index)`` of the lowest set bit of ``bits``, as a balanced tree."""
+def lowest_set(m, bits):
+    """``(one-hot of the lowest set bit, bits without it)``: ``b & ~(b - 1)`` and
+    ``b & (b - 1)``, one carry chain instead of a priority tree."""
     width = len(bits)
-    if width == 1:
-        return bits[0], Const(0, 1)
-    half = 1 << ((width - 1).bit_length() - 1)
-    lo_any, lo_idx = first_set(m, bits[:half])
-    hi_any, hi_idx = first_set(m, bits[half:])
-    idx_bits = bits_for(width - 1)
-    return (hold(m, lo_any | hi_any),
-            hold(m, Mux(lo_any, lo_idx, hi_idx + half)[:idx_bits]))
+    minus = hold(m, (bits - 1)[:width])
+    return hold(m, bits & ~minus), hold(m, bits & minus)
+
+
+def onehot_index(onehot):
+    """Index of the set bit of a one-hot vector (OR trees; 0 when none is set)."""
+    width = len(onehot)
+    return Cat(*[_or([onehot[i] for i in range(width) if i >> b & 1])
+                 for b in range(bits_for(width - 1))])
+
+
+def onehot_select(onehot, values, width: int):
+    """The value whose bit is set in ``onehot`` (AND-OR; 0 when none is), each value
+    sign-extended to ``width`` bits. Returns an unsigned ``width``-bit value."""
+    ext = []
+    for v in values:
+        v = Value.cast(v)
+        ext.append(Cat(v, v[-1].replicate(width - len(v))) if len(v) < width else v[:width])
+    return Cat(*[_or([onehot[i] & ext[i][b] for i in range(len(values))]) for b in range(width)])
+
+
+def _or(terms):
+    """A balanced OR of single bits."""
+    if not terms:
+        return Const(0, 1)
+    while len(terms) > 1:
+        terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i]
+                 for i in range(0, len(terms), 2)]
+    return terms[0]
 
 
 def times_const(value, factor: int):
@@ -211,8 +236,13 @@ class SpikingLSTMLayer(wiring.Component):
             m.d.comb += bank_rec[p].addr.eq(Cat(kk, prev_e[:self.ebits]))
 
         # ---- event list -------------------------------------------------------------
+        # the event list: ``union`` holds the events not yet taken; ``cur`` (one-hot) is
+        # the event being accumulated, taken from ``union`` a cycle ahead
         union = Signal(W)
-        any_event, j = first_set(m, union)
+        cur = Signal(W)
+        cur_valid = Signal()
+        lowest, rest = lowest_set(m, union)
+        j = hold(m, onehot_index(cur), "event")
         chunk = Signal(self.cbits)
 
         # stage 2 of the accumulate pipeline
@@ -326,21 +356,24 @@ class SpikingLSTMLayer(wiring.Component):
                     h_view = data.View(self.h_row, h_in)
                     nonzero = nonzero | Cat(*[x_view[i] != 0 for i in range(M)],
                                             *[h_view[i] != 0 for i in range(H)])
-                m.d.sync += [union.eq(nonzero), chunk.eq(0)]
+                m.d.sync += [union.eq(nonzero), chunk.eq(0), cur_valid.eq(0)]
                 m.next = "ACC"
             with m.State("ACC"):
                 m.d.comb += self.busy.eq(1)
-                with m.If(any_event):
+                # take the next event when there is none or the last chunk goes out
+                with m.If(~cur_valid | (chunk == C - 1)):
+                    m.d.sync += [cur.eq(lowest), cur_valid.eq(union.any()), union.eq(rest)]
+                with m.If(cur_valid):
                     m.d.sync += [s2_acc.eq(1), s2_chunk.eq(chunk)]
+                    width = len(Value.cast(s2_val[0]))
                     for l in range(L):
-                        x_part = xvec[l][j[:bits_for(M - 1)]] if M > 0 else 0
-                        h_index = (j - M)[:bits_for(H - 1)]
-                        m.d.sync += s2_val[l].eq(Mux(j < M, x_part, hvec[l][h_index]))
+                        values = [xvec[l][i] for i in range(M)] + [hvec[l][i] for i in range(H)]
+                        m.d.sync += s2_val[l].eq(onehot_select(cur, values, width))
                     with m.If(chunk == C - 1):
-                        m.d.sync += [chunk.eq(0), union.eq(union & ~Cat(*[j == i for i in range(W)]))]
+                        m.d.sync += chunk.eq(0)
                     with m.Else():
                         m.d.sync += chunk.eq(chunk + 1)
-                with m.Else():
+                with m.Elif(~union.any()):
                     m.d.sync += chunk.eq(0)
                     m.next = "NEURON"
             with m.State("NEURON"):

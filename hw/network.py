@@ -26,7 +26,7 @@ from model.params import NetworkParams
 
 from .config import COUNTER_BITS, CYCLE_BITS, HardwareConfig
 from .cell import hold
-from .layer import SpikingLSTMLayer, first_set, input_kind
+from .layer import SpikingLSTMLayer, input_kind, lowest_set, onehot_index, onehot_select
 from .rom import BLOCK_ROM, bits_for, readout_rom
 
 __all__ = ["SpikingLSTMNetwork", "input_layout", "output_layout"]
@@ -111,7 +111,10 @@ class SpikingLSTMNetwork(wiring.Component):
         ro_k = Signal(kbits + 1)
         ro_row = Signal(last.h_row)
         ro_mask = Signal(net.hidden[-1])
-        ro_any, ro_j = first_set(m, ro_mask)
+        ro_cur = Signal(net.hidden[-1])  # one-hot: the h spike being added, taken a cycle ahead
+        ro_valid = Signal()
+        ro_lowest, ro_rest = lowest_set(m, ro_mask)
+        ro_j = hold(m, onehot_index(ro_cur), "ro_event")
         ro_s2 = Signal()
         ro_sign = Signal(signed(2))
         # a two-stage accumulate: the W_out word is registered before it is added
@@ -219,15 +222,18 @@ class SpikingLSTMNetwork(wiring.Component):
             with m.State("RO_LATCH"):
                 m.d.sync += cycles.eq(cycles + 1)
                 out_row = last.out_data[last_lane]
-                m.d.sync += [ro_row.eq(out_row),
+                m.d.sync += [ro_row.eq(out_row), ro_valid.eq(0),
                              ro_mask.eq(Cat(*[out_row[i] != 0 for i in range(net.hidden[-1])]))]
                 m.next = "RO_ACC"
             with m.State("RO_ACC"):
-                m.d.sync += cycles.eq(cycles + 1)
-                with m.If(ro_any):
-                    m.d.sync += [ro_s2.eq(1), ro_sign.eq(ro_row[ro_j]),
-                                 ro_mask.eq(ro_mask & ~Cat(*[ro_j == i for i in range(net.hidden[-1])])),
+                m.d.sync += [cycles.eq(cycles + 1),
+                             ro_cur.eq(ro_lowest), ro_valid.eq(ro_mask.any()), ro_mask.eq(ro_rest)]
+                with m.If(ro_valid):
+                    row = [ro_row[i] for i in range(net.hidden[-1])]
+                    m.d.sync += [ro_s2.eq(1), ro_sign.eq(onehot_select(ro_cur, row, 2)),
                                  ro_acs.eq(ro_acs + classes)]
+                with m.Elif(ro_mask.any()):
+                    pass  # the first spike of this step is being taken
                 with m.Elif(ro_k == T - 1):
                     m.next = "RO_DRAIN"
                 with m.Else():

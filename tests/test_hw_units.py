@@ -120,3 +120,35 @@ def test_cell_step_matches_golden_cell_step(nonspiking, leak, pipelined):
         assert c_hw == c_ref[0].tolist()
         assert h_hw == h[0].tolist()
     assert tally["acc"] > 0 and tally["membrane"] > 0 and tally["c"] > 0
+
+
+def test_event_picking_units_for_every_6_bit_vector():
+    from amaranth.hdl import Module, Signal, signed
+    from hw.layer import lowest_set, onehot_index, onehot_select
+    m = Module()
+    bits = Signal(6)
+    lowest, rest = lowest_set(m, bits)
+    index = Signal(3)
+    chosen = Signal(signed(4))
+    values = [Signal(signed(2), name=f"v{i}") for i in range(3)] + \
+             [Signal(signed(4), name=f"w{i}") for i in range(3)]
+    m.d.comb += [index.eq(onehot_index(lowest)), chosen.eq(onehot_select(lowest, values, 4))]
+    vals = [1, -1, 0, -8, 7, -3]
+    seen = []
+
+    async def bench(ctx):
+        for i, v in enumerate(vals):
+            ctx.set(values[i], v)
+        for b in range(64):
+            ctx.set(bits, b)
+            seen.append((ctx.get(lowest), ctx.get(rest), ctx.get(index), ctx.get(chosen)))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    for b, (low, rst, idx, ch) in enumerate(seen):
+        first = next((i for i in range(6) if b >> i & 1), None)
+        assert low == (0 if first is None else 1 << first)
+        assert rst == (b & ~low)
+        assert idx == (0 if first is None else first)
+        assert ch == (0 if first is None else vals[first])
