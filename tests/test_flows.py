@@ -171,3 +171,24 @@ def test_tiny_builds_to_a_bitstream_whose_brams_hold_the_weights(tmp_path):
     slices = _unpacked_slices(new_bit, unpack2)
     for rom in bram.patchable_roms(hw, new_params):
         assert all(c in slices for c in rom.columns() if any(c)), rom.name
+
+
+def test_synth_cli_refuses_bad_input_with_one_line(tmp_path, capsys):
+    from flows.synth import main
+    assert main(["--board", "nope", "--build", str(tmp_path / "b"), "--reports", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown board 'nope'" in err and "ulx3s-85f" in err
+    assert main(["--model", "no-such-model", "--build", str(tmp_path / "b"),
+                 "--reports", str(tmp_path / "r")]) == 2
+    assert "no-such-model" in capsys.readouterr().err
+    assert main(["--model", "tiny", "--lanes", "9", "--build", str(tmp_path / "b"),
+                 "--reports", str(tmp_path / "r")]) == 2
+    assert "lanes" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # nothing written
+
+
+def test_weights_cli_needs_an_existing_build(tmp_path, capsys):
+    from flows.weights import main
+    assert main(["--board", "ulx3s-85f", "--model", "digits", "--weights", "digits",
+                 "--build", str(tmp_path)]) == 2
+    assert "run 'make synth'" in capsys.readouterr().err
