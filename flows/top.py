@@ -123,7 +123,11 @@ class BoardTop(wiring.Component):
         cfg = self.cfg
         net = self.network
         abort = Signal()
-        m.submodules.network = ResetInserter(abort)(net)
+        # the network's reset is registered: it reaches every flip-flop of the network,
+        # so it must not hang off the receiver's logic (that path set Fmax otherwise)
+        reset_network = Signal()
+        m.d.sync += reset_network.eq(abort)
+        m.submodules.network = ResetInserter(reset_network)(net)
         m.submodules.uart_rx = urx = self.uart_rx
         m.submodules.uart_tx = utx = self.uart_tx
 
