@@ -115,7 +115,7 @@ def gate_value_shape(cfg: NetworkConfig, gate: str):
 
 #: register stages of the pipelined cell step (``CellStep(pipelined=True)``): its outputs
 #: belong to the inputs presented this many cycles earlier. :mod:`hw.latency` counts them.
-CELL_LATENCY = 7
+CELL_LATENCY = 8
 
 
 class CellStep(wiring.Component):
@@ -127,7 +127,8 @@ class CellStep(wiring.Component):
 
     Combinational by default. With ``pipelined=True`` a register follows each step of
     the chain (inputs; saturated gate sums; gate membranes; gate outputs; i * g; c; the
-    c membrane), so no path holds more than one carry chain, and every output comes
+    c membrane; the c spike and h), so no path holds more than one carry chain, and
+    every output comes
     :data:`CELL_LATENCY` cycles after its inputs. The pipeline runs freely: the user
     tracks which outputs are valid.
     """
@@ -222,11 +223,18 @@ class CellStep(wiring.Component):
             c = stage(c, f"c{q}_s7")
             gates6 = carry(gates6, "s7")
             after = carry(after, "s7")
-            # outputs: the c-LIF fires, h = o * s_c
-            s_c, after_c = nr.fire_ternary(vc, self.theta_pos[4], self.theta_neg[4])
+            # 8: the c-LIF fires, h = o * s_c
+            s_c_now, after_c = nr.fire_ternary(vc, self.theta_pos[4], self.theta_neg[4])
+            s_c_now = hold(m, s_c_now, f"s_c{q}_now")
+            h = stage(nr.h_output(gates6[f"o{q}"], s_c_now), f"h{q}")
+            s_c = stage(s_c_now, f"s_c{q}")
+            after_c = stage(after_c, f"after{q}_4")
+            c = stage(c, f"c{q}_s8")
+            gates6 = carry(gates6, "s8")
+            after = carry(after, "s8")
             for a, g in enumerate(nr.GATES):
                 m.d.comb += [self.gates[q][g].eq(gates6[f"{g}{q}"]),
                              self.u[q][a].eq(after[f"after{q}_{a}"])]
             m.d.comb += [self.c[q].eq(c), self.u[q][4].eq(after_c), self.s_c[q].eq(s_c),
-                         self.h[q].eq(nr.h_output(self.gates[q]["o"], self.s_c[q]))]
+                         self.h[q].eq(h)]
         return m
