@@ -45,6 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: result of a large design fails to re-import: kernel/rtlil.cc:3102 assertion)
 ECP5_SYNTH_OPTS = "-nowidelut -noabc9"
 DEFAULT_TARGET_MHZ = 100.0
+#: nextpnr's router2 finishes large designs far sooner than the default router1
+NEXTPNR_ROUTER = "router2"
 
 
 class FitError(RuntimeError):
@@ -215,7 +217,8 @@ def _ecp5(brd, build, hw, params, placeholder, target_mhz, wall, seed) -> dict:
     wall["pnr"] = run_tool("nextpnr-ecp5", [dev_opt, "--package", pkg_opt, "--speed", str(plat.speed),
                                             "--json", "top.json", "--lpf", "top.lpf",
                                             "--textcfg", "placeholder.config", "--report", "pnr.json",
-                                            "--timing-allow-fail", "--seed", "1"],
+                                            "--timing-allow-fail", "--seed", "1",
+                                            "--router", NEXTPNR_ROUTER],
                            cwd=build, log=build / "nextpnr.log", label="nextpnr-ecp5", echo=echo)
     pnr = json.loads((build / "pnr.json").read_text())
     t0 = time.monotonic()
