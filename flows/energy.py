@@ -50,7 +50,7 @@ __all__ = ["Constant", "CONSTANTS", "FAMILIES", "add_pj", "mult_pj", "sram_pj",
            "static_power_w", "activity_energy", "constants_table"]
 
 HOROWITZ = ("M. Horowitz, 'Computing's energy problem (and what we can do about it)', "
-            "ISSCC 2014, Fig. 1.1.9 energy table (45 nm, 0.9 V)")
+            "ISSCC 2014, table of operation energies (45 nm, 0.9 V)")
 SHANG = ("L. Shang, A. Kaviani, K. Bathala, 'Dynamic power consumption in Virtex-II FPGA "
          "family', FPGA 2002 (abstract): a Virtex-II CLB dissipates 5.9 uW/MHz in typical "
          "designs; routing 60 %, logic 16 %, clocking 14 % of dynamic power")
