@@ -132,9 +132,12 @@ def run_flow(board_name: str, model: str, *, lanes=None, par=None, target_mhz=DE
           f"M={net.inputs} H={list(net.hidden)} T={net.steps} N={net.length}, "
           f"L={hw.lanes} P={hw.par}; build folder {build}")
 
-    _step(2, total, "generate the board top (placeholder weights in the ROMs)")
+    _step(2, total, "generate the board top" + (" (placeholder weights in the ROMs)"
+                                                 if brd.family == "ecp5" else ""))
     t0 = time.monotonic()
-    placeholder = bram.placeholder_params(hw, params, seed=seed)
+    # ECP5: placeholder ROM words, replaced in the bitstream later; Kintex-7: the real
+    # weights go straight into the Vivado project
+    placeholder = bram.placeholder_params(hw, params, seed=seed) if brd.family == "ecp5" else params
     top = BoardTop(SpikingLSTMNetwork(hw, placeholder), clk_hz=brd.clock_hz)
     flow = {
         "board": brd.name, "family": brd.family, "device": brd.device, "package": brd.package,
@@ -153,14 +156,16 @@ def run_flow(board_name: str, model: str, *, lanes=None, par=None, target_mhz=DE
                           script_after_synth="tee -q -o stat.json stat -json")
     plan.extract(str(build))
     wall["elaborate"] = time.monotonic() - t0
-    print(f"  wrote {build / 'top.il'} and the {'nextpnr' if brd.family == 'ecp5' else 'Vivado'} "
+    design = "top.il" if brd.family == "ecp5" else "top.v"
+    print(f"  wrote {build / design} and the {'nextpnr' if brd.family == 'ecp5' else 'Vivado'} "
           f"project files ({wall['elaborate']:.1f} s)")
 
     if brd.family == "ecp5":
         flow.update(_ecp5(brd, build, hw, params, placeholder, target_mhz, wall, seed))
         flow["tools"].update(flow.pop("tools_extra"))
     else:
-        flow.update(_xilinx(brd, build, wall))
+        flow.update(_xilinx(brd, build, wall, BoardTop(SpikingLSTMNetwork(hw, params),
+                                                       clk_hz=brd.clock_hz)))
 
     _step(5, total, f"measure {sequences} sequences in simulation; the other schedule")
     flow["sim"], flow["activity"] = _measure(hw, pkg, sequences, build, wall)
@@ -260,15 +265,18 @@ def _ecp5(brd, build, hw, params, placeholder, target_mhz, wall, seed) -> dict:
             "bitstream": str(build / "top.bit")}
 
 
-def _xilinx(brd, build, wall) -> dict:
+def _xilinx(brd, build, wall, top) -> dict:
+    """yosys figures of the board top's logic (without the platform's clock and I/O
+    primitives, which yosys's Xilinx cell library does not fully describe)."""
+    from .yosys import synth_stat
     total = 6
     _step(3, total, "yosys synth_xilinx (resource figures only)")
-    script = build / "xilinx.ys"
-    script.write_text("read_rtlil top.il\nsynth_xilinx -family xc7 -top top\n"
-                      "tee -q -o stat.json stat -json\n")
-    wall["synth"] = run_tool("yosys", ["-q", "-l", "yosys.rpt", "xilinx.ys"], cwd=build,
-                             log=build / "yosys.log", label="yosys")
-    cells = ecp5_cells(build / "stat.json")
+    t0 = time.monotonic()
+    print("  yosys ...", flush=True)
+    stat = synth_stat(top, "xilinx", build / "yosys_xilinx")
+    wall["synth"] = time.monotonic() - t0
+    print(f"  yosys: done in {wall['synth']:.1f} s")
+    cells = {k: v for k, v in stat["cells"].items() if not k.startswith("$")}
     cap = brd.capacity
     luts = sum(v for k, v in cells.items() if k.startswith("LUT"))
     ffs = sum(v for k, v in cells.items() if k.startswith("FD"))

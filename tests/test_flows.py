@@ -192,3 +192,20 @@ def test_weights_cli_needs_an_existing_build(tmp_path, capsys):
     assert main(["--board", "ulx3s-85f", "--model", "digits", "--weights", "digits",
                  "--build", str(tmp_path)]) == 2
     assert "run 'make synth'" in capsys.readouterr().err
+
+
+@pytest.mark.synth
+def test_kintex_flow_gives_yosys_figures_a_vivado_project_and_no_fmax(tmp_path):
+    from flows.report import validate_report
+    from flows.synth import run_flow
+    flow = run_flow("kc705", "tiny", lanes=1, par=4, sequences=2, build_root=tmp_path / "build",
+                    reports_root=tmp_path / "reports", compare=False)
+    build = tmp_path / "build" / "kc705" / "tiny-random"
+    assert {"top.v", "top.tcl", "top.xdc", "build_top.sh"} <= {p.name for p in build.iterdir()}
+    assert flow["timing"]["measured"] is False and flow["timing"]["fmax_mhz"] is None
+    used = flow["resources"]["used"]
+    assert used["LUT"] > 100 and used["DSP48E1"] == 0
+    report = json.loads((tmp_path / "reports" / "kc705" / "tiny-random" / "report.json").read_text())
+    validate_report(report)
+    md = (tmp_path / "reports" / "kc705" / "tiny-random" / "report.md").read_text()
+    assert "NOT measured" in md
