@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
 import sys
 import tempfile
@@ -32,6 +31,7 @@ import numpy as np
 
 from hw.config import HardwareConfig
 from model.config import ConfigError, NetworkConfig
+from model.export import jsonable, swap_into_place
 
 from . import energy
 
@@ -584,31 +584,14 @@ def write_report(report: dict, out_dir) -> Path:
         (tmp / "report.json").write_text(json.dumps(report, indent=1, default=_json_default) + "\n")
         (tmp / "report.md").write_text(_markdown(report))
         _plots(report, tmp)
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, old)
-            try:
-                os.replace(tmp, out)
-            except BaseException:
-                os.replace(old, out)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
 
 
-def _json_default(o):
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON-serializable: {type(o).__name__}")
+_json_default = jsonable
 
 
 # ---- command line --------------------------------------------------------------------------

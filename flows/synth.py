@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from model.config import ConfigError
+from model.export import jsonable
 
 from .boards import BOARDS, DEFAULT_BOARD, BoardError, board as get_board
 from .tools import ToolError, find_tool, run_tool, tool_version
@@ -65,16 +66,8 @@ def default_hardware(net, lanes=None, par=None):
 def _write_json(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
-        json.dump(data, tmp, indent=1, default=_jsonable)
+        json.dump(data, tmp, indent=1, default=jsonable)
     os.replace(tmp.name, path)
-
-
-def _jsonable(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
 def _step(n, total, text):

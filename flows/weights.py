@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 from model.config import ConfigError
+from model.export import swap_into_place
 
 from .boards import DEFAULT_BOARD, BoardError, board as get_board
 from .bram import BramError, check_patchable, patch_config, patchable_roms, placeholder_params
@@ -59,17 +59,17 @@ def patch_bitstream(build: Path, weights: str, out_dir: Path | None = None) -> P
     name = new.manifest.get("name") or Path(weights).name
     out_dir = Path(out_dir) if out_dir else build / "weights" / name
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out_dir.parent) as tmp:
-        tmp = Path(tmp)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    try:
         counts = patch_config(build / "placeholder.config", tmp / "top.config",
                               patchable_roms(hw, placeholder), patchable_roms(hw, new.params))
         print(f"  ecpbram: {', '.join(f'{k}: {v} bit slices' for k, v in counts.items())}")
         run_tool("ecppack", ["--compress", "--input", "top.config", "--bit", "top.bit"],
                  cwd=tmp, log=tmp / "ecppack.log", label="ecppack")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-        tmp.mkdir()  # TemporaryDirectory removes it again
+        swap_into_place(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return out_dir / "top.bit"
 
 

@@ -48,6 +48,7 @@ from .config import ConfigError, NetworkConfig, PRESETS, preset
 from .params import LayerParams, NetworkParams
 
 __all__ = ["FORMAT", "VERSION", "Package", "write_package", "load_package", "verify_package",
+           "swap_into_place", "jsonable",
            "resolve_package", "memories", "main"]
 
 FORMAT = "spikegate-weights"
@@ -191,14 +192,16 @@ def write_package(path: str | os.PathLike, cfg: NetworkConfig, params: NetworkPa
         manifest["weights_sha256"] = _sha256(tmp / "weights.npz")
         manifest["files"] = {f: _sha256(tmp / f) for f in files}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=jsonable) + "\n")
-        _swap_into_place(tmp, path)
+        swap_into_place(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
 
 
-def _swap_into_place(tmp: Path, path: Path):
+def swap_into_place(tmp: Path, path: Path):
+    """Replace the folder ``path`` by ``tmp`` (a finished sibling folder) in two renames;
+    the old contents come back if the second rename fails."""
     if not path.exists():
         os.replace(tmp, path)
         return
