@@ -46,6 +46,13 @@ __all__ = ["SpikingLSTMLayer", "lowest_set", "onehot_index", "onehot_select", "p
            "times_const", "input_kind"]
 
 
+class _ReadData:
+    """A read port's address and (registered) data, as a synchronous port has them."""
+
+    def __init__(self, addr, data):
+        self.addr, self.data = addr, data
+
+
 def lowest_set(m, bits):
     """``(one-hot of the lowest set bit, bits without it)``: ``b & ~(b - 1)`` and
     ``b & (b - 1)``, one carry chain instead of a priority tree."""
@@ -204,7 +211,17 @@ class SpikingLSTMLayer(wiring.Component):
             acc = memory.Memory(shape=acc_word, depth=C, init=biases)
             m.submodules[f"acc{l}"] = acc
             acc_wr.append(acc.write_port())
-            acc_rd.append(acc.read_port(transparent_for=(acc_wr[-1],)))
+            if C == 1:
+                # a word may be read in the cycle it is written: a transparent port
+                acc_rd.append(acc.read_port(transparent_for=(acc_wr[-1],)))
+            else:
+                # no word is read in the cycle it is written (C >= 2 chunks apart), so
+                # the read is asynchronous with a register on the data: the accumulate
+                # path then starts at that register, not at the (wide-fanout) address
+                rd = acc.read_port(domain="comb")
+                data_q = Signal.like(rd.data, name=f"acc{l}_data")
+                m.d.sync += data_q.eq(rd.data)
+                acc_rd.append(_ReadData(rd.addr, data_q))
             u_mem = memory.Memory(shape=u_word, depth=C, init=[])
             m.submodules[f"membranes{l}"] = u_mem
             u_wr.append(u_mem.write_port())
