@@ -38,7 +38,11 @@ class Location:
 
     def __str__(self) -> str:
         return (f"layer {self.layer}, element {self.element}, step {self.step}, "
-                f"neuron {self.neuron}: h is {self.hardware:+d}, golden {self.golden:+d}")
+                f"neuron {self.neuron}: h is {_spike(self.hardware)}, golden {_spike(self.golden)}")
+
+
+def _spike(v: int) -> str:
+    return f"{v:+d}" if v else "0"
 
 
 def first_difference(hw_h: list[np.ndarray], gold_h: list[np.ndarray]) -> Location | None:

