@@ -155,8 +155,11 @@ def test_tiny_builds_to_a_bitstream_whose_brams_hold_the_weights(tmp_path):
     slices = _unpacked_slices(bit, unpack)
     for rom in bram.patchable_roms(hw, real):
         assert all(c in slices for c in rom.columns() if any(c)), rom.name
+    real_cols = {c for rom in bram.patchable_roms(hw, real) for c in rom.columns()}
     for rom in bram.patchable_roms(hw, placeholder):
-        assert not any(c in slices for c in rom.columns()), rom.name
+        # a shallow ROM's placeholder slice may equal a real one by chance; the others are gone
+        left = [c for c in rom.columns() if c in slices and c not in real_cols]
+        assert not left, rom.name
 
     # make weights: a package with other weights, the same everything else
     rng = np.random.default_rng(9)
