@@ -435,7 +435,9 @@ def _markdown(r: dict) -> str:
     out += ["", "## Timing", "", r["timing"]["statement"], ""]
     cyc, lat = r["cycles"], r["latency"]
     out += ["## Cycles and time per sequence", "",
-            f"{cyc['sequences']} sequences simulated. Cycles are " + lat["note"] + ".", "",
+            f"{cyc['sequences']} sequences "
+            + ("simulated" if cyc.get("simulated") else "(analytic model only, not simulated)")
+            + ". Cycles are " + lat["note"] + ".", "",
             "| cycles | mean | min | max |", "|---|---:|---:|---:|"]
     for name in ("simulated", "analytic"):
         c = cyc[name]

@@ -103,7 +103,7 @@ def check_fit(usage: dict, device: str) -> None:
 
 def run_flow(board_name: str, model: str, *, lanes=None, par=None, target_mhz=DEFAULT_TARGET_MHZ,
              sequences: int = 8, build_root: Path | None = None, reports_root: Path | None = None,
-             compare: bool = True, seed: int = 1) -> dict:
+             compare: bool = True, seed: int = 1, simulate: bool = True) -> dict:
     from hw.network import SpikingLSTMNetwork, check_fits
     from model.export import load_package, resolve_package
     from . import bram
@@ -161,7 +161,7 @@ def run_flow(board_name: str, model: str, *, lanes=None, par=None, target_mhz=DE
                                                        clk_hz=brd.clock_hz)))
 
     _step(5, total, f"measure {sequences} sequences in simulation; the other schedule")
-    flow["sim"], flow["activity"] = _measure(hw, pkg, sequences, build, wall)
+    flow["sim"], flow["activity"] = _measure(hw, pkg, sequences, build, wall, simulate)
     flow["schedules"] = _schedules(brd, hw, pkg, flow, build, compare, wall)
     wall["total"] = time.monotonic() - t_start
     flow["wall_s"] = {k: round(v, 2) for k, v in wall.items()}
@@ -290,9 +290,10 @@ def _xilinx(brd, build, wall, top) -> dict:
             "vivado_project": str(build)}
 
 
-def _measure(hw, pkg, sequences, build, wall):
+def _measure(hw, pkg, sequences, build, wall, simulate=True):
     """Simulate real inputs once (Amaranth simulator, counting toggles and memory
-    accesses as it goes); the cycle counts and logits must equal the models'."""
+    accesses as it goes); the cycle counts and logits must equal the models'. Without
+    ``simulate`` only the analytic cycles (no activity estimate)."""
     from hw.latency import cycles_for_batch
     from .activity import measure_activity
     from .energy import memory_reads
@@ -301,6 +302,10 @@ def _measure(hw, pkg, sequences, build, wall):
     x, _ = sample_inputs(pkg, sequences)
     figures, ref = cycles_for_batch(hw, pkg.params, x)
     analytic = [int(f["total"]) for f in figures]
+    if not simulate:
+        print(f"  no simulation (--no-simulate): analytic cycles {analytic[:4]}...")
+        return ({"sequences": len(x), "cycles_simulated": None, "cycles_analytic": analytic,
+                 "golden_stats": ref.stats, "memory_reads": memory_reads(hw, pkg.params, x)}, None)
     print(f"  Amaranth simulation of {len(x)} sequences ({sum(analytic):,} cycles), "
           "counting toggles ...", flush=True)
     activity = measure_activity(hw, pkg.params, x)
@@ -326,7 +331,8 @@ def _schedules(brd, hw, pkg, flow, build, compare, wall):
     params = pkg.params
     x, _ = test_samples(pkg, flow["sim"]["sequences"])
     other_lanes = 1 if hw.lanes != 1 else hw.net.steps
-    rows = [{"lanes": hw.lanes, "par": hw.par, "cycles_mean": float(np.mean(flow["sim"]["cycles_simulated"])),
+    rows = [{"lanes": hw.lanes, "par": hw.par,
+             "cycles_mean": float(np.mean(flow["sim"]["cycles_simulated"] or flow["sim"]["cycles_analytic"])),
              "resources": {"used": flow["resources"]["used"], "source": flow["resources"]["source"] +
                            " (board top, with the UART)"}}]
     if not compare or other_lanes == hw.lanes:
@@ -365,13 +371,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="clock target for place and route (ECP5)")
     ap.add_argument("--sequences", type=int, default=8, help="sequences simulated for the cycle figures")
     ap.add_argument("--no-compare", action="store_true", help="skip the other schedule's synthesis")
+    ap.add_argument("--no-simulate", action="store_true",
+                    help="analytic cycles only, no simulation and no activity estimate (large models)")
     ap.add_argument("--build", type=Path, help="build root (default build/synth)")
     ap.add_argument("--reports", type=Path, help="reports root (default reports)")
     args = ap.parse_args(argv)
     try:
         run_flow(args.board, args.model, lanes=args.lanes, par=args.par, target_mhz=args.target_mhz,
                  sequences=args.sequences, build_root=args.build, reports_root=args.reports,
-                 compare=not args.no_compare)
+                 compare=not args.no_compare, simulate=not args.no_simulate)
     except (BoardError, ConfigError, FitError, ToolError) as err:
         print(f"spikegate: {err}", file=sys.stderr)
         return 2
