@@ -41,7 +41,8 @@ from .hdl import HDL_SOURCE, write_simulation_source
 from .localize import localize
 from .simulators import SIMULATORS, build, run_bench, simulator_env
 
-__all__ = ["CosimCase", "prepare_case", "run_case", "random_case", "simulator_env", "main"]
+__all__ = ["CosimCase", "prepare_case", "run_case", "locate_mismatch", "random_case", "preset_case",
+           "case_params", "case_inputs", "simulator_env", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "cosim"
@@ -267,7 +268,7 @@ def _run_and_report(case: CosimCase, sim: str, waves: bool, build_root: Path = B
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sim", default=os.environ.get("SIM", "verilator"), choices=["verilator", "icarus"])
+    ap.add_argument("--sim", default=os.environ.get("SIM", "verilator"), choices=SIMULATORS)
     ap.add_argument("--preset", choices=sorted(PRESETS))
     ap.add_argument("--lanes", type=int)
     ap.add_argument("--par", type=int)
