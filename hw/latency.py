@@ -4,7 +4,7 @@ For a hardware configuration and a given input, the exact number of cycles from 
 first compute cycle to the result, derived from the controller's structure (see
 :mod:`hw.layer` and :mod:`hw.network`) and the golden model's spikes:
 
-* a layer: ``3 + sum over rounds of (E*C + C + 5 + CELL_LATENCY + [E > 0])``, where a round fires every lane
+* a layer: ``3 + sum over rounds of (E*C + C + 5 + NEURON_LATENCY + [E > 0])``, where a round fires every lane
   whose next cell is ready and ``E`` counts the input positions (layer inputs and
   recurrent h) that are non-zero in at least one firing lane's cell;
 * the readout: ``1 + sum over k of (3 + E_k + [E_k > 0]) + 2 + (classes - 1)``, ``E_k`` the non-zero
@@ -23,12 +23,12 @@ import numpy as np
 from model import golden
 from model.encoding import encode
 
-from .cell import CELL_LATENCY
+from .layer import NEURON_LATENCY
 from .config import HardwareConfig
 
 __all__ = ["schedule", "LayerCycles", "sequence_cycles", "cycles_for_batch"]
 
-ROUND_OVERHEAD = 5 + CELL_LATENCY  # BEGIN, LOAD, the empty ACC check, DRAIN (1 + the cell pipeline), FINISH
+ROUND_OVERHEAD = 5 + NEURON_LATENCY  # BEGIN, LOAD, the empty ACC check, DRAIN (1 + the neuron pipeline), FINISH
 LAYER_OVERHEAD = 3   # START, the final BEGIN, the WAIT that sees the layer idle
 EVENT_LOOKAHEAD = 1  # the first event of a non-empty list is taken one cycle ahead
 READOUT_BEGIN = 1

@@ -22,10 +22,11 @@ A round of the lanes that fire:
 * ``NEURON`` (C cycles): per chunk, the cell step of Q = P/4 neurons: membranes,
   gates, c, h, in a pipeline of ``CELL_LATENCY`` register stages (one carry chain
   each). The accumulators are reset to the biases for the next round.
-* ``DRAIN`` (``CELL_LATENCY + 1`` cycles): the last chunk leaves the pipeline.
+* ``DRAIN`` (``NEURON_LATENCY + 1`` cycles): the last chunk leaves the pipeline (the
+  accumulator data register, then ``CELL_LATENCY`` cell stages).
 * ``FINISH`` (1 cycle): the lane's h row goes to its bank; lane counters advance.
 
-So a round takes ``E*C + C + 5 + CELL_LATENCY`` cycles, one more when ``E > 0``;
+So a round takes ``E*C + C + 5 + NEURON_LATENCY`` cycles, one more when ``E > 0``;
 :mod:`hw.latency` computes the total.
 """
 
@@ -42,8 +43,13 @@ from .cell import CELL_LATENCY, CellStep, hold
 from .config import COUNTER_BITS, HardwareConfig
 from .rom import BLOCK_ROM, bias_words, bits_for, u0_words, weight_rom
 
-__all__ = ["SpikingLSTMLayer", "lowest_set", "onehot_index", "onehot_select", "popcount",
+__all__ = ["SpikingLSTMLayer", "NEURON_LATENCY", "lowest_set", "onehot_index", "onehot_select", "popcount",
            "times_const", "input_kind"]
+
+
+#: cycles from a chunk's memory data (stage 2) to its write-back: the accumulator data
+#: register, then the cell pipeline
+NEURON_LATENCY = CELL_LATENCY + 1
 
 
 class _ReadData:
@@ -211,17 +217,15 @@ class SpikingLSTMLayer(wiring.Component):
             acc = memory.Memory(shape=acc_word, depth=C, init=biases)
             m.submodules[f"acc{l}"] = acc
             acc_wr.append(acc.write_port())
-            if C == 1:
-                # a word may be read in the cycle it is written: a transparent port
-                acc_rd.append(acc.read_port(transparent_for=(acc_wr[-1],)))
-            else:
-                # no word is read in the cycle it is written (C >= 2 chunks apart), so
-                # the read is asynchronous with a register on the data: the accumulate
-                # path then starts at that register, not at the (wide-fanout) address
-                rd = acc.read_port(domain="comb")
-                data_q = Signal.like(rd.data, name=f"acc{l}_data")
-                m.d.sync += data_q.eq(rd.data)
-                acc_rd.append(_ReadData(rd.addr, data_q))
+            # the accumulators are read one cycle after a chunk is issued, from an address
+            # register, asynchronously, into a data register: the address path has no
+            # logic and the accumulate path starts at a register next to the adder
+            rd = acc.read_port(domain="comb")
+            addr_q = Signal(self.cbits, name=f"acc{l}_addr")
+            data_q = Signal.like(rd.data, name=f"acc{l}_data")
+            m.d.comb += rd.addr.eq(addr_q)
+            m.d.sync += data_q.eq(rd.data)
+            acc_rd.append(_ReadData(addr_q, data_q))
             u_mem = memory.Memory(shape=u_word, depth=C, init=[])
             m.submodules[f"membranes{l}"] = u_mem
             u_wr.append(u_mem.write_port())
@@ -272,17 +276,19 @@ class SpikingLSTMLayer(wiring.Component):
         s2_neuron = Signal()
         s2_nchunk = Signal(self.cbits)
         wb_neuron, wb_nchunk = s2_neuron, s2_nchunk
-        for d in range(CELL_LATENCY):
+        for d in range(NEURON_LATENCY):
             nxt_v, nxt_c = Signal(name=f"neuron_v{d}"), Signal(self.cbits, name=f"neuron_chunk{d}")
             m.d.sync += [nxt_v.eq(wb_neuron), nxt_c.eq(wb_nchunk)]
             wb_neuron, wb_nchunk = nxt_v, nxt_c
-        drain = Signal(range(CELL_LATENCY + 2))
+        drain = Signal(range(NEURON_LATENCY + 2))
 
         m.d.comb += [w_rd.addr.eq(Cat(chunk, j)), bias_rd.addr.eq(chunk), u0_rd.addr.eq(chunk)]
-        neuron_phase = Signal()
         for l in range(L):
-            m.d.comb += [acc_rd[l].addr.eq(Mux(neuron_phase, chunk, s2_chunk)), u_rd[l].addr.eq(chunk),
-                         c_rd[(l - 1) % L].addr.eq(Cat(chunk, k[l][:self.kbits]))]
+            m.d.comb += [u_rd[l].addr.eq(chunk), c_rd[(l - 1) % L].addr.eq(Cat(chunk, k[l][:self.kbits]))]
+
+        def issue_chunk():
+            """The chunk ``chunk`` goes down the pipeline: the accumulators are read next cycle."""
+            m.d.sync += [acc_rd[l].addr.eq(chunk) for l in range(L)]
 
         # accumulate: broadcast weights, each lane adds w * value (value in {-1, 0, +1}
         # except the direct-input columns, which multiply by the feature)
@@ -300,25 +306,38 @@ class SpikingLSTMLayer(wiring.Component):
         w_q = Signal.like(w_rd.data)
         m.d.sync += [s3_acc.eq(s2_acc), s3_chunk.eq(s2_chunk), w_q.eq(w_rd.data)]
         m.d.sync += [s3_val[l].eq(s2_val[l]) for l in range(L)]
+        if C == 1:
+            # with one chunk, the word written by an event is read (one cycle too early)
+            # by the next one: the last written word is forwarded
+            forward = Signal()
+            m.d.sync += forward.eq(s3_acc)
         for l in range(L):
+            acc_in = acc_rd[l].data
+            if C == 1:
+                last = Signal(acc_word, name=f"acc{l}_last")
+                acc_in = data.View(acc_word, Mux(forward, last.as_value(), acc_rd[l].data.as_value()))
             terms = []
             for p in range(P):
                 w = w_q[p]
                 if self.kind == "features":
-                    terms.append(acc_rd[l].data[p] + w * s3_val[l])  # direct input: a real multiply
+                    terms.append(acc_in[p] + w * s3_val[l])  # direct input: a real multiply
                 else:
-                    terms.append(nr.accumulate_spike(acc_rd[l].data[p], s3_val[l], w))
+                    terms.append(nr.accumulate_spike(acc_in[p], s3_val[l], w))
+            if C == 1:
+                with m.If(s3_acc):
+                    m.d.sync += [last[p].eq(terms[p]) for p in range(P)]
             # cell step on the neuron pipeline stage
             cell = CellStep(net, neurons=Q, z_bits=self.zbits,
                             theta_pos=lp.theta_pos, theta_neg=lp.theta_neg, pipelined=True)
             m.submodules[f"cell{l}"] = cell
             first_step = k[l] == 0
             first_elem = n[l] == 0
-            m.d.comb += [
-                cell.z.eq(acc_rd[l].data),
-                cell.u_prev.eq(Mux(first_step, u0_rd.data, u_rd[l].data)),
-                cell.c_prev.eq(Mux(first_elem, 0, c_rd[(l - 1) % L].data)),
-            ]
+            # u and c are read with the chunk; a register waits for the accumulators
+            u_prev_q = Signal.like(u_rd[l].data, name=f"u_prev{l}")
+            c_prev_q = Signal.like(c_rd[(l - 1) % L].data, name=f"c_prev{l}")
+            m.d.sync += [u_prev_q.eq(Mux(first_step, u0_rd.data, u_rd[l].data)),
+                         c_prev_q.eq(Mux(first_elem, 0, c_rd[(l - 1) % L].data))]
+            m.d.comb += [cell.z.eq(acc_rd[l].data), cell.u_prev.eq(u_prev_q), cell.c_prev.eq(c_prev_q)]
             with m.If(s3_acc):
                 m.d.comb += [acc_wr[l].addr.eq(s3_chunk), acc_wr[l].en.eq(1)]
                 for p in range(P):
@@ -382,6 +401,7 @@ class SpikingLSTMLayer(wiring.Component):
                     m.d.sync += [cur.eq(lowest), cur_valid.eq(union.any()), union.eq(rest)]
                 with m.If(cur_valid):
                     m.d.sync += [s2_acc.eq(1), s2_chunk.eq(chunk)]
+                    issue_chunk()
                     width = len(Value.cast(s2_val[0]))
                     for l in range(L):
                         values = [xvec[l][i] for i in range(M)] + [hvec[l][i] for i in range(H)]
@@ -394,8 +414,9 @@ class SpikingLSTMLayer(wiring.Component):
                     m.d.sync += chunk.eq(0)
                     m.next = "NEURON"
             with m.State("NEURON"):
-                m.d.comb += [self.busy.eq(1), neuron_phase.eq(1)]
+                m.d.comb += self.busy.eq(1)
                 m.d.sync += [s2_neuron.eq(1), s2_nchunk.eq(chunk)]
+                issue_chunk()
                 with m.If(chunk == C - 1):
                     m.d.sync += [chunk.eq(0), drain.eq(0)]
                     m.next = "DRAIN"
@@ -405,7 +426,7 @@ class SpikingLSTMLayer(wiring.Component):
                 # until the last chunk has left the cell pipeline
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += drain.eq(drain + 1)
-                with m.If(drain == CELL_LATENCY):
+                with m.If(drain == NEURON_LATENCY):
                     m.next = "FINISH"
             with m.State("FINISH"):
                 m.d.comb += self.busy.eq(1)

@@ -139,3 +139,13 @@ def test_random_configurations_match_golden(seed):
     x = random_input(hw.net, 3, rng)
     print(f"seed {seed}: {hw}")  # shown by pytest when the case fails
     check_against_golden(hw, params, x, input_gaps=0.2, output_stalls=0.2, seed=seed)
+
+
+@pytest.mark.parametrize("encoding", ["spikes", "direct"])
+def test_one_chunk_layers_forward_the_accumulators(encoding):
+    """P = 4H: every event reads the word the previous event is writing (forwarding)."""
+    net = preset("tiny", encoding=encoding)
+    hw = HardwareConfig(net, lanes=2, par=4 * net.hidden[0])
+    assert hw.chunks(0) == 1
+    params = random_params(net, 3)
+    check_against_golden(hw, params, random_input(net, 3, np.random.default_rng(1)))
