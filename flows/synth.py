@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from model.config import ConfigError
+from hw.fanout import FANOUT_PREFIX
 from model.export import jsonable
 
 from .boards import BOARDS, DEFAULT_BOARD, BoardError, board as get_board
@@ -45,6 +46,9 @@ ROOT = Path(__file__).resolve().parent.parent
 #: synth_ecp5 options: no wide-LUT muxes, ABC instead of ABC9 (with yosys 0.64 the ABC9
 #: result of a large design fails to re-import: kernel/rtlil.cc:3102 assertion)
 ECP5_SYNTH_OPTS = "-nowidelut -noabc9"
+#: the register copies of hw.fanout stay apart (yosys merges identical flip-flops of one
+#: module); nextpnr flattens the hierarchy when it reads the netlist
+KEEP_FANOUT = f"setattr -mod -set keep_hierarchy 1 *.{FANOUT_PREFIX}*"
 DEFAULT_TARGET_MHZ = 100.0
 #: nextpnr's router2 finishes large designs far sooner than the default router1
 NEXTPNR_ROUTER = "router2"
@@ -142,6 +146,7 @@ def run_flow(board_name: str, model: str, *, lanes=None, par=None, target_mhz=DE
     if brd.family == "ecp5":
         plat = brd.platform(constrain_mhz=target_mhz)
         plan = plat.build(top, name="top", do_build=False, synth_opts=ECP5_SYNTH_OPTS,
+                          script_after_read=KEEP_FANOUT,
                           script_after_synth="tee -q -o stat.json stat -json")
     else:
         plat = brd.platform()

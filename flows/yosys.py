@@ -41,12 +41,13 @@ def yosys_command() -> list[str]:
 
 
 def synth_stat(component, family: str, workdir: str | os.PathLike, *,
-               until: str | None = None) -> dict:
+               until: str | None = None, after_read: str = "") -> dict:
     """Synthesize ``component`` for ``family`` and return yosys ``stat`` figures.
 
     ``until`` stops the synthesis script before that label (for example
     ``"map_luts"``: hard multipliers, block RAMs and flip-flops are mapped by then,
-    LUTs are not). Returns ``{"cells": {type: count}, "log": path}``.
+    LUTs are not). ``after_read`` is yosys script run before synthesis (the flow's
+    ``KEEP_FANOUT``, for example). Returns ``{"cells": {type: count}, "log": path}``.
     """
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
@@ -54,7 +55,7 @@ def synth_stat(component, family: str, workdir: str | os.PathLike, *,
     work.mkdir(parents=True, exist_ok=True)
     (work / "top.il").write_text(rtlil.convert(component, name="top"))
     run = f" -run begin:{until}" if until else ""
-    script = (f"read_rtlil top.il\n{FAMILIES[family]['synth']}{run}\n"
+    script = (f"read_rtlil top.il\n{after_read}\n{FAMILIES[family]['synth']}{run}\n"
               "tee -q -o stat.json stat -json\n")
     (work / "synth.ys").write_text(script)
     log = work / "yosys.log"

@@ -164,7 +164,9 @@ class CellStep(wiring.Component):
             if not self.pipelined:
                 return hold(m, value, name)
             value = Value.cast(value)
-            sig = Signal(value.shape(), name=name)
+            # data only (the valid bits travel beside it, in the layer): no reset, so the
+            # network's reset net reaches the control flip-flops alone
+            sig = Signal(value.shape(), name=name, reset_less=True)
             m.d.sync += sig.eq(value)
             return sig
 

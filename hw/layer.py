@@ -40,6 +40,7 @@ from model import numerics as nr
 from model.params import LayerParams
 
 from .cell import CELL_LATENCY, CellStep, hold
+from .fanout import copies
 from .config import COUNTER_BITS, HardwareConfig
 from .rom import BLOCK_ROM, bias_words, bits_for, u0_words, weight_rom
 
@@ -197,9 +198,9 @@ class SpikingLSTMLayer(wiring.Component):
         k = [Signal(self.kbits + 1, name=f"k{l}") for l in range(L)]
         active = [Signal(name=f"active{l}", init=int(l < N)) for l in range(L)]
         fire = [Signal(name=f"fire{l}") for l in range(L)]
-        xvec = [Signal(self.in_row, name=f"xvec{l}") for l in range(L)]
-        hvec = [Signal(self.h_row, name=f"hvec{l}") for l in range(L)]
-        hrow = [Signal(self.h_row, name=f"hrow{l}") for l in range(L)]
+        xvec = [Signal(self.in_row, name=f"xvec{l}", reset_less=True) for l in range(L)]
+        hvec = [Signal(self.h_row, name=f"hvec{l}", reset_less=True) for l in range(L)]
+        hrow = [Signal(self.h_row, name=f"hrow{l}", reset_less=True) for l in range(L)]
 
         ready = []
         for l in range(L):
@@ -221,8 +222,8 @@ class SpikingLSTMLayer(wiring.Component):
             # register, asynchronously, into a data register: the address path has no
             # logic and the accumulate path starts at a register next to the adder
             rd = acc.read_port(domain="comb")
-            addr_q = Signal(self.cbits, name=f"acc{l}_addr")
-            data_q = Signal.like(rd.data, name=f"acc{l}_data")
+            addr_q = Signal(self.cbits, name=f"acc{l}_addr", reset_less=True)
+            data_q = Signal.like(rd.data, name=f"acc{l}_data", reset_less=True)
             m.d.comb += rd.addr.eq(addr_q)
             m.d.sync += data_q.eq(rd.data)
             acc_rd.append(_ReadData(addr_q, data_q))
@@ -259,8 +260,8 @@ class SpikingLSTMLayer(wiring.Component):
         # ---- event list -------------------------------------------------------------
         # the event list: ``union`` holds the events not yet taken; ``cur`` (one-hot) is
         # the event being accumulated, taken from ``union`` a cycle ahead
-        union = Signal(W)
-        cur = Signal(W)
+        union = Signal(W, reset_less=True)
+        cur = Signal(W, reset_less=True)
         cur_valid = Signal()
         lowest, rest = lowest_set(m, union)
         j = hold(m, onehot_index(cur), "event")
@@ -268,18 +269,35 @@ class SpikingLSTMLayer(wiring.Component):
 
         # stage 2 of the accumulate pipeline
         s2_acc = Signal()
-        s2_chunk = Signal(self.cbits)
+        s2_chunk = Signal(self.cbits, reset_less=True)
         val_shape = self.x_shape if self.kind == "features" else signed(2)
-        s2_val = [Signal(val_shape, name=f"s2_val{l}") for l in range(L)]
+        s2_val = [Signal(val_shape, name=f"s2_val{l}", reset_less=True) for l in range(L)]
         # stage 2 of the neuron pipeline (memory data out), then CELL_LATENCY register
         # stages in the cell step; wb_* is the write-back stage
         s2_neuron = Signal()
-        s2_nchunk = Signal(self.cbits)
+        s2_nchunk = Signal(self.cbits, reset_less=True)
+        # per lane: s2_neuron and the lane fires (the accumulators restart from the biases)
+        bias_next = [Signal(name=f"bias_next{l}") for l in range(L)]
+        bias_sel = [copies(m, f"bias_sel{l}", bias_next[l], P) for l in range(L)]
+        bias_bits = bias_rd.data.as_value()
+        # per lane: the accumulator write address and enable, registered (the values
+        # s2/s3 are about to take), so each lane's RAM write controls start at its own
+        # flip-flops
+        acc_waddr = [Signal(self.cbits, name=f"acc{l}_waddr", reset_less=True) for l in range(L)]
+        acc_wen = [Signal(name=f"acc{l}_wen") for l in range(L)]
         wb_neuron, wb_nchunk = s2_neuron, s2_nchunk
         for d in range(NEURON_LATENCY):
-            nxt_v, nxt_c = Signal(name=f"neuron_v{d}"), Signal(self.cbits, name=f"neuron_chunk{d}")
+            nxt_v, nxt_c = Signal(name=f"neuron_v{d}"), Signal(self.cbits, name=f"neuron_chunk{d}", reset_less=True)
             m.d.sync += [nxt_v.eq(wb_neuron), nxt_c.eq(wb_nchunk)]
+            pre_neuron, pre_nchunk = wb_neuron, wb_nchunk
             wb_neuron, wb_nchunk = nxt_v, nxt_c
+        # write-back enables decoded a stage early, per lane (fire is constant in a round),
+        # so the enables of the state memories and of the h row start at flip-flops
+        wb_fire = [Signal(name=f"wb_fire{l}") for l in range(L)]
+        wb_hsel = [Signal(C, name=f"wb_hsel{l}") for l in range(L)]
+        for l in range(L):
+            m.d.sync += wb_fire[l].eq(pre_neuron & fire[l])
+            m.d.sync += [wb_hsel[l][c].eq(pre_neuron & fire[l] & (pre_nchunk == c)) for c in range(C)]
         drain = Signal(range(NEURON_LATENCY + 2))
 
         m.d.comb += [w_rd.addr.eq(Cat(chunk, j)), bias_rd.addr.eq(chunk), u0_rd.addr.eq(chunk)]
@@ -301,11 +319,11 @@ class SpikingLSTMLayer(wiring.Component):
         # stage 3: the weight word is registered (block RAM clock-to-out is slow), the
         # accumulators are read one cycle late so both arrive together
         s3_acc = Signal()
-        s3_chunk = Signal(self.cbits)
-        s3_val = [Signal(val_shape, name=f"s3_val{l}") for l in range(L)]
-        w_q = Signal.like(w_rd.data)
+        s3_chunk = Signal(self.cbits, reset_less=True)
+        # the spike value of each lane, one register per accumulator word (hw.fanout)
+        s3_val = [copies(m, f"s3_val{l}", s2_val[l], P) for l in range(L)]
+        w_q = Signal.like(w_rd.data, reset_less=True)
         m.d.sync += [s3_acc.eq(s2_acc), s3_chunk.eq(s2_chunk), w_q.eq(w_rd.data)]
-        m.d.sync += [s3_val[l].eq(s2_val[l]) for l in range(L)]
         if C == 1:
             # with one chunk, the word written by an event is read (one cycle too early)
             # by the next one: the last written word is forwarded
@@ -314,15 +332,15 @@ class SpikingLSTMLayer(wiring.Component):
         for l in range(L):
             acc_in = acc_rd[l].data
             if C == 1:
-                last = Signal(acc_word, name=f"acc{l}_last")
+                last = Signal(acc_word, name=f"acc{l}_last", reset_less=True)
                 acc_in = data.View(acc_word, Mux(forward, last.as_value(), acc_rd[l].data.as_value()))
             terms = []
             for p in range(P):
                 w = w_q[p]
                 if self.kind == "features":
-                    terms.append(acc_in[p] + w * s3_val[l])  # direct input: a real multiply
+                    terms.append(acc_in[p] + w * s3_val[l][p])  # direct input: a real multiply
                 else:
-                    terms.append(nr.accumulate_spike(acc_in[p], s3_val[l], w))
+                    terms.append(nr.accumulate_spike(acc_in[p], s3_val[l][p], w))
             if C == 1:
                 with m.If(s3_acc):
                     m.d.sync += [last[p].eq(terms[p]) for p in range(P)]
@@ -330,29 +348,37 @@ class SpikingLSTMLayer(wiring.Component):
             cell = CellStep(net, neurons=Q, z_bits=self.zbits,
                             theta_pos=lp.theta_pos, theta_neg=lp.theta_neg, pipelined=True)
             m.submodules[f"cell{l}"] = cell
-            first_step = k[l] == 0
-            first_elem = n[l] == 0
+            # k = 0 and n = 0, registered and copied per membrane / per c (hw.fanout): k and
+            # n change in FINISH, these selects are used from NEURON on
+            first_step = copies(m, f"first_step{l}", k[l] == 0, Q * 5)
+            first_elem = copies(m, f"first_elem{l}", n[l] == 0, Q)
             # u and c are read with the chunk; a register waits for the accumulators
-            u_prev_q = Signal.like(u_rd[l].data, name=f"u_prev{l}")
-            c_prev_q = Signal.like(c_rd[(l - 1) % L].data, name=f"c_prev{l}")
-            m.d.sync += [u_prev_q.eq(Mux(first_step, u0_rd.data, u_rd[l].data)),
-                         c_prev_q.eq(Mux(first_elem, 0, c_rd[(l - 1) % L].data))]
+            u_prev_q = Signal.like(u_rd[l].data, name=f"u_prev{l}", reset_less=True)
+            c_prev_q = Signal.like(c_rd[(l - 1) % L].data, name=f"c_prev{l}", reset_less=True)
+            c_in = c_rd[(l - 1) % L].data
+            for q in range(Q):
+                m.d.sync += c_prev_q[q].eq(Mux(first_elem[q], 0, c_in[q]))
+                for g in range(5):
+                    m.d.sync += u_prev_q[q][g].eq(Mux(first_step[5 * q + g], u0_rd.data[q][g], u_rd[l].data[q][g]))
             m.d.comb += [cell.z.eq(acc_rd[l].data), cell.u_prev.eq(u_prev_q), cell.c_prev.eq(c_prev_q)]
-            with m.If(s3_acc):
-                m.d.comb += [acc_wr[l].addr.eq(s3_chunk), acc_wr[l].en.eq(1)]
-                for p in range(P):
-                    m.d.comb += acc_wr[l].data[p].eq(terms[p])
-            with m.If(s2_neuron & fire[l]):
-                # the accumulators restart from the biases as soon as they are read
-                m.d.comb += [acc_wr[l].addr.eq(s2_nchunk), acc_wr[l].data.eq(bias_rd.data),
-                             acc_wr[l].en.eq(1)]
-            with m.If(wb_neuron & fire[l]):
-                m.d.comb += [
-                    u_wr[l].addr.eq(wb_nchunk), u_wr[l].data.eq(cell.u), u_wr[l].en.eq(1),
-                    c_wr[l].addr.eq(Cat(wb_nchunk, k[l][:self.kbits])), c_wr[l].data.eq(cell.c),
-                    c_wr[l].en.eq(1),
-                ]
-                m.d.sync += hrow[l].as_value().word_select(wb_nchunk, 2 * Q).eq(cell.h.as_value())
+            # one write port: the accumulate stage (s3) or, in the NEURON phase, the
+            # restart from the biases as soon as a chunk has been read (s2). The two never
+            # overlap; the choice is a register of this lane, copied per word (hw.fanout),
+            # so no single flip-flop drives every accumulator bit
+            m.d.comb += [
+                acc_wr[l].addr.eq(acc_waddr[l]),
+                acc_wr[l].en.eq(acc_wen[l]),
+                acc_wr[l].data.eq(Cat(*[Mux(bias_sel[l][p], bias_bits.word_select(p, self.zbits),
+                                            Value.cast(terms[p])[:self.zbits]) for p in range(P)])),
+            ]
+            m.d.comb += [
+                u_wr[l].addr.eq(wb_nchunk), u_wr[l].data.eq(cell.u), u_wr[l].en.eq(wb_fire[l]),
+                c_wr[l].addr.eq(Cat(wb_nchunk, k[l][:self.kbits])), c_wr[l].data.eq(cell.c),
+                c_wr[l].en.eq(wb_fire[l]),
+            ]
+            for c in range(C):
+                with m.If(wb_hsel[l][c]):
+                    m.d.sync += hrow[l].as_value()[c * 2 * Q:(c + 1) * 2 * Q].eq(cell.h.as_value())
             m.d.comb += [bank_wr[l].addr.eq(Cat(k[l][:self.kbits], e[l])),
                          bank_wr[l].data.eq(hrow[l])]
 
@@ -364,6 +390,9 @@ class SpikingLSTMLayer(wiring.Component):
             m.d.sync += h_spikes.eq(h_spikes + neuron_spikes)
 
         m.d.sync += [s2_acc.eq(0), s2_neuron.eq(0)]
+        # by default the next write is the accumulate stage's: s3 takes s2's chunk
+        m.d.sync += [acc_waddr[l].eq(s2_chunk) for l in range(L)]
+        m.d.sync += [acc_wen[l].eq(s2_acc) for l in range(L)]
 
         # ---- control ----------------------------------------------------------------
         with m.FSM(name="layer"):
@@ -416,6 +445,10 @@ class SpikingLSTMLayer(wiring.Component):
             with m.State("NEURON"):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += [s2_neuron.eq(1), s2_nchunk.eq(chunk)]
+                m.d.comb += [bias_next[l].eq(fire[l]) for l in range(L)]
+                for l in range(L):
+                    with m.If(fire[l]):
+                        m.d.sync += [acc_waddr[l].eq(chunk), acc_wen[l].eq(1)]
                 issue_chunk()
                 with m.If(chunk == C - 1):
                     m.d.sync += [chunk.eq(0), drain.eq(0)]

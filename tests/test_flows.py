@@ -7,12 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from amaranth.hdl import Cat, Module, Mux
+from amaranth.lib import wiring
 
 from flows import boards, bram
 from flows.boards import BOARDS, BoardError
-from flows.synth import FitError, check_fit, default_hardware, ecp5_fit
+from flows.synth import KEEP_FANOUT, FitError, check_fit, default_hardware, ecp5_fit
 from flows.top import BoardTop
+from flows.yosys import synth_stat
 from hw.config import HardwareConfig
+from hw.fanout import copies
 from hw.network import SpikingLSTMNetwork
 from model.config import preset
 from model.params import random_params
@@ -212,3 +216,26 @@ def test_kintex_flow_gives_yosys_figures_a_vivado_project_and_no_fmax(tmp_path):
     validate_report(report)
     md = (tmp_path / "reports" / "kc705" / "tiny-random" / "report.md").read_text()
     assert "NOT measured" in md
+
+
+class _Fanned(wiring.Component):
+    """One input copied to eight registers (hw.fanout), each driving one output bit."""
+
+    a: wiring.In(1)
+    b: wiring.In(8)
+    c: wiring.In(8)
+    o: wiring.Out(8)
+
+    def elaborate(self, platform):
+        m = Module()
+        sel = copies(m, "sel", self.a, 8)
+        m.d.comb += self.o.eq(Cat(*[Mux(sel[i], self.b[i], self.c[i]) for i in range(8)]))
+        return m
+
+
+def test_fanout_copies_survive_synthesis(tmp_path):
+    """yosys merges identical flip-flops; the flow's keep_hierarchy on the copies stops it."""
+    kept = synth_stat(_Fanned(), "ecp5", tmp_path / "kept", after_read=KEEP_FANOUT)["cells"]
+    merged = synth_stat(_Fanned(), "ecp5", tmp_path / "merged")["cells"]
+    assert kept.get("TRELLIS_FF") == 8
+    assert merged.get("TRELLIS_FF") == 1
