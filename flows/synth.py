@@ -81,9 +81,13 @@ def _step(n, total, text):
 # ---- yosys figures -----------------------------------------------------------------------
 
 def ecp5_cells(stat_json: Path) -> dict:
+    """Cells of the whole design by type, from yosys ``stat -json``. The kept
+    ``fanout_*`` modules count through their contents, not as cells of their own."""
     stat = json.loads(stat_json.read_text())
     design = stat.get("design") or next(iter(stat["modules"].values()))
-    return {k: int(v) for k, v in design.get("num_cells_by_type", {}).items()}
+    modules = {name.lstrip("\\") for name in stat.get("modules", {})}
+    return {k: int(v) for k, v in design.get("num_cells_by_type", {}).items()
+            if k.lstrip("\\") not in modules}
 
 
 def ecp5_fit(cells: dict, capacity: dict) -> dict:

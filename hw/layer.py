@@ -266,6 +266,11 @@ class SpikingLSTMLayer(wiring.Component):
         lowest, rest = lowest_set(m, union)
         j = hold(m, onehot_index(cur), "event")
         chunk = Signal(self.cbits)
+        # the control below sets chunk_next; the lanes' state memories are addressed from
+        # copies of it (hw.fanout), registered with chunk itself
+        chunk_next = Signal(self.cbits)
+        m.d.comb += chunk_next.eq(chunk)
+        m.d.sync += chunk.eq(chunk_next)
 
         # stage 2 of the accumulate pipeline
         s2_acc = Signal()
@@ -302,7 +307,9 @@ class SpikingLSTMLayer(wiring.Component):
 
         m.d.comb += [w_rd.addr.eq(Cat(chunk, j)), bias_rd.addr.eq(chunk), u0_rd.addr.eq(chunk)]
         for l in range(L):
-            m.d.comb += [u_rd[l].addr.eq(chunk), c_rd[(l - 1) % L].addr.eq(Cat(chunk, k[l][:self.kbits]))]
+            u_chunk = copies(m, f"chunk_u{l}", chunk_next, 1)[0]
+            c_chunk = copies(m, f"chunk_c{l}", chunk_next, 1)[0]
+            m.d.comb += [u_rd[l].addr.eq(u_chunk), c_rd[(l - 1) % L].addr.eq(Cat(c_chunk, k[l][:self.kbits]))]
 
         def issue_chunk():
             """The chunk ``chunk`` goes down the pipeline: the accumulators are read next cycle."""
@@ -421,7 +428,8 @@ class SpikingLSTMLayer(wiring.Component):
                     h_view = data.View(self.h_row, h_in)
                     nonzero = nonzero | Cat(*[x_view[i] != 0 for i in range(M)],
                                             *[h_view[i] != 0 for i in range(H)])
-                m.d.sync += [union.eq(nonzero), chunk.eq(0), cur_valid.eq(0)]
+                m.d.sync += [union.eq(nonzero), cur_valid.eq(0)]
+                m.d.comb += chunk_next.eq(0)
                 m.next = "ACC"
             with m.State("ACC"):
                 m.d.comb += self.busy.eq(1)
@@ -436,11 +444,11 @@ class SpikingLSTMLayer(wiring.Component):
                         values = [xvec[l][i] for i in range(M)] + [hvec[l][i] for i in range(H)]
                         m.d.sync += s2_val[l].eq(onehot_select(cur, values, width))
                     with m.If(chunk == C - 1):
-                        m.d.sync += chunk.eq(0)
+                        m.d.comb += chunk_next.eq(0)
                     with m.Else():
-                        m.d.sync += chunk.eq(chunk + 1)
+                        m.d.comb += chunk_next.eq(chunk + 1)
                 with m.Elif(~union.any()):
-                    m.d.sync += chunk.eq(0)
+                    m.d.comb += chunk_next.eq(0)
                     m.next = "NEURON"
             with m.State("NEURON"):
                 m.d.comb += self.busy.eq(1)
@@ -451,10 +459,11 @@ class SpikingLSTMLayer(wiring.Component):
                         m.d.sync += [acc_waddr[l].eq(chunk), acc_wen[l].eq(1)]
                 issue_chunk()
                 with m.If(chunk == C - 1):
-                    m.d.sync += [chunk.eq(0), drain.eq(0)]
+                    m.d.sync += drain.eq(0)
+                    m.d.comb += chunk_next.eq(0)
                     m.next = "DRAIN"
                 with m.Else():
-                    m.d.sync += chunk.eq(chunk + 1)
+                    m.d.comb += chunk_next.eq(chunk + 1)
             with m.State("DRAIN"):
                 # until the last chunk has left the cell pipeline
                 m.d.comb += self.busy.eq(1)
