@@ -106,7 +106,12 @@ def test_simulation_verilog_triggers_every_combinational_block():
     text = simulation_verilog(tiny_verilog())
     # no declaration initialiser on the trigger (IEEE 1800 gives it no event) ...
     assert not re.search(r"reg \\\$auto\$verilog_backend\S+ += 0;", text)
-    assert text.count("initial #0 \\$auto$verilog_backend") == text.count("\nmodule ")
+    # one trigger in each module that has combinational blocks (a module of registers
+    # alone, such as hw.fanout's copies, needs none)
+    modules = text.split("\nmodule ")[1:]
+    with_comb = [mod for mod in modules if "always @*" in mod]
+    assert with_comb and len(with_comb) < len(modules)
+    assert all(mod.count("initial #0 \\$auto$verilog_backend") == 1 for mod in with_comb)
     # ... and every always @* block reads a trigger
     blocks = re.findall(r"always @\*( begin\n\s*if \(\\\$auto\$verilog_backend)?", text)
     assert blocks and all(blocks)
