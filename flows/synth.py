@@ -50,8 +50,11 @@ ECP5_SYNTH_OPTS = "-nowidelut -noabc9"
 #: module); nextpnr flattens the hierarchy when it reads the netlist
 KEEP_FANOUT = f"setattr -mod -set keep_hierarchy 1 *.{FANOUT_PREFIX}*"
 DEFAULT_TARGET_MHZ = 100.0
-#: nextpnr's router2 finishes large designs far sooner than the default router1
+#: nextpnr's router2 finishes the digits design far sooner than router1; on the tmnist
+#: design it did not converge here (overuse rising after 130 passes) while router1 finished
+#: in a few minutes, hence ``--router``
 NEXTPNR_ROUTER = "router2"
+NEXTPNR_ROUTERS = ("router1", "router2")
 
 
 class FitError(RuntimeError):
@@ -111,7 +114,8 @@ def check_fit(usage: dict, device: str) -> None:
 
 def run_flow(board_name: str, model: str, *, lanes=None, par=None, target_mhz=DEFAULT_TARGET_MHZ,
              sequences: int = 8, build_root: Path | None = None, reports_root: Path | None = None,
-             compare: bool = True, seed: int = 1, simulate: bool = True) -> dict:
+             compare: bool = True, seed: int = 1, simulate: bool = True,
+             router: str = NEXTPNR_ROUTER) -> dict:
     from hw.network import SpikingLSTMNetwork, check_fits
     from model.export import load_package, resolve_package
     from . import bram
@@ -225,7 +229,7 @@ def _ecp5(brd, build, hw, params, placeholder, target_mhz, wall, seed) -> dict:
                                             "--json", "top.json", "--lpf", "top.lpf",
                                             "--textcfg", "placeholder.config", "--report", "pnr.json",
                                             "--timing-allow-fail", "--seed", "1",
-                                            "--router", NEXTPNR_ROUTER],
+                                            "--router", router],
                            cwd=build, log=build / "nextpnr.log", label="nextpnr-ecp5", echo=echo)
     pnr = json.loads((build / "pnr.json").read_text())
     t0 = time.monotonic()
@@ -382,13 +386,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-compare", action="store_true", help="skip the other schedule's synthesis")
     ap.add_argument("--no-simulate", action="store_true",
                     help="analytic cycles only, no simulation and no activity estimate (large models)")
+    ap.add_argument("--router", choices=NEXTPNR_ROUTERS, default=NEXTPNR_ROUTER,
+                    help=f"nextpnr router (default {NEXTPNR_ROUTER}; router1 for designs router2 "
+                         "does not converge on)")
     ap.add_argument("--build", type=Path, help="build root (default build/synth)")
     ap.add_argument("--reports", type=Path, help="reports root (default reports)")
     args = ap.parse_args(argv)
     try:
         run_flow(args.board, args.model, lanes=args.lanes, par=args.par, target_mhz=args.target_mhz,
                  sequences=args.sequences, build_root=args.build, reports_root=args.reports,
-                 compare=not args.no_compare, simulate=not args.no_simulate)
+                 compare=not args.no_compare, simulate=not args.no_simulate, router=args.router)
     except (BoardError, ConfigError, FitError, ToolError) as err:
         print(f"spikegate: {err}", file=sys.stderr)
         return 2

@@ -191,6 +191,9 @@ def test_synth_cli_refuses_bad_input_with_one_line(tmp_path, capsys):
     assert main(["--model", "tiny", "--lanes", "9", "--build", str(tmp_path / "b"),
                  "--reports", str(tmp_path / "r")]) == 2
     assert "lanes" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as bad_router:
+        main(["--router", "router3", "--build", str(tmp_path / "b"), "--reports", str(tmp_path / "r")])
+    assert bad_router.value.code == 2 and "router1" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()  # nothing written
 
 
