@@ -167,7 +167,7 @@ def run_flow(board_name: str, model: str, *, lanes=None, par=None, target_mhz=DE
           f"project files ({wall['elaborate']:.1f} s)")
 
     if brd.family == "ecp5":
-        flow.update(_ecp5(brd, build, hw, params, placeholder, target_mhz, wall, seed))
+        flow.update(_ecp5(brd, build, hw, params, placeholder, target_mhz, wall, seed, router))
         flow["tools"].update(flow.pop("tools_extra"))
     else:
         flow.update(_xilinx(brd, build, wall, BoardTop(SpikingLSTMNetwork(hw, params),
@@ -210,7 +210,7 @@ def _version(dist):
     return version(dist)
 
 
-def _ecp5(brd, build, hw, params, placeholder, target_mhz, wall, seed) -> dict:
+def _ecp5(brd, build, hw, params, placeholder, target_mhz, wall, seed, router) -> dict:
     from . import bram
     total = 6
     _step(3, total, "yosys synth_ecp5")
