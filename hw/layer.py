@@ -326,11 +326,10 @@ class SpikingLSTMLayer(wiring.Component):
         # stage 3: the weight word is registered (block RAM clock-to-out is slow), the
         # accumulators are read one cycle late so both arrive together
         s3_acc = Signal()
-        s3_chunk = Signal(self.cbits, reset_less=True)
         # the spike value of each lane, one register per accumulator word (hw.fanout)
         s3_val = [copies(m, f"s3_val{l}", s2_val[l], P) for l in range(L)]
         w_q = Signal.like(w_rd.data, reset_less=True)
-        m.d.sync += [s3_acc.eq(s2_acc), s3_chunk.eq(s2_chunk), w_q.eq(w_rd.data)]
+        m.d.sync += [s3_acc.eq(s2_acc), w_q.eq(w_rd.data)]
         if C == 1:
             # with one chunk, the word written by an event is read (one cycle too early)
             # by the next one: the last written word is forwarded
