@@ -4,10 +4,10 @@ For a hardware configuration and a given input, the exact number of cycles from 
 first compute cycle to the result, derived from the controller's structure (see
 :mod:`hw.layer` and :mod:`hw.network`) and the golden model's spikes:
 
-* a layer: ``3 + sum over rounds of (E*C + C + 5 + NEURON_LATENCY + [E > 0])``, where a round fires every lane
+* a layer: ``3 + sum over rounds of (E*C + C + 6 + NEURON_LATENCY + (WEIGHT_LATENCY - 1)*[E > 0])``, where a round fires every lane
   whose next cell is ready and ``E`` counts the input positions (layer inputs and
   recurrent h) that are non-zero in at least one firing lane's cell;
-* the readout: ``1 + sum over k of (3 + E_k + [E_k > 0]) + 2 + (classes - 1)``, ``E_k`` the non-zero
+* the readout: ``1 + sum over k of (4 + E_k + [E_k > 0]) + 2 + (classes - 1)``, ``E_k`` the non-zero
   h of the last element at step k (the tail: the last add, saturation, the argmax scan).
 
 ``ideal`` is the bound of a machine that does nothing but its accumulate operations,
@@ -23,16 +23,19 @@ import numpy as np
 from model import golden
 from model.encoding import encode
 
-from .layer import NEURON_LATENCY
+from .layer import NEURON_LATENCY, WEIGHT_LATENCY
 from .config import HardwareConfig
 
 __all__ = ["schedule", "LayerCycles", "sequence_cycles", "cycles_for_batch"]
 
-ROUND_OVERHEAD = 5 + NEURON_LATENCY  # BEGIN, LOAD, the empty ACC check, DRAIN (1 + the neuron pipeline), FINISH
+ROUND_OVERHEAD = 6 + NEURON_LATENCY  # BEGIN, FETCH, LOAD, the empty ACC check, DRAIN (1 + the neuron pipeline), FINISH
 LAYER_OVERHEAD = 3   # START, the final BEGIN, the WAIT that sees the layer idle
 EVENT_LOOKAHEAD = 1  # the first event of a non-empty list is taken one cycle ahead
+# ACC waits for the last event's add: the weight ROM's latency beyond the two cycles that
+# the empty check and the move to NEURON cover
+ACC_FLUSH = WEIGHT_LATENCY - 2
 READOUT_BEGIN = 1
-READOUT_PER_STEP = 3  # address, latch, the empty-mask check
+READOUT_PER_STEP = 4  # address, latch the row, its spike mask, the empty-mask check
 READOUT_END = 2       # the last add lands, the logits saturate; then one cycle per class
                       # after the first for the first-maximum scan
 
@@ -85,7 +88,7 @@ def _layer_cycles(hw: HardwareConfig, layer: int, x_nz: np.ndarray, h_nz: np.nda
             mask_h |= h_nz[n - 1, k] if n > 0 else zero_h
         e = int(mask_x.sum() + mask_h.sum())
         events += e
-        cycles += e * chunks + chunks + ROUND_OVERHEAD + (e > 0) * EVENT_LOOKAHEAD
+        cycles += e * chunks + chunks + ROUND_OVERHEAD + (e > 0) * (EVENT_LOOKAHEAD + ACC_FLUSH)
     return LayerCycles(len(rounds), events, cycles)
 
 

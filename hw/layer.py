@@ -9,13 +9,15 @@ the cells with n + k = s, T + N - 1 rounds in all. With L = 1 it is element by e
 A round of the lanes that fire:
 
 * ``BEGIN`` (1 cycle): pick the lanes that fire, address their input rows.
+* ``FETCH`` (1 cycle): the rows arrive and are registered as they are (no logic after
+  a block RAM's output).
 * ``LOAD`` (1 cycle): latch each lane's event vector: the layer input x(n, k) and the
   recurrent h(n-1, k) (from the previous lane's h bank). The union of the non-zero
   positions of all lanes is the round's event list.
-* ``ACC`` (E x C + 2 cycles for E > 0 events in the union, C chunks; 1 cycle when there
+* ``ACC`` (E x C + 3 cycles for E > 0 events in the union, C chunks; 1 cycle when there
   are none; the next event is taken from the union one cycle ahead, by clearing its
-  lowest set bit; a three-stage pipeline: address, registered weight word, add): one
-  event at a time,
+  lowest set bit; a four-stage pipeline: address, registered word of each weight bank,
+  registered bank select (:mod:`hw.banked_rom`), add): one event at a time,
   the weight column is read once in chunks of P weights and broadcast to every lane,
   which adds it, subtracts it, or (no spike there) leaves its accumulators alone.
   Zero inputs cost nothing: cycles follow the spike count.
@@ -26,7 +28,8 @@ A round of the lanes that fire:
   accumulator data register, then ``CELL_LATENCY`` cell stages).
 * ``FINISH`` (1 cycle): the lane's h row goes to its bank; lane counters advance.
 
-So a round takes ``E*C + C + 5 + NEURON_LATENCY`` cycles, one more when ``E > 0``;
+So a round takes ``E*C + C + 6 + NEURON_LATENCY`` cycles, ``WEIGHT_LATENCY - 1`` = 2
+more when ``E > 0``;
 :mod:`hw.latency` computes the total.
 """
 
@@ -39,12 +42,13 @@ from amaranth.lib.wiring import In, Out
 from model import numerics as nr
 from model.params import LayerParams
 
+from .banked_rom import LATENCY as WEIGHT_LATENCY, BankedROM
 from .cell import CELL_LATENCY, CellStep, hold
 from .fanout import copies
 from .config import COUNTER_BITS, HardwareConfig
-from .rom import BLOCK_ROM, bias_words, bits_for, u0_words, weight_rom
+from .rom import bias_words, bits_for, u0_words, weight_rom
 
-__all__ = ["SpikingLSTMLayer", "NEURON_LATENCY", "lowest_set", "onehot_index", "onehot_select", "popcount",
+__all__ = ["SpikingLSTMLayer", "NEURON_LATENCY", "WEIGHT_LATENCY", "lowest_set", "onehot_index", "onehot_select", "popcount",
            "times_const", "input_kind"]
 
 
@@ -180,10 +184,11 @@ class SpikingLSTMLayer(wiring.Component):
 
         # ---- shared ROMs ------------------------------------------------------------
         acc_word = data.ArrayLayout(signed(self.zbits), P)
-        m.submodules.weights = weights = memory.Memory(
-            shape=data.ArrayLayout(signed(net.w_bits), P), depth=W << self.cbits,
-            init=weight_rom(hw, self.layer, lp), attrs=BLOCK_ROM)
-        w_rd = weights.read_port()
+        # the weight word of an address arrives WEIGHT_LATENCY cycles later (hw.banked_rom);
+        # the stages below (s2 .. s4) and the move to NEURON are timed for 3
+        assert WEIGHT_LATENCY == 3, "the accumulate pipeline is timed for a 3-cycle weight ROM"
+        m.submodules.weights = weights = BankedROM(data.ArrayLayout(signed(net.w_bits), P),
+                                                   weight_rom(hw, self.layer, lp))
         biases = bias_words(hw, self.layer, lp)
         m.submodules.bias = bias_rom = memory.Memory(shape=acc_word, depth=C, init=biases)
         bias_rd = bias_rom.read_port()
@@ -201,6 +206,10 @@ class SpikingLSTMLayer(wiring.Component):
         xvec = [Signal(self.in_row, name=f"xvec{l}", reset_less=True) for l in range(L)]
         hvec = [Signal(self.h_row, name=f"hvec{l}", reset_less=True) for l in range(L)]
         hrow = [Signal(self.h_row, name=f"hrow{l}", reset_less=True) for l in range(L)]
+        # the input rows as read (FETCH), registered before any logic sees them: block
+        # RAM data arrives late in its cycle
+        x_raw = [Signal(self.in_row, name=f"x_raw{l}", reset_less=True) for l in range(L)]
+        h_raw = [Signal(self.h_row, name=f"h_raw{l}", reset_less=True) for l in range(L)]
 
         ready = []
         for l in range(L):
@@ -256,6 +265,7 @@ class SpikingLSTMLayer(wiring.Component):
             p = (l - 1) % L
             prev_e = e[l] if l > 0 else e[l] - 1
             m.d.comb += bank_rec[p].addr.eq(Cat(kk, prev_e[:self.ebits]))
+            m.d.sync += [x_raw[l].eq(self.in_data[l]), h_raw[l].eq(bank_rec[p].data)]
 
         # ---- event list -------------------------------------------------------------
         # the event list: ``union`` holds the events not yet taken; ``cur`` (one-hot) is
@@ -272,9 +282,14 @@ class SpikingLSTMLayer(wiring.Component):
         m.d.comb += chunk_next.eq(chunk)
         m.d.sync += chunk.eq(chunk_next)
 
-        # stage 2 of the accumulate pipeline
+        # the accumulate pipeline: stage 1 addresses the weights, stage 2 registers the
+        # bank words, stage 3 the selected word, stage 4 adds and writes
         s2_acc = Signal()
         s2_chunk = Signal(self.cbits, reset_less=True)
+        s3_acc = Signal()
+        s3_chunk = Signal(self.cbits, reset_less=True)
+        s4_acc = Signal()
+        m.d.sync += [s3_acc.eq(s2_acc), s3_chunk.eq(s2_chunk), s4_acc.eq(s3_acc)]
         val_shape = self.x_shape if self.kind == "features" else signed(2)
         s2_val = [Signal(val_shape, name=f"s2_val{l}", reset_less=True) for l in range(L)]
         # stage 2 of the neuron pipeline (memory data out), then CELL_LATENCY register
@@ -286,7 +301,7 @@ class SpikingLSTMLayer(wiring.Component):
         bias_sel = [copies(m, f"bias_sel{l}", bias_next[l], P) for l in range(L)]
         bias_bits = bias_rd.data.as_value()
         # per lane: the accumulator write address and enable, registered (the values
-        # s2/s3 are about to take), so each lane's RAM write controls start at its own
+        # s3/s4 are about to take), so each lane's RAM write controls start at its own
         # flip-flops
         acc_waddr = [Signal(self.cbits, name=f"acc{l}_waddr", reset_less=True) for l in range(L)]
         acc_wen = [Signal(name=f"acc{l}_wen") for l in range(L)]
@@ -305,15 +320,16 @@ class SpikingLSTMLayer(wiring.Component):
             m.d.sync += [wb_hsel[l][c].eq(pre_neuron & fire[l] & (pre_nchunk == c)) for c in range(C)]
         drain = Signal(range(NEURON_LATENCY + 2))
 
-        m.d.comb += [w_rd.addr.eq(Cat(chunk, j)), bias_rd.addr.eq(chunk), u0_rd.addr.eq(chunk)]
+        m.d.comb += [weights.addr.eq(Cat(chunk, j)), bias_rd.addr.eq(chunk), u0_rd.addr.eq(chunk)]
         for l in range(L):
             u_chunk = copies(m, f"chunk_u{l}", chunk_next, 1)[0]
             c_chunk = copies(m, f"chunk_c{l}", chunk_next, 1)[0]
             m.d.comb += [u_rd[l].addr.eq(u_chunk), c_rd[(l - 1) % L].addr.eq(Cat(c_chunk, k[l][:self.kbits]))]
 
-        def issue_chunk():
-            """The chunk ``chunk`` goes down the pipeline: the accumulators are read next cycle."""
-            m.d.sync += [acc_rd[l].addr.eq(chunk) for l in range(L)]
+        # the accumulators are read (address register, then data register) in stage 3 of
+        # the accumulate pipeline, so their data arrives with the weight word; NEURON
+        # overrides this with its own chunk, read the cycle after it is issued
+        m.d.sync += [acc_rd[l].addr.eq(s2_chunk) for l in range(L)]
 
         # accumulate: broadcast weights, each lane adds w * value (value in {-1, 0, +1}
         # except the direct-input columns, which multiply by the feature)
@@ -323,18 +339,17 @@ class SpikingLSTMLayer(wiring.Component):
         active_events = popcount(Cat(*[v != 0 for v in s2_val]))
         with m.If(s2_acc):
             m.d.sync += acs.eq(acs + times_const(active_events, P))
-        # stage 3: the weight word is registered (block RAM clock-to-out is slow), the
-        # accumulators are read one cycle late so both arrive together
-        s3_acc = Signal()
-        # the spike value of each lane, one register per accumulator word (hw.fanout)
-        s3_val = [copies(m, f"s3_val{l}", s2_val[l], P) for l in range(L)]
-        w_q = Signal.like(w_rd.data, reset_less=True)
-        m.d.sync += [s3_acc.eq(s2_acc), w_q.eq(w_rd.data)]
+        # stage 4: the weight word; the spike value of each lane: a register, then one
+        # register per accumulator word (hw.fanout)
+        w_q = weights.data
+        s3_val = [Signal.like(s2_val[l], name=f"s3_val{l}", reset_less=True) for l in range(L)]
+        m.d.sync += [s3_val[l].eq(s2_val[l]) for l in range(L)]
+        s4_val = [copies(m, f"s4_val{l}", s3_val[l], P) for l in range(L)]
         if C == 1:
             # with one chunk, the word written by an event is read (one cycle too early)
             # by the next one: the last written word is forwarded
             forward = Signal()
-            m.d.sync += forward.eq(s3_acc)
+            m.d.sync += forward.eq(s4_acc)
         for l in range(L):
             acc_in = acc_rd[l].data
             if C == 1:
@@ -344,11 +359,11 @@ class SpikingLSTMLayer(wiring.Component):
             for p in range(P):
                 w = w_q[p]
                 if self.kind == "features":
-                    terms.append(acc_in[p] + w * s3_val[l][p])  # direct input: a real multiply
+                    terms.append(acc_in[p] + w * s4_val[l][p])  # direct input: a real multiply
                 else:
-                    terms.append(nr.accumulate_spike(acc_in[p], s3_val[l][p], w))
+                    terms.append(nr.accumulate_spike(acc_in[p], s4_val[l][p], w))
             if C == 1:
-                with m.If(s3_acc):
+                with m.If(s4_acc):
                     m.d.sync += [last[p].eq(terms[p]) for p in range(P)]
             # cell step on the neuron pipeline stage
             cell = CellStep(net, neurons=Q, z_bits=self.zbits,
@@ -361,13 +376,16 @@ class SpikingLSTMLayer(wiring.Component):
             # u and c are read with the chunk; a register waits for the accumulators
             u_prev_q = Signal.like(u_rd[l].data, name=f"u_prev{l}", reset_less=True)
             c_prev_q = Signal.like(c_rd[(l - 1) % L].data, name=f"c_prev{l}", reset_less=True)
-            c_in = c_rd[(l - 1) % L].data
+            # c comes from a block RAM in the large presets: its data is registered as it is,
+            # and element 0's zero start is applied after that register
+            m.d.sync += c_prev_q.eq(c_rd[(l - 1) % L].data)
+            c_start = [Mux(first_elem[q], 0, c_prev_q[q]) for q in range(Q)]
             for q in range(Q):
-                m.d.sync += c_prev_q[q].eq(Mux(first_elem[q], 0, c_in[q]))
                 for g in range(5):
                     m.d.sync += u_prev_q[q][g].eq(Mux(first_step[5 * q + g], u0_rd.data[q][g], u_rd[l].data[q][g]))
-            m.d.comb += [cell.z.eq(acc_rd[l].data), cell.u_prev.eq(u_prev_q), cell.c_prev.eq(c_prev_q)]
-            # one write port: the accumulate stage (s3) or, in the NEURON phase, the
+            m.d.comb += [cell.z.eq(acc_rd[l].data), cell.u_prev.eq(u_prev_q)]
+            m.d.comb += [cell.c_prev[q].eq(c_start[q]) for q in range(Q)]
+            # one write port: the accumulate stage (s4) or, in the NEURON phase, the
             # restart from the biases as soon as a chunk has been read (s2). The two never
             # overlap; the choice is a register of this lane, copied per word (hw.fanout),
             # so no single flip-flop drives every accumulator bit
@@ -396,9 +414,9 @@ class SpikingLSTMLayer(wiring.Component):
             m.d.sync += h_spikes.eq(h_spikes + neuron_spikes)
 
         m.d.sync += [s2_acc.eq(0), s2_neuron.eq(0)]
-        # by default the next write is the accumulate stage's: s3 takes s2's chunk
-        m.d.sync += [acc_waddr[l].eq(s2_chunk) for l in range(L)]
-        m.d.sync += [acc_wen[l].eq(s2_acc) for l in range(L)]
+        # by default the next write is the accumulate stage's: s4 takes s3's chunk
+        m.d.sync += [acc_waddr[l].eq(s3_chunk) for l in range(L)]
+        m.d.sync += [acc_wen[l].eq(s3_acc) for l in range(L)]
 
         # ---- control ----------------------------------------------------------------
         with m.FSM(name="layer"):
@@ -413,15 +431,19 @@ class SpikingLSTMLayer(wiring.Component):
                 for l in range(L):
                     m.d.sync += fire[l].eq(active[l] & ready[l])
                 with m.If(Cat(*active).any()):
-                    m.next = "LOAD"
+                    m.next = "FETCH"
                 with m.Else():
                     m.next = "IDLE"
+            with m.State("FETCH"):
+                # the rows addressed since BEGIN arrive and are registered
+                m.d.comb += self.busy.eq(1)
+                m.next = "LOAD"
             with m.State("LOAD"):
                 m.d.comb += self.busy.eq(1)
                 nonzero = 0
                 for l in range(L):
-                    x_in = Mux(fire[l], self.in_data[l].as_value(), 0)
-                    h_in = Mux(fire[l] & (n[l] != 0), bank_rec[(l - 1) % L].data.as_value(), 0)
+                    x_in = Mux(fire[l], x_raw[l].as_value(), 0)
+                    h_in = Mux(fire[l] & (n[l] != 0), h_raw[l].as_value(), 0)
                     m.d.sync += [xvec[l].eq(x_in), hvec[l].eq(h_in)]
                     x_view = data.View(self.in_row, x_in)
                     h_view = data.View(self.h_row, h_in)
@@ -437,7 +459,6 @@ class SpikingLSTMLayer(wiring.Component):
                     m.d.sync += [cur.eq(lowest), cur_valid.eq(union.any()), union.eq(rest)]
                 with m.If(cur_valid):
                     m.d.sync += [s2_acc.eq(1), s2_chunk.eq(chunk)]
-                    issue_chunk()
                     width = len(Value.cast(s2_val[0]))
                     for l in range(L):
                         values = [xvec[l][i] for i in range(M)] + [hvec[l][i] for i in range(H)]
@@ -446,7 +467,8 @@ class SpikingLSTMLayer(wiring.Component):
                         m.d.comb += chunk_next.eq(0)
                     with m.Else():
                         m.d.comb += chunk_next.eq(chunk + 1)
-                with m.Elif(~union.any()):
+                with m.Elif(~union.any() & ~s2_acc):
+                    # the last event's add lands before NEURON reads its chunk
                     m.d.comb += chunk_next.eq(0)
                     m.next = "NEURON"
             with m.State("NEURON"):
@@ -456,7 +478,7 @@ class SpikingLSTMLayer(wiring.Component):
                 for l in range(L):
                     with m.If(fire[l]):
                         m.d.sync += [acc_waddr[l].eq(chunk), acc_wen[l].eq(1)]
-                issue_chunk()
+                m.d.sync += [acc_rd[l].addr.eq(chunk) for l in range(L)]
                 with m.If(chunk == C - 1):
                     m.d.sync += drain.eq(0)
                     m.d.comb += chunk_next.eq(0)

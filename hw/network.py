@@ -221,9 +221,12 @@ class SpikingLSTMNetwork(wiring.Component):
                 m.next = "RO_LATCH"
             with m.State("RO_LATCH"):
                 m.d.sync += cycles.eq(cycles + 1)
-                out_row = last.out_data[last_lane]
-                m.d.sync += [ro_row.eq(out_row), ro_valid.eq(0),
-                             ro_mask.eq(Cat(*[out_row[i] != 0 for i in range(net.hidden[-1])]))]
+                # the h row is registered as it leaves the bank (block RAM data arrives late)
+                m.d.sync += ro_row.eq(last.out_data[last_lane])
+                m.next = "RO_MASK"
+            with m.State("RO_MASK"):
+                m.d.sync += cycles.eq(cycles + 1)
+                m.d.sync += [ro_valid.eq(0), ro_mask.eq(Cat(*[ro_row[i] != 0 for i in range(net.hidden[-1])]))]
                 m.next = "RO_ACC"
             with m.State("RO_ACC"):
                 m.d.sync += [cycles.eq(cycles + 1),

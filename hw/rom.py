@@ -16,12 +16,17 @@ from model.params import LayerParams, NetworkParams
 
 from .config import HardwareConfig
 
-__all__ = ["BLOCK_ROM", "bits_for", "weight_rom", "bias_words", "u0_words", "readout_rom"]
+__all__ = ["BLOCK_ROM", "WEIGHT_BANK", "bits_for", "weight_rom", "weight_banks", "bias_words", "u0_words",
+           "readout_rom"]
 
 
 #: synthesis attributes of the weight ROMs: block RAM even when small, so that a
 #: bitstream's weights can be replaced (see :mod:`flows.bram`)
 BLOCK_ROM = {"ram_style": "block", "rom_style": "block"}
+
+
+#: words per bank of a weight ROM (see :mod:`hw.banked_rom`)
+WEIGHT_BANK = 512
 
 
 def bits_for(max_value: int) -> int:
@@ -49,6 +54,12 @@ def weight_rom(hw: HardwareConfig, layer: int, lp: LayerParams) -> list[list[int
         col = _chunked_gates(columns[:, :, j], chunks, q)
         words.extend(col + [zero] * ((1 << cbits) - chunks))
     return words
+
+
+def weight_banks(words: list) -> list[list]:
+    """The weight ROM's words in banks of :data:`WEIGHT_BANK` (the last one may be
+    shorter): bank ``b`` holds the words at addresses ``b*WEIGHT_BANK ...``."""
+    return [words[i:i + WEIGHT_BANK] for i in range(0, len(words), WEIGHT_BANK)]
 
 
 def bias_words(hw: HardwareConfig, layer: int, lp: LayerParams) -> list[list[int]]:

@@ -149,3 +149,16 @@ def test_one_chunk_layers_forward_the_accumulators(encoding):
     assert hw.chunks(0) == 1
     params = random_params(net, 3)
     check_against_golden(hw, params, random_input(net, 3, np.random.default_rng(1)))
+
+
+@pytest.mark.parametrize("lanes", [1, 2])
+def test_banked_weight_rom_matches_golden(lanes):
+    """A weight ROM deeper than one bank: every event reads one bank of several, the
+    registered bank select picks its word (the last bank is a short one)."""
+    from hw.rom import WEIGHT_BANK, weight_banks, weight_rom
+    net = preset("tiny", encoding="spikes", hidden=(32,))
+    hw = HardwareConfig(net, lanes=lanes, par=4)
+    params = random_params(net, 5, threshold_scale=0.4)
+    banks = weight_banks(weight_rom(hw, 0, params.layers[0]))
+    assert len(banks) == 3 and len(banks[-1]) < WEIGHT_BANK, [len(b) for b in banks]
+    check_against_golden(hw, params, random_input(net, 2, np.random.default_rng(5)))

@@ -122,6 +122,24 @@ def test_cell_step_matches_golden_cell_step(nonspiking, leak, pipelined):
     assert tally["acc"] > 0 and tally["membrane"] > 0 and tally["c"] > 0
 
 
+@pytest.mark.parametrize("depth", [300, 1300])
+def test_banked_rom_reads_every_address(depth):
+    """Each address's word ``LATENCY`` cycles later, with the bank changing from one
+    cycle to the next (1300 words: banks of 512, 512 and 276)."""
+    from amaranth.hdl import signed
+    from amaranth.lib import data
+    from hw.banked_rom import LATENCY, BankedROM
+    rng = np.random.default_rng(depth)
+    words = rng.integers(-16, 16, size=(depth, 3)).tolist()
+    rom = BankedROM(data.ArrayLayout(signed(5), 3), words)
+    assert len(rom.banks) == -(-depth // 512)
+    addrs = rng.integers(0, depth, 400).tolist() + list(range(depth))
+    seen = simulate(rom, addrs, lambda ctx, a: ctx.set(rom.addr, a),
+                    lambda ctx: [int(v) for v in ctx.get(rom.data)], latency=LATENCY)
+    for a, got in zip(addrs, seen):
+        assert got == words[a], f"address {a}"
+
+
 def test_event_picking_units_for_every_6_bit_vector():
     from amaranth.hdl import Module, Signal, signed
     from hw.layer import lowest_set, onehot_index, onehot_select

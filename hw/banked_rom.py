@@ -1,0 +1,76 @@
+"""A read-only memory in banks, each with a register on its output.
+
+A deep ROM maps to a column of block RAMs whose outputs a LUT multiplexer selects. An
+ECP5 block RAM's data appears late after the clock edge (its optional output register
+is not used by yosys), so "block RAM, routing, multiplexer" was the longest path of
+the tmnist build. Here every bank of :data:`hw.rom.WEIGHT_BANK` words is a memory of
+its own, read into a register; the bank select follows a cycle later, into the output
+register (with one bank, the output register takes the bank's register as it is). ``data`` is the word at ``addr`` :data:`LATENCY` cycles after ``addr``
+was presented.
+
+Banks are 512 words: one ECP5 block RAM deep in its 36-bit mode, and one bit slice of
+:mod:`flows.bram`, so a bank boundary never splits a slice and the bitstream patcher
+finds the same slices as in an unbanked ROM.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Shape, Signal
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from .rom import BLOCK_ROM, WEIGHT_BANK, bits_for, weight_banks
+
+__all__ = ["BankedROM", "LATENCY"]
+
+#: cycles from ``addr`` to ``data``: the block RAM read, the bank's output register, the
+#: register after the bank select
+LATENCY = 3
+
+
+class BankedROM(wiring.Component):
+    """``words`` (a list of values of ``shape``) in banks; ``data`` follows ``addr`` by
+    :data:`LATENCY` cycles. Addresses past the last word read an unspecified word."""
+
+    def __init__(self, shape, words: list):
+        if not words:
+            raise ValueError("a ROM needs at least one word")
+        self.shape = shape
+        self.words = list(words)
+        self.banks = weight_banks(self.words)
+        super().__init__({"addr": In(bits_for(len(self.words) - 1)), "data": Out(shape)})
+
+    def elaborate(self, platform):
+        m = Module()
+        width = Shape.cast(self.shape).width
+        bank_q = []
+        for b, init in enumerate(self.banks):
+            rom = memory.Memory(shape=self.shape, depth=len(init), init=init, attrs=BLOCK_ROM)
+            m.submodules[f"bank{b}"] = rom
+            rd = rom.read_port()
+            m.d.comb += rd.addr.eq(self.addr[:len(rd.addr)])
+            q = Signal(width, name=f"bank{b}_q", reset_less=True)
+            m.d.sync += q.eq(rd.data)
+            bank_q.append(q)
+        out = Signal(width, reset_less=True)
+        m.d.comb += self.data.eq(out)
+        if len(self.banks) == 1:
+            m.d.sync += out.eq(bank_q[0])
+            return m
+        # one-hot bank select: registered with the address, then with the bank words
+        high = self.addr[bits_for(WEIGHT_BANK - 1):]
+        sel_addr = Signal(len(self.banks), reset_less=True)
+        sel_data = Signal(len(self.banks), reset_less=True)
+        m.d.sync += [sel_addr.eq(Cat(*[high == b for b in range(len(self.banks))])),
+                     sel_data.eq(sel_addr)]
+        m.d.sync += out.eq(_and_or(sel_data, bank_q))
+        return m
+
+
+def _and_or(onehot, values):
+    """The value whose bit is set in ``onehot``: a balanced OR of ANDed words."""
+    terms = [v & onehot[i].replicate(len(v)) for i, v in enumerate(values)]
+    while len(terms) > 1:
+        terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i]
+                 for i in range(0, len(terms), 2)]
+    return terms[0]
