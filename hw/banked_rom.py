@@ -3,9 +3,11 @@
 A deep ROM maps to a column of block RAMs whose outputs a LUT multiplexer selects. An
 ECP5 block RAM's data appears late after the clock edge (its optional output register
 is not used by yosys), so "block RAM, routing, multiplexer" was the longest path of
-the tmnist build. Here every bank of :data:`hw.rom.WEIGHT_BANK` words is a memory of
-its own, read into a register; the bank select follows a cycle later, into the output
-register (with one bank, the output register takes the bank's register as it is). ``data`` is the word at ``addr`` :data:`LATENCY` cycles after ``addr``
+the tmnist build. Here the address is registered first, once per bank (``hw.fanout``
+copies, so each can sit next to its bank); every bank of :data:`hw.rom.WEIGHT_BANK`
+words is a memory of its own, read into a register; the bank select follows a cycle
+later, into the output register (with one bank, the output register takes the bank's
+register as it is). ``data`` is the word at ``addr`` :data:`LATENCY` cycles after ``addr``
 was presented.
 
 Banks are 512 words: one ECP5 block RAM deep in its 36-bit mode, and one bit slice of
@@ -19,13 +21,14 @@ from amaranth.hdl import Cat, Module, Shape, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
+from .fanout import copies
 from .rom import BLOCK_ROM, WEIGHT_BANK, bits_for, weight_banks
 
 __all__ = ["BankedROM", "LATENCY"]
 
-#: cycles from ``addr`` to ``data``: the block RAM read, the bank's output register, the
-#: register after the bank select
-LATENCY = 3
+#: cycles from ``addr`` to ``data``: the address register, the block RAM read, the bank's
+#: output register, the register after the bank select
+LATENCY = 4
 
 
 class BankedROM(wiring.Component):
@@ -44,11 +47,12 @@ class BankedROM(wiring.Component):
         m = Module()
         width = Shape.cast(self.shape).width
         bank_q = []
+        addr_q = copies(m, "addr", self.addr, len(self.banks))
         for b, init in enumerate(self.banks):
             rom = memory.Memory(shape=self.shape, depth=len(init), init=init, attrs=BLOCK_ROM)
             m.submodules[f"bank{b}"] = rom
             rd = rom.read_port()
-            m.d.comb += rd.addr.eq(self.addr[:len(rd.addr)])
+            m.d.comb += rd.addr.eq(addr_q[b][:len(rd.addr)])
             q = Signal(width, name=f"bank{b}_q", reset_less=True)
             m.d.sync += q.eq(rd.data)
             bank_q.append(q)
@@ -58,7 +62,7 @@ class BankedROM(wiring.Component):
             m.d.sync += out.eq(bank_q[0])
             return m
         # one-hot bank select: registered with the address, then with the bank words
-        high = self.addr[bits_for(WEIGHT_BANK - 1):]
+        high = addr_q[0][bits_for(WEIGHT_BANK - 1):]
         sel_addr = Signal(len(self.banks), reset_less=True)
         sel_data = Signal(len(self.banks), reset_less=True)
         m.d.sync += [sel_addr.eq(Cat(*[high == b for b in range(len(self.banks))])),

@@ -14,10 +14,11 @@ A round of the lanes that fire:
 * ``LOAD`` (1 cycle): latch each lane's event vector: the layer input x(n, k) and the
   recurrent h(n-1, k) (from the previous lane's h bank). The union of the non-zero
   positions of all lanes is the round's event list.
-* ``ACC`` (E x C + 3 cycles for E > 0 events in the union, C chunks; 1 cycle when there
+* ``ACC`` (E x C + 4 cycles for E > 0 events in the union, C chunks; 1 cycle when there
   are none; the next event is taken from the union one cycle ahead, by clearing its
-  lowest set bit; a four-stage pipeline: address, registered word of each weight bank,
-  registered bank select (:mod:`hw.banked_rom`), add): one event at a time,
+  lowest set bit; a pipeline of ``WEIGHT_LATENCY + 1`` stages: the weight address, the
+  weight ROM's ``WEIGHT_LATENCY`` = 4 register stages (:mod:`hw.banked_rom`), in the
+  last of which each lane adds): one event at a time,
   the weight column is read once in chunks of P weights and broadcast to every lane,
   which adds it, subtracts it, or (no spike there) leaves its accumulators alone.
   Zero inputs cost nothing: cycles follow the spike count.
@@ -28,7 +29,7 @@ A round of the lanes that fire:
   accumulator data register, then ``CELL_LATENCY`` cell stages).
 * ``FINISH`` (1 cycle): the lane's h row goes to its bank; lane counters advance.
 
-So a round takes ``E*C + C + 6 + NEURON_LATENCY`` cycles, ``WEIGHT_LATENCY - 1`` = 2
+So a round takes ``E*C + C + 6 + NEURON_LATENCY`` cycles, ``WEIGHT_LATENCY - 1`` = 3
 more when ``E > 0``;
 :mod:`hw.latency` computes the total.
 """
@@ -184,9 +185,7 @@ class SpikingLSTMLayer(wiring.Component):
 
         # ---- shared ROMs ------------------------------------------------------------
         acc_word = data.ArrayLayout(signed(self.zbits), P)
-        # the weight word of an address arrives WEIGHT_LATENCY cycles later (hw.banked_rom);
-        # the stages below (s2 .. s4) and the move to NEURON are timed for 3
-        assert WEIGHT_LATENCY == 3, "the accumulate pipeline is timed for a 3-cycle weight ROM"
+        # the weight word of an address arrives WEIGHT_LATENCY cycles later (hw.banked_rom)
         m.submodules.weights = weights = BankedROM(data.ArrayLayout(signed(net.w_bits), P),
                                                    weight_rom(hw, self.layer, lp))
         biases = bias_words(hw, self.layer, lp)
@@ -282,14 +281,20 @@ class SpikingLSTMLayer(wiring.Component):
         m.d.comb += chunk_next.eq(chunk)
         m.d.sync += chunk.eq(chunk_next)
 
-        # the accumulate pipeline: stage 1 addresses the weights, stage 2 registers the
-        # bank words, stage 3 the selected word, stage 4 adds and writes
+        # the accumulate pipeline: stage 1 addresses the weights, whose word arrives in
+        # stage ADD = WEIGHT_LATENCY + 1, which adds and writes; s_acc[d] / s_chunk[d]: an
+        # event's chunk is in stage d
+        ADD = WEIGHT_LATENCY + 1
         s2_acc = Signal()
         s2_chunk = Signal(self.cbits, reset_less=True)
-        s3_acc = Signal()
-        s3_chunk = Signal(self.cbits, reset_less=True)
-        s4_acc = Signal()
-        m.d.sync += [s3_acc.eq(s2_acc), s3_chunk.eq(s2_chunk), s4_acc.eq(s3_acc)]
+        s_acc, s_chunk = {2: s2_acc}, {2: s2_chunk}
+        for d in range(3, ADD + 1):
+            s_acc[d] = Signal(name=f"s{d}_acc")
+            s_chunk[d] = Signal(self.cbits, name=f"s{d}_chunk", reset_less=True)
+            m.d.sync += [s_acc[d].eq(s_acc[d - 1]), s_chunk[d].eq(s_chunk[d - 1])]
+        # ACC may hand over to NEURON once no event is in the stages before the read of
+        # the accumulators (NEURON's first read then sees the last event's write)
+        acc_in_flight = Cat(*[s_acc[d] for d in range(2, ADD - 1)])
         val_shape = self.x_shape if self.kind == "features" else signed(2)
         s2_val = [Signal(val_shape, name=f"s2_val{l}", reset_less=True) for l in range(L)]
         # stage 2 of the neuron pipeline (memory data out), then CELL_LATENCY register
@@ -301,8 +306,7 @@ class SpikingLSTMLayer(wiring.Component):
         bias_sel = [copies(m, f"bias_sel{l}", bias_next[l], P) for l in range(L)]
         bias_bits = bias_rd.data.as_value()
         # per lane: the accumulator write address and enable, registered (the values
-        # s3/s4 are about to take), so each lane's RAM write controls start at its own
-        # flip-flops
+        # of the add stage), so each lane's RAM write controls start at its own flip-flops
         acc_waddr = [Signal(self.cbits, name=f"acc{l}_waddr", reset_less=True) for l in range(L)]
         acc_wen = [Signal(name=f"acc{l}_wen") for l in range(L)]
         wb_neuron, wb_nchunk = s2_neuron, s2_nchunk
@@ -326,10 +330,10 @@ class SpikingLSTMLayer(wiring.Component):
             c_chunk = copies(m, f"chunk_c{l}", chunk_next, 1)[0]
             m.d.comb += [u_rd[l].addr.eq(u_chunk), c_rd[(l - 1) % L].addr.eq(Cat(c_chunk, k[l][:self.kbits]))]
 
-        # the accumulators are read (address register, then data register) in stage 3 of
-        # the accumulate pipeline, so their data arrives with the weight word; NEURON
+        # the accumulators are read (address register, then data register) in stage ADD - 1
+        # of the accumulate pipeline, so their data arrives with the weight word; NEURON
         # overrides this with its own chunk, read the cycle after it is issued
-        m.d.sync += [acc_rd[l].addr.eq(s2_chunk) for l in range(L)]
+        m.d.sync += [acc_rd[l].addr.eq(s_chunk[ADD - 2]) for l in range(L)]
 
         # accumulate: broadcast weights, each lane adds w * value (value in {-1, 0, +1}
         # except the direct-input columns, which multiply by the feature)
@@ -339,17 +343,22 @@ class SpikingLSTMLayer(wiring.Component):
         active_events = popcount(Cat(*[v != 0 for v in s2_val]))
         with m.If(s2_acc):
             m.d.sync += acs.eq(acs + times_const(active_events, P))
-        # stage 4: the weight word; the spike value of each lane: a register, then one
-        # register per accumulator word (hw.fanout)
+        # the add stage: the weight word; the spike value of each lane: registers up to the
+        # stage before, then one register per accumulator word (hw.fanout)
         w_q = weights.data
-        s3_val = [Signal.like(s2_val[l], name=f"s3_val{l}", reset_less=True) for l in range(L)]
-        m.d.sync += [s3_val[l].eq(s2_val[l]) for l in range(L)]
-        s4_val = [copies(m, f"s4_val{l}", s3_val[l], P) for l in range(L)]
+        add_val = []
+        for l in range(L):
+            v = s2_val[l]
+            for d in range(3, ADD):
+                nxt = Signal.like(s2_val[l], name=f"s{d}_val{l}", reset_less=True)
+                m.d.sync += nxt.eq(v)
+                v = nxt
+            add_val.append(copies(m, f"s{ADD}_val{l}", v, P))
         if C == 1:
             # with one chunk, the word written by an event is read (one cycle too early)
             # by the next one: the last written word is forwarded
             forward = Signal()
-            m.d.sync += forward.eq(s4_acc)
+            m.d.sync += forward.eq(s_acc[ADD])
         for l in range(L):
             acc_in = acc_rd[l].data
             if C == 1:
@@ -359,11 +368,11 @@ class SpikingLSTMLayer(wiring.Component):
             for p in range(P):
                 w = w_q[p]
                 if self.kind == "features":
-                    terms.append(acc_in[p] + w * s4_val[l][p])  # direct input: a real multiply
+                    terms.append(acc_in[p] + w * add_val[l][p])  # direct input: a real multiply
                 else:
-                    terms.append(nr.accumulate_spike(acc_in[p], s4_val[l][p], w))
+                    terms.append(nr.accumulate_spike(acc_in[p], add_val[l][p], w))
             if C == 1:
-                with m.If(s4_acc):
+                with m.If(s_acc[ADD]):
                     m.d.sync += [last[p].eq(terms[p]) for p in range(P)]
             # cell step on the neuron pipeline stage
             cell = CellStep(net, neurons=Q, z_bits=self.zbits,
@@ -385,7 +394,7 @@ class SpikingLSTMLayer(wiring.Component):
                     m.d.sync += u_prev_q[q][g].eq(Mux(first_step[5 * q + g], u0_rd.data[q][g], u_rd[l].data[q][g]))
             m.d.comb += [cell.z.eq(acc_rd[l].data), cell.u_prev.eq(u_prev_q)]
             m.d.comb += [cell.c_prev[q].eq(c_start[q]) for q in range(Q)]
-            # one write port: the accumulate stage (s4) or, in the NEURON phase, the
+            # one write port: the add stage or, in the NEURON phase, the
             # restart from the biases as soon as a chunk has been read (s2). The two never
             # overlap; the choice is a register of this lane, copied per word (hw.fanout),
             # so no single flip-flop drives every accumulator bit
@@ -414,9 +423,9 @@ class SpikingLSTMLayer(wiring.Component):
             m.d.sync += h_spikes.eq(h_spikes + neuron_spikes)
 
         m.d.sync += [s2_acc.eq(0), s2_neuron.eq(0)]
-        # by default the next write is the accumulate stage's: s4 takes s3's chunk
-        m.d.sync += [acc_waddr[l].eq(s3_chunk) for l in range(L)]
-        m.d.sync += [acc_wen[l].eq(s3_acc) for l in range(L)]
+        # by default the next write is the add stage's
+        m.d.sync += [acc_waddr[l].eq(s_chunk[ADD - 1]) for l in range(L)]
+        m.d.sync += [acc_wen[l].eq(s_acc[ADD - 1]) for l in range(L)]
 
         # ---- control ----------------------------------------------------------------
         with m.FSM(name="layer"):
@@ -467,7 +476,7 @@ class SpikingLSTMLayer(wiring.Component):
                         m.d.comb += chunk_next.eq(0)
                     with m.Else():
                         m.d.comb += chunk_next.eq(chunk + 1)
-                with m.Elif(~union.any() & ~s2_acc):
+                with m.Elif(~union.any() & ~acc_in_flight.any()):
                     # the last event's add lands before NEURON reads its chunk
                     m.d.comb += chunk_next.eq(0)
                     m.next = "NEURON"
