@@ -149,7 +149,9 @@ def _timing_statement(timing: dict, family: str) -> str:
         return (f"Fmax was NOT measured ({why.strip()}). Times below use the "
                 f"{board:g} MHz board clock.")
     note = f" ({timing['note']})" if timing.get("note") else ""
-    return f"Fmax {timing['fmax_mhz']:.1f} MHz from nextpnr{note}; board clock {board:g} MHz."
+    pnr = timing.get("pnr") or {}
+    run = f" {pnr['router']}, seed {pnr['seed']}" if {"router", "seed"} <= set(pnr) else ""
+    return f"Fmax {timing['fmax_mhz']:.1f} MHz from nextpnr{run}{note}; board clock {board:g} MHz."
 
 
 def report_from_flow(flow: dict) -> dict:
@@ -180,6 +182,7 @@ def report_from_flow(flow: dict) -> dict:
         "board_clock_mhz": _need(flow, "timing.board_clock_mhz", _NUM),
         "measured": _need(flow, "timing.measured", bool),
         "note": _get(flow, "timing.note", None),
+        "pnr": _get(flow, "timing.pnr", None),
     }
     if timing_in["board_clock_mhz"] <= 0:
         raise ValueError("flow.json field 'timing.board_clock_mhz' must be positive")

@@ -115,7 +115,7 @@ def check_fit(usage: dict, device: str) -> None:
 def run_flow(board_name: str, model: str, *, lanes=None, par=None, target_mhz=DEFAULT_TARGET_MHZ,
              sequences: int = 8, build_root: Path | None = None, reports_root: Path | None = None,
              compare: bool = True, seed: int = 1, simulate: bool = True,
-             router: str = NEXTPNR_ROUTER) -> dict:
+             router: str = NEXTPNR_ROUTER, pnr_seed: int = 1) -> dict:
     from hw.network import SpikingLSTMNetwork, check_fits
     from model.export import load_package, resolve_package
     from . import bram
@@ -167,7 +167,7 @@ def run_flow(board_name: str, model: str, *, lanes=None, par=None, target_mhz=DE
           f"project files ({wall['elaborate']:.1f} s)")
 
     if brd.family == "ecp5":
-        flow.update(_ecp5(brd, build, hw, params, placeholder, target_mhz, wall, seed, router))
+        flow.update(_ecp5(brd, build, hw, params, placeholder, target_mhz, wall, seed, router, pnr_seed))
         flow["tools"].update(flow.pop("tools_extra"))
     else:
         flow.update(_xilinx(brd, build, wall, BoardTop(SpikingLSTMNetwork(hw, params),
@@ -210,7 +210,7 @@ def _version(dist):
     return version(dist)
 
 
-def _ecp5(brd, build, hw, params, placeholder, target_mhz, wall, seed, router) -> dict:
+def _ecp5(brd, build, hw, params, placeholder, target_mhz, wall, seed, router, pnr_seed) -> dict:
     from . import bram
     total = 6
     _step(3, total, "yosys synth_ecp5")
@@ -228,7 +228,7 @@ def _ecp5(brd, build, hw, params, placeholder, target_mhz, wall, seed, router) -
     wall["pnr"] = run_tool("nextpnr-ecp5", [dev_opt, "--package", pkg_opt, "--speed", str(plat.speed),
                                             "--json", "top.json", "--lpf", "top.lpf",
                                             "--textcfg", "placeholder.config", "--report", "pnr.json",
-                                            "--timing-allow-fail", "--seed", "1",
+                                            "--timing-allow-fail", "--seed", str(pnr_seed),
                                             "--router", router],
                            cwd=build, log=build / "nextpnr.log", label="nextpnr-ecp5", echo=echo)
     pnr = json.loads((build / "pnr.json").read_text())
@@ -247,7 +247,7 @@ def _ecp5(brd, build, hw, params, placeholder, target_mhz, wall, seed, router) -
     achieved = min((v["achieved"] for v in fmax), default=None)
     board_mhz = brd.clock_hz / 1e6
     timing = {"fmax_mhz": achieved, "target_mhz": target_mhz, "board_clock_mhz": board_mhz,
-              "measured": achieved is not None}
+              "measured": achieved is not None, "pnr": {"router": router, "seed": pnr_seed}}
     if achieved is None:
         timing["note"] = "nextpnr reported no clock"
     elif achieved < board_mhz:
@@ -389,13 +389,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--router", choices=NEXTPNR_ROUTERS, default=NEXTPNR_ROUTER,
                     help=f"nextpnr router (default {NEXTPNR_ROUTER}; router1 for designs router2 "
                          "does not converge on)")
+    ap.add_argument("--pnr-seed", type=int, default=1,
+                    help="nextpnr placement seed (default 1); Fmax moves by several MHz between seeds")
     ap.add_argument("--build", type=Path, help="build root (default build/synth)")
     ap.add_argument("--reports", type=Path, help="reports root (default reports)")
     args = ap.parse_args(argv)
     try:
         run_flow(args.board, args.model, lanes=args.lanes, par=args.par, target_mhz=args.target_mhz,
                  sequences=args.sequences, build_root=args.build, reports_root=args.reports,
-                 compare=not args.no_compare, simulate=not args.no_simulate, router=args.router)
+                 compare=not args.no_compare, simulate=not args.no_simulate, router=args.router,
+                 pnr_seed=args.pnr_seed)
     except (BoardError, ConfigError, FitError, ToolError) as err:
         print(f"spikegate: {err}", file=sys.stderr)
         return 2

@@ -45,7 +45,8 @@ def check_divisor(divisor) -> int:
 class UARTRx(wiring.Component):
     """8N1 receiver: ``rx`` line in, bytes out on ``o_stream`` (see the module docstring).
 
-    ``framing_error`` and ``overrun`` are one-cycle pulses, one per lost byte.
+    ``framing_error`` and ``overrun`` are one-cycle pulses, one per lost byte, from
+    registers (the board top acts on them across the die).
     """
 
     rx: In(1, init=1)
@@ -70,6 +71,7 @@ class UARTRx(wiring.Component):
 
         with m.If(self.o_stream.valid & self.o_stream.ready):
             m.d.sync += self.o_stream.valid.eq(0)
+        m.d.sync += [self.framing_error.eq(0), self.overrun.eq(0)]
 
         with m.FSM(name="rx"):
             with m.State("IDLE"):
@@ -97,12 +99,12 @@ class UARTRx(wiring.Component):
                 with m.Elif(line):
                     # the stored byte is replaced only once it has been taken
                     with m.If(self.o_stream.valid & ~self.o_stream.ready):
-                        m.d.comb += self.overrun.eq(1)
+                        m.d.sync += self.overrun.eq(1)
                     with m.Else():
                         m.d.sync += [self.o_stream.payload.eq(shift), self.o_stream.valid.eq(1)]
                     m.next = "IDLE"
                 with m.Else():
-                    m.d.comb += self.framing_error.eq(1)
+                    m.d.sync += self.framing_error.eq(1)
                     m.d.sync += quiet.eq(0)
                     m.next = "BREAK"
             with m.State("BREAK"):
