@@ -142,6 +142,9 @@ class SpikingLSTMNetwork(wiring.Component):
         best = Signal(bits_for(classes - 1))
         best_val = Signal(signed(net.logit_bits))
         scan = Signal(bits_for(classes))
+        # high exactly while the FSM is in RO_ARGMAX: the compare-and-keep below depends
+        # on this one flip-flop, not on a decode of the state register (a timing path)
+        scanning = Signal()
         # the classes after the first, shifted past the comparator one per cycle
         queue = Signal(data.ArrayLayout(signed(net.logit_bits), max(1, classes - 1)))
         candidate = queue[0]
@@ -252,20 +255,23 @@ class SpikingLSTMNetwork(wiring.Component):
                     if c:
                         m.d.sync += queue[c - 1].eq(nr.saturate(logits[c], net.logit_bits))
                 m.d.sync += [best.eq(0), best_val.eq(nr.saturate(logits[0], net.logit_bits)), scan.eq(1)]
+                m.d.sync += scanning.eq(int(classes > 1))
                 m.next = "RO_ARGMAX" if classes > 1 else "OUTPUT"
             with m.State("RO_ARGMAX"):
                 m.d.sync += [cycles.eq(cycles + 1), scan.eq(scan + 1)]
                 for c in range(classes - 2):
                     m.d.sync += queue[c].eq(queue[c + 1])
-                with m.If(candidate > best_val):
-                    m.d.sync += [best.eq(scan), best_val.eq(candidate)]
                 with m.If(scan == classes - 1):
+                    m.d.sync += scanning.eq(0)
                     m.next = "OUTPUT"
             with m.State("OUTPUT"):
                 m.d.comb += self.o_stream.valid.eq(1)
                 with m.If(self.o_stream.ready):
                     start_sequence()
                     m.next = "INPUT"
+        # the first-maximum scan (RO_ARGMAX): a later class wins only when strictly larger
+        with m.If(scanning & (candidate > best_val)):
+            m.d.sync += [best.eq(scan), best_val.eq(candidate)]
         return m
 
 

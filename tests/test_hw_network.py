@@ -162,3 +162,15 @@ def test_banked_weight_rom_matches_golden(lanes):
     banks = weight_banks(weight_rom(hw, 0, params.layers[0]))
     assert len(banks) == 3 and len(banks[-1]) < WEIGHT_BANK, [len(b) for b in banks]
     check_against_golden(hw, params, random_input(net, 2, np.random.default_rng(5)))
+
+
+def test_class_is_the_first_maximum():
+    """Equal logits: the lowest class index wins (the golden model's argmax rule)."""
+    import dataclasses
+    net = preset("tiny", encoding="spikes")
+    hw = HardwareConfig(net, lanes=2, par=8)
+    params = random_params(net, 6)
+    b_out = np.array([1, 5, 5, 2][:net.classes] + [0] * max(0, net.classes - 4))
+    params = dataclasses.replace(params, w_out=np.zeros_like(params.w_out), b_out=b_out)
+    got, ref = check_against_golden(hw, params, random_input(net, 2, np.random.default_rng(6)))
+    assert [r.cls for r in got] == [1, 1], [r.cls for r in got]
