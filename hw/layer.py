@@ -14,10 +14,10 @@ A round of the lanes that fire:
 * ``LOAD`` (1 cycle): latch each lane's event vector: the layer input x(n, k) and the
   recurrent h(n-1, k) (from the previous lane's h bank). The union of the non-zero
   positions of all lanes is the round's event list.
-* ``ACC`` (E x C + 4 cycles for E > 0 events in the union, C chunks; 1 cycle when there
+* ``ACC`` (E x C + 5 cycles for E > 0 events in the union, C chunks; 1 cycle when there
   are none; the next event is taken from the union one cycle ahead, by clearing its
   lowest set bit; a pipeline of ``WEIGHT_LATENCY + 1`` stages: the weight address, the
-  weight ROM's ``WEIGHT_LATENCY`` = 4 register stages (:mod:`hw.banked_rom`), in the
+  weight ROM's ``WEIGHT_LATENCY`` = 5 register stages (:mod:`hw.banked_rom`), in the
   last of which each lane adds): one event at a time,
   the weight column is read once in chunks of P weights and broadcast to every lane,
   which adds it, subtracts it, or (no spike there) leaves its accumulators alone.
@@ -29,7 +29,7 @@ A round of the lanes that fire:
   accumulator data register, then ``CELL_LATENCY`` cell stages).
 * ``FINISH`` (1 cycle): the lane's h row goes to its bank; lane counters advance.
 
-So a round takes ``E*C + C + 6 + NEURON_LATENCY`` cycles, ``WEIGHT_LATENCY - 1`` = 3
+So a round takes ``E*C + C + 6 + NEURON_LATENCY`` cycles, ``WEIGHT_LATENCY - 1`` = 4
 more when ``E > 0``;
 :mod:`hw.latency` computes the total.
 """
@@ -65,12 +65,32 @@ class _ReadData:
         self.addr, self.data = addr, data
 
 
-def lowest_set(m, bits):
+#: longest carry chain of :func:`lowest_set`; wider vectors are cut into segments
+LOWEST_SET_SEGMENT = 64
+
+
+def lowest_set(m, bits, segment: int = LOWEST_SET_SEGMENT):
     """``(one-hot of the lowest set bit, bits without it)``: ``b & ~(b - 1)`` and
-    ``b & (b - 1)``, one carry chain instead of a priority tree."""
+    ``b & (b - 1)``, a carry chain instead of a priority tree.
+
+    Vectors wider than ``segment`` are cut into segments, each with its own chain (a
+    160-event list was one chain of 80 carry cells, the longest path of the tmnist
+    build). A segment's borrow out says it is all zero; a segment takes part only when
+    every segment below it is zero, otherwise it is passed on unchanged.
+    """
+    bits = Value.cast(bits)
     width = len(bits)
-    minus = hold(m, (bits - 1)[:width])
-    return hold(m, bits & ~minus), hold(m, bits & minus)
+    lows, rests = [], []
+    below_zero = Const(1, 1)  # every segment below this one is zero
+    for lo in range(0, width, segment):
+        seg = bits[lo:lo + segment]
+        w = len(seg)
+        diff = hold(m, seg - 1)  # w + 1 bits: the top bit is the borrow (seg == 0)
+        minus, zero = diff[:w], diff[w]
+        lows.append(Mux(below_zero, seg & ~minus, 0))
+        rests.append(Mux(below_zero, seg & minus, seg))
+        below_zero = hold(m, below_zero & zero)
+    return hold(m, Cat(*lows)), hold(m, Cat(*rests))
 
 
 def onehot_index(onehot):

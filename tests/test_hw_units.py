@@ -140,12 +140,14 @@ def test_banked_rom_reads_every_address(depth):
         assert got == words[a], f"address {a}"
 
 
-def test_event_picking_units_for_every_6_bit_vector():
+@pytest.mark.parametrize("segment", [64, 2, 4])
+def test_event_picking_units_for_every_6_bit_vector(segment):
+    """Segments of 2 and 4 bits: the lowest set bit is found across segment borders."""
     from amaranth.hdl import Module, Signal, signed
     from hw.layer import lowest_set, onehot_index, onehot_select
     m = Module()
     bits = Signal(6)
-    lowest, rest = lowest_set(m, bits)
+    lowest, rest = lowest_set(m, bits, segment=segment)
     index = Signal(3)
     chosen = Signal(signed(4))
     values = [Signal(signed(2), name=f"v{i}") for i in range(3)] + \
