@@ -85,7 +85,10 @@ def lowest_set(m, bits, segment: int = LOWEST_SET_SEGMENT):
     for lo in range(0, width, segment):
         seg = bits[lo:lo + segment]
         w = len(seg)
-        diff = hold(m, seg - 1)  # w + 1 bits: the top bit is the borrow (seg == 0)
+        # w + 1 bits, the top one the borrow (seg == 0). The operand is widened first:
+        # with ``a[63:0] - 1`` into 65 bits, Verilator 5.048 kept a stale borrow after a
+        # segment went from non-zero to zero (tests/test_cosim.py shows it)
+        diff = hold(m, Cat(seg, Const(0, 1)) - 1)
         minus, zero = diff[:w], diff[w]
         lows.append(Mux(below_zero, seg & ~minus, 0))
         rests.append(Mux(below_zero, seg & minus, seg))

@@ -158,3 +158,51 @@ def test_icarus_and_verilator_agree(tmp_path):
     assert a["mismatch"] is None and b["mismatch"] is None, (a["mismatch"], b["mismatch"])
     assert a["results"] == b["results"]
     assert a["cycles"] == b["cycles"]
+
+
+def test_wide_event_search_under_verilator(tmp_path):
+    """``lowest_set`` over 160 bits (three carry-chain segments) compiled by Verilator:
+    a 64-bit segment's borrow is bit 64 of its subtraction, which Verilator 5.048 lost
+    when both operands were 64 bits wide (the tmnist preset mismatched in make cosim)."""
+    import os
+    from amaranth.back import verilog
+    from amaranth.hdl import Module
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+    from cosim.simulators import simulator_env
+    from hw.layer import lowest_set
+
+    class Search(wiring.Component):
+        bits: In(160)
+        lowest: Out(160)
+        rest: Out(160)
+
+        def elaborate(self, platform):
+            m = Module()
+            lo, re = lowest_set(m, self.bits)
+            m.d.comb += [self.lowest.eq(lo), self.rest.eq(re)]
+            return m
+
+    rng = np.random.default_rng(7)
+    vals = [1, 1 << 63, 1 << 64, 1 << 127, 1 << 128, 1 << 159, (1 << 160) - 1, 3 << 63, 3 << 127]
+    # the lower segments going from non-zero to zero between two vectors: where the
+    # lost borrow showed
+    vals += [1 << 59, 1 << 135, (1 << 64) - 1, 1 << 150, 1 << 100, 1 << 140, 1 << 5, 1 << 100]
+    vals += [sum(1 << int(b) for b in rng.choice(160, rng.integers(1, 6), replace=False))
+             for _ in range(60)]
+    bench = ["module tb; reg [159:0] b; wire [159:0] lo, re;",
+             "search dut(.bits(b), .lowest(lo), .rest(re)); integer bad = 0; initial begin"]
+    for v in vals:
+        low = v & -v
+        bench.append(f"  b = 160'h{v:040x}; #1; if (lo !== 160'h{low:040x} || "
+                     f"re !== 160'h{v & ~low:040x}) bad = bad + 1;")
+    bench.append('  $display("BAD %0d", bad); $finish; end endmodule')
+    (tmp_path / "search.v").write_text(verilog.convert(Search(), name="search"))
+    (tmp_path / "tb.v").write_text("\n".join(bench))
+    env = {**os.environ, **simulator_env()}
+    subprocess.run(["verilator", "--binary", "--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style",
+                    "--top-module", "tb", "search.v", "tb.v", "-o", "vtb"],
+                   cwd=tmp_path, env=env, check=True, capture_output=True)
+    out = subprocess.run([str(tmp_path / "obj_dir" / "vtb")], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, check=True).stdout
+    assert "BAD 0" in out, out
