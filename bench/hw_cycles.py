@@ -12,7 +12,7 @@ random rate-coded inputs (random weights), against two bounds:
 
 and the named overheads: per round ``C`` cycles of neuron pass over the C chunks plus
 ``hw.latency.ROUND_OVERHEAD`` (BEGIN, FETCH, LOAD, the empty event check, DRAIN with the
-neuron pipeline, FINISH) and two more when the round has events, per layer 3, and the
+neuron pipeline, FINISH) and ``WEIGHT_LATENCY - 1`` more when the round has events, per layer 3, and the
 readout.
 The analytic model is the one the simulation tests check cycle for cycle.
 """
