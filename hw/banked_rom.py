@@ -21,7 +21,9 @@ from amaranth.hdl import Cat, Module, Shape, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
+from .cell import delayed
 from .fanout import copies
+from .onehot import onehot_select
 from .rom import BLOCK_ROM, WEIGHT_BANK, bits_for, weight_banks
 
 __all__ = ["BankedROM", "LATENCY"]
@@ -58,12 +60,7 @@ class BankedROM(wiring.Component):
             m.submodules[f"bank{b}"] = rom
             rd = rom.read_port()
             m.d.comb += rd.addr.eq(addr_q[b][:len(rd.addr)])
-            q = rd.data
-            for r in range(BANK_REGISTERS):
-                nxt = Signal(width, name=f"bank{b}_q{r}", reset_less=True)
-                m.d.sync += nxt.eq(q)
-                q = nxt
-            bank_q.append(q)
+            bank_q.append(delayed(m, rd.data.as_value(), BANK_REGISTERS, f"bank{b}")[-1])
         out = Signal(width, reset_less=True)
         m.d.comb += self.data.eq(out)
         if len(self.banks) == 1:
@@ -73,18 +70,7 @@ class BankedROM(wiring.Component):
         high = addr_q[0][bits_for(WEIGHT_BANK - 1):]
         sel = Signal(len(self.banks), name="sel_read", reset_less=True)
         m.d.sync += sel.eq(Cat(*[high == b for b in range(len(self.banks))]))
-        for r in range(BANK_REGISTERS):
-            nxt = Signal(len(self.banks), name=f"sel_q{r}", reset_less=True)
-            m.d.sync += nxt.eq(sel)
-            sel = nxt
-        m.d.sync += out.eq(_and_or(sel, bank_q))
+        sel = delayed(m, sel, BANK_REGISTERS, "sel")[-1]
+        m.d.sync += out.eq(onehot_select(sel, bank_q, width))
         return m
 
-
-def _and_or(onehot, values):
-    """The value whose bit is set in ``onehot``: a balanced OR of ANDed words."""
-    terms = [v & onehot[i].replicate(len(v)) for i, v in enumerate(values)]
-    while len(terms) > 1:
-        terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i]
-                 for i in range(0, len(terms), 2)]
-    return terms[0]

@@ -17,7 +17,7 @@ from amaranth.lib.wiring import In, Out
 from model import numerics as nr
 from model.config import ConfigError, NetworkConfig
 
-__all__ = ["FireBinary", "FireTernary", "HardSigmoidQ", "HardTanhQ", "CellStep", "CELL_LATENCY", "hold"]
+__all__ = ["FireBinary", "FireTernary", "HardSigmoidQ", "HardTanhQ", "CellStep", "CELL_LATENCY", "hold", "delayed"]
 
 
 def hold(m: Module, value, name: str | None = None) -> Signal:
@@ -32,6 +32,18 @@ def hold(m: Module, value, name: str | None = None) -> Signal:
     sig = Signal(value.shape(), name=name)
     m.d.comb += sig.eq(value)
     return sig
+
+
+def delayed(m: Module, value, stages: int, name: str, reset_less: bool = True) -> list:
+    """``value`` and its copies 1 .. ``stages`` cycles later (registers named
+    ``<name>_d<i>``, without reset unless ``reset_less`` is false): element ``i`` of the
+    list is ``value`` ``i`` cycles ago."""
+    out = [value]
+    for i in range(1, stages + 1):
+        reg = Signal(Value.cast(value).shape(), name=f"{name}_d{i}", reset_less=reset_less)
+        m.d.sync += reg.eq(out[-1])
+        out.append(reg)
+    return out
 
 
 def _check_threshold(unit, theta, u_bits, what):

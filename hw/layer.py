@@ -44,8 +44,9 @@ from model import numerics as nr
 from model.params import LayerParams
 
 from .banked_rom import LATENCY as WEIGHT_LATENCY, BankedROM
-from .cell import CELL_LATENCY, CellStep, hold
+from .cell import CELL_LATENCY, CellStep, delayed, hold
 from .fanout import copies
+from .onehot import lowest_set, onehot_index, onehot_select
 from .config import COUNTER_BITS, HardwareConfig
 from .rom import bias_words, bits_for, u0_words, weight_rom
 
@@ -63,64 +64,6 @@ class _ReadData:
 
     def __init__(self, addr, data):
         self.addr, self.data = addr, data
-
-
-#: longest carry chain of :func:`lowest_set`; wider vectors are cut into segments
-LOWEST_SET_SEGMENT = 64
-
-
-def lowest_set(m, bits, segment: int = LOWEST_SET_SEGMENT):
-    """``(one-hot of the lowest set bit, bits without it)``: ``b & ~(b - 1)`` and
-    ``b & (b - 1)``, a carry chain instead of a priority tree.
-
-    Vectors wider than ``segment`` are cut into segments, each with its own chain (a
-    160-event list was one chain of 80 carry cells, the longest path of the tmnist
-    build). A segment's borrow out says it is all zero; a segment takes part only when
-    every segment below it is zero, otherwise it is passed on unchanged.
-    """
-    bits = Value.cast(bits)
-    width = len(bits)
-    lows, rests = [], []
-    below_zero = Const(1, 1)  # every segment below this one is zero
-    for lo in range(0, width, segment):
-        seg = bits[lo:lo + segment]
-        w = len(seg)
-        # w + 1 bits, the top one the borrow (seg == 0). The operand is widened first:
-        # with ``a[63:0] - 1`` into 65 bits, Verilator 5.048 kept a stale borrow after a
-        # segment went from non-zero to zero (tests/test_cosim.py shows it)
-        diff = hold(m, Cat(seg, Const(0, 1)) - 1)
-        minus, zero = diff[:w], diff[w]
-        lows.append(Mux(below_zero, seg & ~minus, 0))
-        rests.append(Mux(below_zero, seg & minus, seg))
-        below_zero = hold(m, below_zero & zero)
-    return hold(m, Cat(*lows)), hold(m, Cat(*rests))
-
-
-def onehot_index(onehot):
-    """Index of the set bit of a one-hot vector (OR trees; 0 when none is set)."""
-    width = len(onehot)
-    return Cat(*[_or([onehot[i] for i in range(width) if i >> b & 1])
-                 for b in range(bits_for(width - 1))])
-
-
-def onehot_select(onehot, values, width: int):
-    """The value whose bit is set in ``onehot`` (AND-OR; 0 when none is), each value
-    sign-extended to ``width`` bits. Returns an unsigned ``width``-bit value."""
-    ext = []
-    for v in values:
-        v = Value.cast(v)
-        ext.append(Cat(v, v[-1].replicate(width - len(v))) if len(v) < width else v[:width])
-    return Cat(*[_or([onehot[i] & ext[i][b] for i in range(len(values))]) for b in range(width)])
-
-
-def _or(terms):
-    """A balanced OR of single bits."""
-    if not terms:
-        return Const(0, 1)
-    while len(terms) > 1:
-        terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i]
-                 for i in range(0, len(terms), 2)]
-    return terms[0]
 
 
 def times_const(value, factor: int):
@@ -310,14 +253,11 @@ class SpikingLSTMLayer(wiring.Component):
         ADD = WEIGHT_LATENCY + 1
         s2_acc = Signal()
         s2_chunk = Signal(self.cbits, reset_less=True)
-        s_acc, s_chunk = {2: s2_acc}, {2: s2_chunk}
-        for d in range(3, ADD + 1):
-            s_acc[d] = Signal(name=f"s{d}_acc")
-            s_chunk[d] = Signal(self.cbits, name=f"s{d}_chunk", reset_less=True)
-            m.d.sync += [s_acc[d].eq(s_acc[d - 1]), s_chunk[d].eq(s_chunk[d - 1])]
+        s_acc = [None, None] + delayed(m, s2_acc, ADD - 2, "s_acc", reset_less=False)  # by stage
+        s_chunk = [None, None] + delayed(m, s2_chunk, ADD - 2, "s_chunk")
         # ACC may hand over to NEURON once no event is in the stages before the read of
         # the accumulators (NEURON's first read then sees the last event's write)
-        acc_in_flight = Cat(*[s_acc[d] for d in range(2, ADD - 1)])
+        acc_in_flight = Cat(*s_acc[2:ADD - 1])
         val_shape = self.x_shape if self.kind == "features" else signed(2)
         s2_val = [Signal(val_shape, name=f"s2_val{l}", reset_less=True) for l in range(L)]
         # stage 2 of the neuron pipeline (memory data out), then CELL_LATENCY register
@@ -369,14 +309,8 @@ class SpikingLSTMLayer(wiring.Component):
         # the add stage: the weight word; the spike value of each lane: registers up to the
         # stage before, then one register per accumulator word (hw.fanout)
         w_q = weights.data
-        add_val = []
-        for l in range(L):
-            v = s2_val[l]
-            for d in range(3, ADD):
-                nxt = Signal.like(s2_val[l], name=f"s{d}_val{l}", reset_less=True)
-                m.d.sync += nxt.eq(v)
-                v = nxt
-            add_val.append(copies(m, f"s{ADD}_val{l}", v, P))
+        add_val = [copies(m, f"s{ADD}_val{l}", delayed(m, s2_val[l], ADD - 3, f"s_val{l}")[-1], P)
+                   for l in range(L)]
         if C == 1:
             # with one chunk, the word written by an event is read (one cycle too early)
             # by the next one: the last written word is forwarded

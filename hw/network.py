@@ -26,7 +26,8 @@ from model.params import NetworkParams
 
 from .config import COUNTER_BITS, CYCLE_BITS, HardwareConfig
 from .cell import hold
-from .layer import SpikingLSTMLayer, input_kind, lowest_set, onehot_index, onehot_select
+from .layer import SpikingLSTMLayer, input_kind
+from .onehot import lowest_set, onehot_index, onehot_select
 from .rom import BLOCK_ROM, bits_for, readout_rom
 
 __all__ = ["SpikingLSTMNetwork", "input_layout", "output_layout"]

@@ -170,7 +170,7 @@ def test_wide_event_search_under_verilator(tmp_path):
     from amaranth.lib import wiring
     from amaranth.lib.wiring import In, Out
     from cosim.simulators import simulator_env
-    from hw.layer import lowest_set
+    from hw.onehot import lowest_set
 
     class Search(wiring.Component):
         bits: In(160)

@@ -144,7 +144,7 @@ def test_banked_rom_reads_every_address(depth):
 def test_event_picking_units_for_every_6_bit_vector(segment):
     """Segments of 2 and 4 bits: the lowest set bit is found across segment borders."""
     from amaranth.hdl import Module, Signal, signed
-    from hw.layer import lowest_set, onehot_index, onehot_select
+    from hw.onehot import lowest_set, onehot_index, onehot_select
     m = Module()
     bits = Signal(6)
     lowest, rest = lowest_set(m, bits, segment=segment)
