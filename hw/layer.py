@@ -50,7 +50,7 @@ from .onehot import lowest_set, onehot_index, onehot_select
 from .config import COUNTER_BITS, HardwareConfig
 from .rom import bias_words, bits_for, u0_words, weight_rom
 
-__all__ = ["SpikingLSTMLayer", "NEURON_LATENCY", "WEIGHT_LATENCY", "lowest_set", "onehot_index", "onehot_select", "popcount",
+__all__ = ["SpikingLSTMLayer", "NEURON_LATENCY", "WEIGHT_LATENCY", "popcount",
            "times_const", "input_kind"]
 
 
