@@ -75,7 +75,7 @@ train: $(STAMP)
 	$(PY) -m model.train --dataset $(DATASET) $(TRAIN_ARGS)
 
 export: $(STAMP)
-	$(PY) -m model.export --from build/train/$(DATASET) --out $(EXPORT_OUT)
+	$(PY) -m hw.package --from build/train/$(DATASET) --out $(EXPORT_OUT)
 
 cosim: $(STAMP)
 	$(PY) -m cosim.runner --regression $(COSIM_CASES) --sequences $(COSIM_SEQS) --presets --seed $(COSIM_SEED) --sim $(SIM)

@@ -7,12 +7,15 @@ from dataclasses import dataclass, field
 
 from . import numerics as nr
 
-__all__ = ["ConfigError", "NetworkConfig", "PRESETS", "preset", "ENCODINGS", "NONSPIKING"]
+__all__ = ["ConfigError", "NetworkConfig", "PRESETS", "preset", "ENCODINGS", "NONSPIKING",
+           "DEFAULT_CELL"]
 
 #: First-layer input encodings (DESIGN §2.3).
 ENCODINGS = ("direct", "rate", "level", "spikes")
-#: Which gate is kept non-spiking ("none": all gates spike).
+#: Which gate of the Datta cell is kept non-spiking ("none": all gates spike).
 NONSPIKING = ("none", "i", "g")
+#: the cell of a configuration that names none (every package before cells were plug-ins)
+DEFAULT_CELL = "datta"
 
 
 class ConfigError(ValueError):
@@ -21,7 +24,11 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    """Everything that fixes the arithmetic of a spiking LSTM network.
+    """Everything that fixes the arithmetic of a spiking recurrent network.
+
+    ``cell`` names the cell every layer computes (a module of :mod:`model.cells`,
+    default the Datta spiking LSTM); the fields a cell does not use are ignored by it,
+    and the cell adds its own rules to the validation.
 
     Sizes: ``inputs`` (M) features per element, ``hidden`` (H per layer, one entry per
     stacked layer), ``steps`` (T spike steps per element), ``length`` (N elements per
@@ -31,7 +38,8 @@ class NetworkConfig:
     accumulators (saturated once, after the exact sum) and biases, ``u_bits``
     membranes and thresholds, ``c_bits`` cell state, ``logit_bits`` readout.
 
-    ``leak_shift`` holds one shift per membrane in the order f, i, o, g, c; 0 means IF.
+    ``leak_shift`` holds one shift per membrane of the cell (Datta: f, i, o, g, c);
+    0 means IF; left out, every membrane is IF.
     ``nonspiking`` names the gate kept multi-bit ("i": quantized hard sigmoid, "g":
     quantized hard tanh) with ``ns_bits`` output bits and input shift ``ns_shift``.
 
@@ -58,7 +66,8 @@ class NetworkConfig:
     u_bits: int = 16
     c_bits: int = 12
     logit_bits: int = 20
-    leak_shift: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
+    leak_shift: tuple[int, ...] | None = None
+    cell: str = DEFAULT_CELL
     name: str = field(default="custom", compare=False)
 
     def __post_init__(self):
@@ -66,8 +75,23 @@ class NetworkConfig:
             object.__setattr__(self, "hidden", (self.hidden,))
         else:
             object.__setattr__(self, "hidden", tuple(self.hidden))
+        if self.leak_shift is None:
+            object.__setattr__(self, "leak_shift", (0,) * len(self.cell_def().MEMBRANES)
+                               if self._known_cell() else ())
         object.__setattr__(self, "leak_shift", tuple(self.leak_shift))
         self._validate()
+
+    def _known_cell(self) -> bool:
+        from . import cells
+        return isinstance(self.cell, str) and self.cell in cells.names()
+
+    def cell_def(self):
+        """The :class:`model.cells.Cell` this configuration computes."""
+        from . import cells
+        try:
+            return cells.get(self.cell)
+        except ValueError as err:
+            raise ConfigError(f"config {self.name!r}: {err}") from None
 
     # -- validation -------------------------------------------------------------------
     def _validate(self):
@@ -90,8 +114,7 @@ class NetworkConfig:
             need(is_int(h) and h >= 1, f"every hidden size must be an integer >= 1, got {self.hidden}")
         need(self.encoding in ENCODINGS,
              f"unknown encoding {self.encoding!r}; choose one of {', '.join(ENCODINGS)}")
-        need(self.nonspiking in NONSPIKING,
-             f"unknown nonspiking gate {self.nonspiking!r}; choose one of {', '.join(NONSPIKING)}")
+        cell = self.cell_def()
         for fname in ("x_bits", "w_bits", "acc_bits", "u_bits", "c_bits", "logit_bits", "ns_bits"):
             v = getattr(self, fname)
             need(is_int(v) and 2 <= v <= 32, f"{fname} must be an integer from 2 to 32, got {v!r}")
@@ -102,8 +125,9 @@ class NetworkConfig:
         need(self.u_bits >= 2, "u_bits must be >= 2")
         need(self.logit_bits >= self.w_bits,
              f"logit_bits={self.logit_bits} cannot hold a {self.w_bits}-bit readout weight")
-        need(len(self.leak_shift) == len(nr.MEMBRANES),
-             f"leak_shift needs {len(nr.MEMBRANES)} entries (f, i, o, g, c), got {self.leak_shift}")
+        need(len(self.leak_shift) == len(cell.MEMBRANES),
+             f"leak_shift needs {len(cell.MEMBRANES)} entries ({', '.join(cell.MEMBRANES)}), "
+             f"got {self.leak_shift}")
         for s in self.leak_shift:
             need(is_int(s) and 0 <= s < self.u_bits,
                  f"every leak shift must be an integer from 0 (IF) to u_bits-1={self.u_bits - 1}, "
@@ -112,13 +136,7 @@ class NetworkConfig:
              f"level_shift must be from 0 to x_bits-1={self.x_bits - 1}, got {self.level_shift}")
         need(is_int(self.lfsr_seed) and 1 <= self.lfsr_seed <= nr.unsigned_max(nr.LFSR_BITS),
              f"lfsr_seed must be a non-zero {nr.LFSR_BITS}-bit value, got {self.lfsr_seed!r}")
-        need(is_int(self.ns_shift) and 0 <= self.ns_shift < self.acc_bits,
-             f"ns_shift must be from 0 to acc_bits-1, got {self.ns_shift!r}")
-        if self.nonspiking != "none":
-            # i*g is added to c: the largest non-spiking value must fit in c.
-            top = max(nr.hard_sigmoid_max(self.ns_bits), nr.hard_tanh_max(self.ns_bits))
-            need(top <= nr.signed_range(self.c_bits)[1],
-                 f"ns_bits={self.ns_bits} gives values up to {top}, which c_bits={self.c_bits} cannot hold")
+        cell.validate(self, need)
 
     # -- derived sizes ------------------------------------------------------------------
     @property
@@ -142,7 +160,7 @@ class NetworkConfig:
     @property
     def spiking_membranes(self) -> tuple[str, ...]:
         """Membranes that exist: the non-spiking gate has none."""
-        return tuple(m for m in nr.MEMBRANES if m != self.nonspiking)
+        return tuple(m for m in self.cell_def().MEMBRANES if m != self.nonspiking)
 
     def replace(self, **changes) -> "NetworkConfig":
         return dataclasses.replace(self, **changes)

@@ -11,18 +11,21 @@ A package is a directory::
     mem/<memory>.hex     one word per line for $readmemh, entry 0 in the low bits
     mem/<memory>.mem     the same words in binary for $readmemb
 
-Memories follow the ROM layout of ``hw.rom`` for the recorded ``par`` (P weights per
-word): per layer ``l<l>_weights`` (word ``{j, c}``: chunk c of input column j),
-``l<l>_bias``, ``l<l>_u0``, ``l<l>_thresholds`` (word 0: theta_pos of f, i, o, g, c;
-word 1: theta_neg), then ``readout_weights`` (word j: W_out[:, j]) and ``readout_bias``.
+Memories follow the ROM layout of :func:`hw.rom.memories` for the recorded ``par`` (P
+weights per word): per layer ``l<l>_weights`` (word ``{j, c}``: chunk c of input column
+j), ``l<l>_bias``, ``l<l>_u0`` (the cell's start values), ``l<l>_thresholds`` (one word
+per constant of the cell; Datta: word 0 theta_pos of f, i, o, g, c, word 1 theta_neg),
+then ``readout_weights`` (word j: W_out[:, j]) and ``readout_bias``. This module stores
+them and checks their hashes; it does not compute them (``model/`` never imports
+``hw/``): :mod:`hw.package` writes complete packages.
 
 :func:`load_package` checks the hashes, the configuration and the arrays and raises
 :class:`model.config.ConfigError` naming the problem; with ``expect`` it also refuses a
 package built for another configuration. :func:`write_package` writes a temporary
 folder next to the target and renames it into place, so a failure leaves nothing behind.
 
-    python -m model.export --from build/train/digits --out build/models/digits
-    python -m model.export --check models/digits --preset digits --encoding rate
+    python -m hw.package --from build/train/digits --out build/models/digits
+    python -m hw.package --check models/digits --preset digits --set encoding=rate
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from . import golden
 from . import numerics as nr
 from .config import ConfigError, NetworkConfig, PRESETS, preset
 from .params import LayerParams, NetworkParams
+from .runs import jsonable, load_trained
 
 __all__ = ["FORMAT", "VERSION", "Package", "write_package", "load_package", "verify_package",
            "swap_into_place", "jsonable",
@@ -54,7 +58,6 @@ __all__ = ["FORMAT", "VERSION", "Package", "write_package", "load_package", "ver
 FORMAT = "spikegate-weights"
 VERSION = 1
 REPO_ROOT = Path(__file__).resolve().parent.parent
-_LAYER_ARRAYS = ("w_x", "w_h", "bias", "u0", "theta_pos", "theta_neg")
 _CHECK_SAMPLES = 16
 
 
@@ -77,12 +80,11 @@ def _int_dtype(bits: int):
 
 
 def _arrays(cfg: NetworkConfig, params: NetworkParams) -> dict[str, np.ndarray]:
-    widths = {"w_x": cfg.w_bits, "w_h": cfg.w_bits, "bias": cfg.acc_bits, "u0": cfg.u_bits,
-              "theta_pos": cfg.u_bits, "theta_neg": cfg.u_bits}
     out = {}
     for l, lp in enumerate(params.layers):
-        for name in _LAYER_ARRAYS:
-            out[f"l{l}_{name}"] = np.asarray(getattr(lp, name)).astype(_int_dtype(widths[name]))
+        for spec in cfg.cell_def().params:
+            out[f"l{l}_{spec.name}"] = np.asarray(getattr(lp, spec.name)).astype(
+                _int_dtype(getattr(cfg, spec.bits)))
     out["w_out"] = np.asarray(params.w_out).astype(_int_dtype(cfg.w_bits))
     out["b_out"] = np.asarray(params.b_out).astype(_int_dtype(cfg.logit_bits))
     return out
@@ -100,45 +102,7 @@ def _write_npz(path: Path, arrays: dict[str, np.ndarray]):
             zf.writestr(info, buf.getvalue())
 
 
-# --- memories --------------------------------------------------------------------------
-
-def _pack(entries, bits: int) -> int:
-    mask = (1 << bits) - 1
-    word = 0
-    for e, v in enumerate(entries):
-        word |= (int(v) & mask) << (e * bits)
-    return word
-
-
-def memories(cfg: NetworkConfig, params: NetworkParams, par: int) -> list[dict]:
-    """The ROM images for hardware parallelism ``par``: name, entry width, entries per
-    word, and the words (entry 0 in the low bits, two's complement)."""
-    from hw.config import HardwareConfig
-    from hw.rom import bias_words, readout_rom, u0_words, weight_rom
-
-    hw = HardwareConfig(cfg, lanes=1, par=par)
-    mems = []
-
-    def add(name, bits, words, layout):
-        words = [list(np.ravel(w)) for w in words]
-        per_word = len(words[0]) if words else 0
-        mems.append({"name": name, "entry_bits": bits, "entries": per_word,
-                     "width": bits * per_word, "depth": len(words), "layout": layout,
-                     "words": [_pack(w, bits) for w in words]})
-
-    for l, lp in enumerate(params.layers):
-        add(f"l{l}_weights", cfg.w_bits, weight_rom(hw, l, lp),
-            "address {j, c}: chunk c of input column j (inputs, then recurrent h); "
-            "entry q*4+a: gate a (f, i, o, g) of neuron c*Q+q")
-        add(f"l{l}_bias", cfg.acc_bits, bias_words(hw, l, lp), "word c: entry q*4+a as in weights")
-        add(f"l{l}_u0", cfg.u_bits, u0_words(hw, l, lp),
-            "word c: entry q*5+m: membrane m (f, i, o, g, c) of neuron c*Q+q")
-        add(f"l{l}_thresholds", cfg.u_bits, [lp.theta_pos, lp.theta_neg],
-            "word 0: theta_pos, word 1: theta_neg; entry m: membrane m (f, i, o, g, c)")
-    add("readout_weights", cfg.w_bits, readout_rom(params), "word j: W_out[:, j], entry = class")
-    add("readout_bias", cfg.logit_bits, [params.b_out], "word 0: b_out, entry = class")
-    return mems
-
+# --- memories (the ROM images are hw.rom.memories; a package only stores them) ----------
 
 def _mem_files(folder: Path, mems: list[dict]) -> dict:
     files = {}
@@ -158,10 +122,14 @@ def _mem_files(folder: Path, mems: list[dict]) -> dict:
 
 def write_package(path: str | os.PathLike, cfg: NetworkConfig, params: NetworkParams, *,
                   meta: dict | None = None, check_x: np.ndarray | None = None,
-                  par: int = 4) -> Path:
+                  par: int = 4, memories=None) -> Path:
     """Write a package atomically: everything goes to a temporary folder beside ``path``,
     which then replaces ``path``. ``check_x``: raw inputs whose golden logits are stored
-    so that a loader can confirm the arrays still give the same answers."""
+    so that a loader can confirm the arrays still give the same answers.
+
+    ``memories(cfg, params, par)`` gives the ROM images to store under ``mem/`` (the
+    hardware's layout, :func:`hw.rom.memories`; :func:`hw.package.write_package` passes
+    it); without it the package holds the arrays alone."""
     params.validate(cfg)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,7 +143,7 @@ def write_package(path: str | os.PathLike, cfg: NetworkConfig, params: NetworkPa
             arrays["check_logits"] = golden.run(cfg, params, check_x).logits.astype(np.int64)
         _write_npz(tmp / "weights.npz", arrays)
         (tmp / "mem").mkdir()
-        mems = memories(cfg, params, par)
+        mems = memories(cfg, params, par) if memories is not None else []
         mem_files = _mem_files(tmp / "mem", mems)
         manifest = {
             "format": FORMAT, "version": VERSION,
@@ -215,15 +183,6 @@ def swap_into_place(tmp: Path, path: Path):
     shutil.rmtree(old, ignore_errors=True)
 
 
-def jsonable(o):
-    """``json.dumps`` default for NumPy scalars and arrays."""
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"cannot write {type(o).__name__} to JSON")
-
-
 # --- loading -----------------------------------------------------------------------------
 
 def resolve_package(name_or_path: str | os.PathLike) -> Path:
@@ -255,14 +214,16 @@ def _differences(have: NetworkConfig, want) -> list[str]:
     return out
 
 
-def load_package(path: str | os.PathLike, expect=None, *, verify: bool = False) -> Package:
+def load_package(path: str | os.PathLike, expect=None, *, verify: bool = False,
+                 memories=None) -> Package:
     """Load and check a package; raise ConfigError naming what is wrong.
 
     Checks: the manifest's format and version, the SHA-256 of every listed file, the
     configuration, the shape and range of every array (``NetworkParams.validate``).
     ``expect`` (a NetworkConfig, a HardwareConfig, or a dict of config fields) must match
     the package's configuration field by field. ``verify`` also reruns the golden model
-    on the stored check inputs and rebuilds the memory files (see :func:`verify_package`).
+    on the stored check inputs and, with ``memories``, rebuilds the memory files (see
+    :func:`verify_package`).
     """
     path = Path(path)
     where = f"weights package {path}"
@@ -299,12 +260,13 @@ def load_package(path: str | os.PathLike, expect=None, *, verify: bool = False) 
             arrays = {k: z[k].astype(np.int64) for k in z.files}
     except (OSError, ValueError, zipfile.BadZipFile) as err:
         raise ConfigError(f"{where}: weights.npz cannot be read ({err})") from None
-    need = [f"l{l}_{n}" for l in range(cfg.layers) for n in _LAYER_ARRAYS] + ["w_out", "b_out"]
+    names = [spec.name for spec in cfg.cell_def().params]
+    need = [f"l{l}_{n}" for l in range(cfg.layers) for n in names] + ["w_out", "b_out"]
     missing = [k for k in need if k not in arrays]
     if missing:
         raise ConfigError(f"{where}: weights.npz lacks {', '.join(missing)}")
     params = NetworkParams(
-        [LayerParams(*(arrays[f"l{l}_{n}"] for n in _LAYER_ARRAYS)) for l in range(cfg.layers)],
+        [LayerParams(**{n: arrays[f"l{l}_{n}"] for n in names}) for l in range(cfg.layers)],
         arrays["w_out"], arrays["b_out"])
     try:
         params.validate(cfg)
@@ -315,18 +277,16 @@ def load_package(path: str | os.PathLike, expect=None, *, verify: bool = False) 
         diff = _differences(cfg, net)
         if diff:
             raise ConfigError(f"{where} does not fit the requested configuration: " + "; ".join(diff))
-        if hasattr(expect, "par"):
-            from hw.network import check_fits
-            check_fits(expect, params)
     pkg = Package(path, cfg, params, manifest, arrays.get("check_x"), arrays.get("check_logits"))
     if verify:
-        verify_package(pkg)
+        verify_package(pkg, memories)
     return pkg
 
 
-def verify_package(pkg: Package) -> dict:
-    """Rerun the golden model on the check inputs and rebuild the memory files; raise
-    ConfigError on any difference. Returns a short report."""
+def verify_package(pkg: Package, memories=None) -> dict:
+    """Rerun the golden model on the check inputs and, with ``memories`` (as in
+    :func:`write_package`), rebuild the memory files; raise ConfigError on any
+    difference. Returns a short report."""
     where = f"weights package {pkg.path}"
     report = {"check_samples": 0, "memories": 0}
     if pkg.check_x is not None and pkg.check_logits is not None:
@@ -336,7 +296,7 @@ def verify_package(pkg: Package) -> dict:
             raise ConfigError(f"{where}: the golden model gives different logits on {bad} of "
                               f"{len(logits)} stored check inputs")
         report["check_samples"] = int(len(logits))
-    for m in memories(pkg.cfg, pkg.params, int(pkg.manifest.get("par", 4))):
+    for m in (memories(pkg.cfg, pkg.params, int(pkg.manifest.get("par", 4))) if memories else []):
         entry = next((e for e in pkg.manifest["memories"] if e["name"] == m["name"]), None)
         if entry is None:
             raise ConfigError(f"{where}: memory {m['name']} is not in the manifest")
@@ -358,11 +318,10 @@ def _relative(path: Path) -> str:
 
 
 def export_trained(train_dir: str | os.PathLike, out: str | os.PathLike, *, steps: int | None = None,
-                   par: int = 4, name: str | None = None, command: str | None = None) -> dict:
+                   par: int = 4, name: str | None = None, command: str | None = None,
+                   memories=None) -> dict:
     """Package the integer model that ``model.train`` evaluated, after checking that the
     golden model still gives the recorded predictions on the whole test split."""
-    from .train import load_trained
-
     train_dir = Path(train_dir)
     summary_path = train_dir / "summary.json"
     if not summary_path.exists():
@@ -401,15 +360,16 @@ def export_trained(train_dir: str | os.PathLike, out: str | os.PathLike, *, step
                      "torch": summary.get("torch"), "numpy": summary.get("numpy")},
         "export": {"command": command, "from": _relative(folder)},
     }
-    write_package(out, cfg, params, meta=manifest_meta, check_x=x_test, par=par)
+    write_package(out, cfg, params, meta=manifest_meta, check_x=x_test, par=par, memories=memories)
     return {"path": str(out), "golden_acc": acc, "agreement": agreement, "steps": steps}
 
 
 # --- command line --------------------------------------------------------------------------
 
-def main(argv=None) -> int:
+def main(argv=None, *, memories=None, prog: str = "python -m hw.package") -> int:
+    """The command line of :mod:`hw.package` (which passes the ROM images, ``memories``)."""
     argv = sys.argv[1:] if argv is None else argv
-    ap = argparse.ArgumentParser(prog="python -m model.export", description=__doc__,
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--from", dest="train_dir", help="a training run folder (build/train/<dataset>)")
     ap.add_argument("--out", help="package folder to write (default build/models/<dataset>)")
@@ -440,7 +400,7 @@ def main(argv=None) -> int:
             elif fields:
                 expect = fields
             pkg = load_package(resolve_package(a.check), expect)
-            rep = verify_package(pkg)
+            rep = verify_package(pkg, memories)
             acc = pkg.manifest.get("accuracy", {})
             print(f"{pkg.path}: OK ({pkg.cfg.name}, T={pkg.cfg.steps}, encoding {pkg.cfg.encoding}, "
                   f"{rep['memories']} memories, {rep['check_samples']} check samples"
@@ -452,7 +412,7 @@ def main(argv=None) -> int:
             if (Path(a.train_dir) / "summary.json").exists() else Path(a.train_dir).name
         out = a.out or str(REPO_ROOT / "build" / "models" / dataset)
         res = export_trained(a.train_dir, out, steps=a.steps, par=a.par, name=a.name,
-                             command=shlex.join(["python", "-m", "model.export", *argv]))
+                             command=shlex.join([*prog.split(), *argv]), memories=memories)
         print(f"wrote {res['path']} (T={res['steps']}): golden accuracy "
               f"{100 * res['golden_acc']:.2f}%, golden = fake-quant on "
               f"{100 * res['agreement']:.2f}% of the test split")
@@ -461,6 +421,3 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,20 +1,16 @@
-"""Integer golden model of the Datta spiking LSTM, bit-exact with the RTL.
+"""Integer golden model, bit-exact with the RTL: a driver of any cell's step.
 
-The cell (DESIGN §2.1), for element n and spike step k, gates a in (f, i, o, g)::
+The shared part, for element n and spike step k of a layer (DESIGN §2.1, §5)::
 
-    z_a(n,k) = sat_acc(W_ax . x(n,k) + W_ah . h(n-1,k) + b_a)     exact sum, one saturation
-    U_a(n,k) = sat_u(leak_a(U_a(n,k-1)) + z_a(n,k)),  U_a(n,-1) = U0_a
-    f, o, i  = binary spike of U (u > theta), soft reset       (i: or hard sigmoid of z)
-    g        = ternary spike of U (+1 above theta+, -1 below -theta-), soft reset
-                                                               (or hard tanh of z)
-    c(n,k)   = sat_c((f ? c(n-1,k) : 0) + i*g)
-    U_c(n,k) = sat_u(leak_c(U_c(n,k-1)) + c(n,k)),  s_c = ternary spike of U_c
-    h(n,k)   = o ? s_c : 0                                     in {-1, 0, +1}
+    z(n,k) = sat_acc(W_x . x(n,k) + W_h . h(n-1,k) + b)     exact sum, one saturation
+    u(n,k), carry(n,k), h(n,k), record = cell.step(z(n,k), u(n,k-1), carry(n-1,k))
+    u(n,-1) = u0,  carry(-1,k) = 0,  h(-1,k) = 0
 
 Readout: ``logits = sat_logit(b_out + sum_k W_out . h_last(N-1, k))`` and the same per
-element. Every rule is taken from :mod:`model.numerics`.
+element. The cell's step (:mod:`model.cells`, e.g. the Datta spiking LSTM in
+:mod:`model.cells.datta`) and every rule here are taken from :mod:`model.numerics`.
 
-Two evaluation orders share :func:`cell_step`: :func:`run_element_major` goes element
+Two evaluation orders share the step: :func:`run_element_major` goes element
 by element and :func:`run_wavefront` fires every cell with ``n + k + layer == s`` at
 global step ``s``. They must agree exactly; :func:`run` picks one.
 """
@@ -26,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import numerics as nr
+from .cells import GoldenOps, constants
 from .config import NetworkConfig
 from .encoding import encode
 from .params import NetworkParams
@@ -34,18 +31,23 @@ __all__ = ["LayerTrace", "GoldenResult", "cell_step", "gate_inputs", "readout", 
            "run_wavefront", "run_element_major"]
 
 
-@dataclass
 class LayerTrace:
-    """Everything one layer produced, indexed ``[B, N, T, H]``.
+    """Everything one layer produced, indexed ``[B, N, T, ...]``.
 
-    ``gates[..., a, :]`` holds gate a's output: a spike, or the multi-bit value of the
-    non-spiking gate. ``s_c`` is the ternary spike of the LIF on c.
+    ``h [B, N, T, H]`` the ternary output; ``u [B, N, T, S, H]`` the membranes after
+    step k (if recorded); the cell's ``RECORD`` outputs (Datta: ``gates [B, N, T, 4,
+    H]``, a spike or the non-spiking gate's value; ``c``; ``s_c``, the c spike) are
+    attributes of the same names.
     """
-    gates: np.ndarray  # [B, N, T, 4, H] int16
-    c: np.ndarray      # [B, N, T, H] int32
-    s_c: np.ndarray    # [B, N, T, H] int8
-    h: np.ndarray      # [B, N, T, H] int8
-    u: np.ndarray | None = None  # [B, N, T, 5, H] membranes after step k (if recorded)
+
+    def __init__(self, h: np.ndarray, u: np.ndarray | None = None, **record):
+        self.h, self.u, self.record = h, u, record
+
+    def __getattr__(self, name):
+        record = self.__dict__.get("record", {})
+        if name in record:
+            return record[name]
+        raise AttributeError(f"this layer trace has no {name!r} (it has h, u, {', '.join(record)})")
 
 
 @dataclass
@@ -73,51 +75,23 @@ def _spike_matmul(spikes, w_t):
 
 
 def gate_inputs(cfg: NetworkConfig, layer: int, w_h_t, bias, x_part, h_prev, tally):
-    """Saturated gate inputs ``z [..., 4, H]``.
+    """Saturated gate inputs ``z [..., G, H]``.
 
     ``x_part`` is ``W_x . x`` (already summed), ``h_prev`` the ternary h of the
     previous element at the same step. The sums run in float BLAS, in a type
     that :func:`_exact_dtype` has checked holds them exactly.
     """
     z = x_part + _spike_matmul(h_prev, w_h_t) + bias
-    z = z.astype(_state_dtype(cfg)).reshape(*z.shape[:-1], 4, cfg.hidden[layer])
+    z = z.astype(_state_dtype(cfg)).reshape(*z.shape[:-1], cfg.cell_def().gates, cfg.hidden[layer])
     return nr.saturate(z, cfg.acc_bits, tally, "acc")
 
 
-def cell_step(cfg: NetworkConfig, theta_pos, theta_neg, z, u, c_prev, tally):
-    """One cell (n, k) for any leading batch shape.
-
-    ``z [..., 4, H]`` gate inputs, ``u [..., 5, H]`` membranes after step k-1,
-    ``c_prev [..., H]`` c of element n-1 at step k. Returns
-    ``(u_next, gates [..., 4, H], c, s_c, h)``.
-    """
-    u_next = u.copy()
-    outs = []
-    for a, gate in enumerate(nr.GATES):
-        za = z[..., a, :]
-        if gate == cfg.nonspiking:
-            if gate == "i":
-                outs.append(nr.hard_sigmoid_q(za, cfg.ns_shift, cfg.ns_bits))
-            else:
-                outs.append(nr.hard_tanh_q(za, cfg.ns_shift, cfg.ns_bits))
-            continue
-        v = nr.membrane_update(u[..., a, :], za, cfg.leak_shift[a], cfg.u_bits, tally)
-        if gate == "g":
-            spike, v = nr.fire_ternary(v, int(theta_pos[a]), int(theta_neg[a]))
-        else:
-            spike, v = nr.fire_binary(v, int(theta_pos[a]))
-        u_next[..., a, :] = v
-        outs.append(spike)
-    f, i, o, g = outs
-    ig = nr.gate_product(i, g, cfg.i_spiking)
-    c = nr.c_update(f, c_prev, ig, cfg.c_bits, tally)
-    ci = nr.MEMBRANES.index("c")
-    vc = nr.membrane_update(u[..., ci, :], c, cfg.leak_shift[ci], cfg.u_bits, tally)
-    s_c, vc = nr.fire_ternary(vc, int(theta_pos[ci]), int(theta_neg[ci]))
-    u_next[..., ci, :] = vc
-    h = nr.h_output(o, s_c)
-    gates = np.stack([np.asarray(v, dtype=np.int16) for v in outs], axis=-2)
-    return u_next, gates, c, s_c, h
+def cell_step(cfg: NetworkConfig, lp, z, u, carry, tally):
+    """One cell (n, k) of the configured cell for any leading batch shape, with the
+    layer parameters ``lp``: ``(u_next, carry_next, h, record)``
+    (:meth:`model.cells.Cell.step`)."""
+    cell = cfg.cell_def()
+    return cell.step(cfg, constants(cell, lp), z, u, tuple(carry), GoldenOps(cfg, tally))
 
 
 def _state_dtype(cfg: NetworkConfig):
@@ -176,34 +150,30 @@ def _new_tally():
 
 def _stats(cfg: NetworkConfig, x_layers, traces, tally, h_last):
     """Activity figures the hardware reports need (all totals over the batch)."""
+    cell = cfg.cell_def()
     stats = {"batch": int(traces[0].h.shape[0]), "saturations": dict(tally), "layers": []}
     total_ac = total_mac = 0
     for l, (x, tr) in enumerate(zip(x_layers, traces)):
-        h_size = cfg.hidden[l]
-        gate_spikes = {g: int(np.count_nonzero(tr.gates[..., a, :]))
-                       for a, g in enumerate(nr.GATES) if g != cfg.nonspiking}
-        # One accumulate per active input spike per weight row it touches (4 gates x H).
+        rows = cell.gates * cfg.hidden[l]  # weights touched by one input event
+        # One accumulate per active input spike per weight row it touches (G gates x H).
         h_prev_events = int(np.count_nonzero(tr.h[:, :-1]))
         if x.ndim == 3:  # direct: multiply-accumulates at every step
             x_events = int(np.count_nonzero(x)) * cfg.steps
-            macs = x_events * 4 * h_size
-            acs = h_prev_events * 4 * h_size
+            macs = x_events * rows
+            acs = h_prev_events * rows
         else:
             x_events = int(np.count_nonzero(x))
             macs = 0
-            acs = (x_events + h_prev_events) * 4 * h_size
-        spiking = len(cfg.spiking_membranes)
-        ternary = 1 + int(cfg.g_spiking)  # g (when spiking) and c compare twice
-        cells = x.shape[0] * cfg.length * cfg.steps
+            acs = (x_events + h_prev_events) * rows
+        own = cell.activity(cfg, tr, x.shape[0] * cfg.length * cfg.steps)
         stats["layers"].append({
-            "gate_spikes": gate_spikes,
-            "c_spikes": int(np.count_nonzero(tr.s_c)),
+            **{k: v for k, v in own.items() if k != "comparisons"},
             "h_spikes": int(np.count_nonzero(tr.h)),
             "input_events": x_events,
             "recurrent_events": h_prev_events,
             "acs": acs,
             "macs": macs,
-            "comparisons": cells * h_size * (spiking + ternary),
+            "comparisons": own["comparisons"],
         })
         total_ac += acs
         total_mac += macs
@@ -229,40 +199,74 @@ def run(cfg: NetworkConfig, params: NetworkParams, x, order: str = "element",
     raise ValueError(f"unknown evaluation order {order!r}; choose 'wavefront' or 'element'")
 
 
+class _LayerState:
+    """The arrays one layer fills, ``[B, N, T, ...]``, and its fixed inputs."""
+
+    def __init__(self, cfg: NetworkConfig, layer: int, lp, batch: int, record_membranes: bool):
+        cell = self.cell = cfg.cell_def()
+        h_size, shape = cfg.hidden[layer], (batch, cfg.length, cfg.steps)
+        self.p, self.lp = constants(cell, lp), lp
+        self.u0 = getattr(lp, cell.by_role("start")[0].name)
+        self.w_h_t, self.bias = _w_h_t(cfg, layer, lp), _bias(cfg, layer, lp)
+        self.h = np.zeros((*shape, h_size), np.int8)
+        self.carry = [np.zeros((*shape, h_size), _state_dtype(cfg)) for _ in cell.CARRY]
+        self.record = {name: np.zeros((*shape, *cell.record_shape(name), h_size), dtype)
+                       for name, (_, dtype) in cell.RECORD.items()}
+        self.u_all = (np.zeros((*shape, len(cell.MEMBRANES), h_size), np.int64)
+                      if record_membranes else None)
+
+    def store(self, n, k, u, carry, h, record):
+        self.h[:, n, k] = h
+        for store, value in zip(self.carry, carry):
+            store[:, n, k] = value
+        for name, value in record.items():
+            self.record[name][:, n, k] = value
+        if self.u_all is not None:
+            self.u_all[:, n, k] = u
+
+    def previous(self, n, k):
+        """h and carry of element n-1 at step k (zero for n = 0); ``n``, ``k`` arrays."""
+        has_prev = n > 0
+        h_prev = np.zeros((self.h.shape[0], n.size, self.h.shape[-1]), np.int8)
+        h_prev[:, has_prev] = self.h[:, n[has_prev] - 1, k[has_prev]]
+        carry = []
+        for store in self.carry:
+            value = np.zeros((store.shape[0], n.size, store.shape[-1]), store.dtype)
+            value[:, has_prev] = store[:, n[has_prev] - 1, k[has_prev]]
+            carry.append(value)
+        return h_prev, carry
+
+    def trace(self) -> LayerTrace:
+        return LayerTrace(self.h, self.u_all, **self.record)
+
+
 def run_element_major(cfg: NetworkConfig, params: NetworkParams, x,
                       record_membranes: bool = False) -> GoldenResult:
     """Evaluate in element-major order: all T steps of element n, then element n+1."""
     x = encode(cfg, x)
     tally = _new_tally()
+    ops = GoldenOps(cfg, tally)
     b = x.shape[0]
     layer_in = x
     x_layers, traces = [], []
     for l, lp in enumerate(params.layers):
-        h_size = cfg.hidden[l]
+        st = _LayerState(cfg, l, lp, b, record_membranes)
+        cell, h_size = st.cell, cfg.hidden[l]
         x_part = _layer_x_part(cfg, l, lp, layer_in)
-        w_h_t, bias = _w_h_t(cfg, l, lp), _bias(cfg, l, lp)
-        gates = np.zeros((b, cfg.length, cfg.steps, 4, h_size), np.int16)
-        c_all = np.zeros((b, cfg.length, cfg.steps, h_size), np.int32)
-        sc_all = np.zeros((b, cfg.length, cfg.steps, h_size), np.int8)
-        h_all = np.zeros((b, cfg.length, cfg.steps, h_size), np.int8)
-        u_all = (np.zeros((b, cfg.length, cfg.steps, 5, h_size), np.int64)
-                 if record_membranes else None)
         h_prev = np.zeros((b, cfg.steps, h_size), np.int8)
-        c_prev = np.zeros((b, cfg.steps, h_size), _state_dtype(cfg))
+        carry_prev = [np.zeros((b, cfg.steps, h_size), _state_dtype(cfg)) for _ in cell.CARRY]
         for n in range(cfg.length):
-            z = gate_inputs(cfg, l, w_h_t, bias, x_part[:, n], h_prev, tally)
-            u = np.broadcast_to(lp.u0, (b, 5, h_size)).astype(_state_dtype(cfg))
+            z = gate_inputs(cfg, l, st.w_h_t, st.bias, x_part[:, n], h_prev, tally)
+            u = np.broadcast_to(st.u0, (b, *st.u0.shape)).astype(_state_dtype(cfg))
             for k in range(cfg.steps):
-                u, g_out, c, s_c, h = cell_step(cfg, lp.theta_pos, lp.theta_neg,
-                                                z[:, k], u, c_prev[:, k], tally)
-                gates[:, n, k], c_all[:, n, k], sc_all[:, n, k], h_all[:, n, k] = g_out, c, s_c, h
-                if u_all is not None:
-                    u_all[:, n, k] = u
-            h_prev = h_all[:, n]
-            c_prev = c_all[:, n].astype(_state_dtype(cfg))
+                u, carry, h, record = cell.step(cfg, st.p, z[:, k], u,
+                                                tuple(c[:, k] for c in carry_prev), ops)
+                st.store(n, k, u, carry, h, record)
+            h_prev = st.h[:, n]
+            carry_prev = [store[:, n] for store in st.carry]
         x_layers.append(layer_in)
-        traces.append(LayerTrace(gates, c_all, sc_all, h_all, u_all))
-        layer_in = h_all
+        traces.append(st.trace())
+        layer_in = st.h
     logits, per_elem = readout(cfg, params, layer_in, tally)
     return GoldenResult(logits, nr.argmax_first(logits), per_elem, traces,
                         _stats(cfg, x_layers, traces, tally, layer_in))
@@ -276,25 +280,17 @@ def run_wavefront(cfg: NetworkConfig, params: NetworkParams, x,
     """
     x = encode(cfg, x)
     tally = _new_tally()
+    ops = GoldenOps(cfg, tally)
     b = x.shape[0]
     n_layers, big_n, big_t = cfg.layers, cfg.length, cfg.steps
-    state = []
+    state, u = [], []
     for l, lp in enumerate(params.layers):
-        h_size = cfg.hidden[l]
-        state.append({
-            "w_x_t": _w_x_t(cfg, l, lp), "w_h_t": _w_h_t(cfg, l, lp),
-            "bias": _bias(cfg, l, lp),
-            "u": np.broadcast_to(lp.u0, (b, big_n, 5, h_size)).astype(_state_dtype(cfg)).copy(),
-            "gates": np.zeros((b, big_n, big_t, 4, h_size), np.int16),
-            "c": np.zeros((b, big_n, big_t, h_size), np.int32),
-            "s_c": np.zeros((b, big_n, big_t, h_size), np.int8),
-            "h": np.zeros((b, big_n, big_t, h_size), np.int8),
-            "u_all": (np.zeros((b, big_n, big_t, 5, h_size), np.int64)
-                      if record_membranes else None),
-        })
+        st = _LayerState(cfg, l, lp, b, record_membranes)
+        st.w_x_t = _w_x_t(cfg, l, lp)
+        state.append(st)
+        u.append(np.broadcast_to(st.u0, (b, big_n, *st.u0.shape)).astype(_state_dtype(cfg)).copy())
     for s in range(big_t + big_n - 1 + n_layers - 1):
-        for l, lp in enumerate(params.layers):
-            st = state[l]
+        for l, st in enumerate(state):
             ns = np.array([n for n in range(big_n) if 0 <= s - l - n < big_t], dtype=np.int64)
             if ns.size == 0:
                 continue
@@ -302,24 +298,14 @@ def run_wavefront(cfg: NetworkConfig, params: NetworkParams, x,
             if l == 0:
                 xin = x[:, ns] if x.ndim == 3 else x[:, ns, ks]
             else:
-                xin = state[l - 1]["h"][:, ns, ks]
-            w_x_t = st["w_x_t"]
-            x_part = xin.astype(w_x_t.dtype) @ w_x_t
-            h_size = cfg.hidden[l]
-            h_prev = np.zeros((b, ns.size, h_size), np.int8)
-            c_prev = np.zeros((b, ns.size, h_size), _state_dtype(cfg))
-            has_prev = ns > 0
-            h_prev[:, has_prev] = st["h"][:, ns[has_prev] - 1, ks[has_prev]]
-            c_prev[:, has_prev] = st["c"][:, ns[has_prev] - 1, ks[has_prev]]
-            z = gate_inputs(cfg, l, st["w_h_t"], st["bias"], x_part, h_prev, tally)
-            u, g_out, c, s_c, h = cell_step(cfg, lp.theta_pos, lp.theta_neg, z,
-                                            st["u"][:, ns], c_prev, tally)
-            st["u"][:, ns] = u
-            st["gates"][:, ns, ks], st["c"][:, ns, ks] = g_out, c
-            st["s_c"][:, ns, ks], st["h"][:, ns, ks] = s_c, h
-            if st["u_all"] is not None:
-                st["u_all"][:, ns, ks] = u
-    traces = [LayerTrace(st["gates"], st["c"], st["s_c"], st["h"], st["u_all"]) for st in state]
+                xin = state[l - 1].h[:, ns, ks]
+            x_part = xin.astype(st.w_x_t.dtype) @ st.w_x_t
+            h_prev, carry_prev = st.previous(ns, ks)
+            z = gate_inputs(cfg, l, st.w_h_t, st.bias, x_part, h_prev, tally)
+            u_next, carry, h, record = st.cell.step(cfg, st.p, z, u[l][:, ns], tuple(carry_prev), ops)
+            u[l][:, ns] = u_next
+            st.store(ns, ks, u_next, carry, h, record)
+    traces = [st.trace() for st in state]
     x_layers = [x] + [t.h for t in traces[:-1]]
     h_last = traces[-1].h
     logits, per_elem = readout(cfg, params, h_last, tally)

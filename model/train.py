@@ -50,7 +50,7 @@ from .ann import HardLSTM, ann_inputs, input_unit
 from .config import NetworkConfig, PRESETS, preset
 from .convert import Conversion, convert
 from .encoding import encode
-from .export import jsonable
+from .runs import jsonable, load_trained, save_trained as _save_trained
 from .float_twin import FloatSpikingLSTM
 from .params import LayerParams, NetworkParams
 
@@ -58,7 +58,6 @@ __all__ = ["TrainSettings", "ScaledSpikingLSTM", "leak_to_shift", "train_ann", "
            "integer_params", "evaluate_float", "evaluate_golden", "spike_rates", "run", "main"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-_PARAM_NAMES = ("w_x", "w_h", "bias", "u0", "theta_pos", "theta_neg")
 
 
 @dataclass
@@ -186,7 +185,7 @@ def integer_params(model: ScaledSpikingLSTM) -> NetworkParams:
     if not model.quantize:
         raise ValueError("integer_params needs the fake-quantized model (quantize=True)")
     ints = {k: v.detach().cpu().numpy().astype(np.int64) for k, v in model.integer_units().items()}
-    layers = [LayerParams(*(ints[f"layers.{l}.{n}"] for n in _PARAM_NAMES))
+    layers = [LayerParams(**{s.name: ints[f"layers.{l}.{s.name}"] for s in model.cfg.cell_def().params})
               for l in range(model.cfg.layers)]
     return NetworkParams(layers, ints["w_out"], ints["b_out"]).validate(model.cfg)
 
@@ -468,30 +467,6 @@ def _settings_dict(settings: TrainSettings) -> dict:
     d = asdict(settings)
     d["steps"] = list(settings.steps)
     return d
-
-
-def _save_trained(folder: Path, cfg: NetworkConfig, params: NetworkParams, meta: dict,
-                  **extra: np.ndarray):
-    """The integer result of one T: ``params.npz`` and ``result.json`` (read by model.export)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    arrays = {"w_out": params.w_out, "b_out": params.b_out, **extra}
-    for l, lp in enumerate(params.layers):
-        for name in _PARAM_NAMES:
-            arrays[f"l{l}_{name}"] = getattr(lp, name)
-    np.savez(folder / "params.npz", **arrays)
-    (folder / "result.json").write_text(json.dumps({"config": cfg.to_dict(), **meta}, indent=1,
-                                                   default=jsonable))
-
-
-def load_trained(folder: str | os.PathLike) -> tuple[NetworkConfig, NetworkParams, dict]:
-    """Read back what :func:`run` saved for one T."""
-    folder = Path(folder)
-    meta = json.loads((folder / "result.json").read_text())
-    cfg = NetworkConfig.from_dict(meta["config"])
-    with np.load(folder / "params.npz") as z:
-        layers = [LayerParams(*(z[f"l{l}_{n}"] for n in _PARAM_NAMES)) for l in range(cfg.layers)]
-        params = NetworkParams(layers, z["w_out"], z["b_out"])
-    return cfg, params.validate(cfg), meta
 
 
 def _table(summary: dict) -> str:

@@ -1,4 +1,4 @@
-"""Weights packages: round trip, refusal of corrupted or mismatched packages, memory files."""
+"""Weights packages (model.export, with the ROM images of hw.package): round trip, refusal of corrupted or mismatched packages, memory files."""
 
 import json
 import os
@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import random_input
+from hw import package as hwpkg
 from hw.config import HardwareConfig
 from model import data, export, golden
 from model.config import ConfigError, NetworkConfig, preset
@@ -28,14 +29,14 @@ def model():
 def package(tmp_path, model, rng):
     cfg, params = model
     x = random_input(cfg, 6, rng)
-    path = export.write_package(tmp_path / "pkg", cfg, params, check_x=x,
+    path = hwpkg.write_package(tmp_path / "pkg", cfg, params, check_x=x,
                                 meta={"training": {"command": "hand-made", "seed": 3}})
     return path, cfg, params
 
 
 def test_round_trip_equals_the_in_memory_model(package, rng):
     path, cfg, params = package
-    pkg = export.load_package(path, expect=cfg, verify=True)
+    pkg = hwpkg.load_package(path, expect=cfg, verify=True)
     assert pkg.cfg == cfg and pkg.cfg.leak_shift == (1, 0, 2, 0, 3)
     for mine, theirs in zip(params.layers, pkg.params.layers):
         for name in ("w_x", "w_h", "bias", "u0", "theta_pos", "theta_neg"):
@@ -51,8 +52,8 @@ def test_round_trip_equals_the_in_memory_model(package, rng):
 
 def test_writing_is_reproducible(tmp_path, model):
     cfg, params = model
-    a = export.write_package(tmp_path / "a", cfg, params)
-    b = export.write_package(tmp_path / "b", cfg, params)
+    a = hwpkg.write_package(tmp_path / "a", cfg, params)
+    b = hwpkg.write_package(tmp_path / "b", cfg, params)
     assert (a / "weights.npz").read_bytes() == (b / "weights.npz").read_bytes()
     assert json.loads((a / "manifest.json").read_text())["weights_sha256"] == \
         json.loads((b / "manifest.json").read_text())["weights_sha256"]
@@ -68,7 +69,7 @@ def test_corrupted_weights_are_refused(package):
     path = package[0]
     flip_byte(path / "weights.npz", 100)
     with pytest.raises(ConfigError, match=r"weights\.npz is corrupted"):
-        export.load_package(path)
+        hwpkg.load_package(path)
 
 
 def test_corrupted_memory_file_is_refused(package):
@@ -76,16 +77,16 @@ def test_corrupted_memory_file_is_refused(package):
     hexfile = path / "mem" / "l0_bias.hex"
     hexfile.write_text(hexfile.read_text().replace("0", "1", 1))
     with pytest.raises(ConfigError, match=r"mem/l0_bias\.hex is corrupted"):
-        export.load_package(path)
+        hwpkg.load_package(path)
 
 
 def test_missing_file_and_manifest_are_refused(package, tmp_path):
     path = package[0]
     os.remove(path / "mem" / "readout_weights.mem")
     with pytest.raises(ConfigError, match=r"readout_weights\.mem is missing"):
-        export.load_package(path)
+        hwpkg.load_package(path)
     with pytest.raises(ConfigError, match="no manifest.json"):
-        export.load_package(tmp_path)
+        hwpkg.load_package(tmp_path)
 
 
 def test_edited_manifest_config_is_refused(package):
@@ -94,23 +95,23 @@ def test_edited_manifest_config_is_refused(package):
     manifest["config"]["hidden"] = [8, 5]
     (path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ConfigError, match=r"layer 1 w_x has shape \(4, 4, 8\).*needs \(4, 5, 8\)"):
-        export.load_package(path)
+        hwpkg.load_package(path)
     manifest["version"] = 99
     (path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ConfigError, match="version 99"):
-        export.load_package(path)
+        hwpkg.load_package(path)
 
 
 def test_mismatched_configuration_is_refused(package):
     path, cfg, _ = package
     with pytest.raises(ConfigError, match=r"does not fit.*hidden is \(8, 4\) in the package, \(16, 4\)"):
-        export.load_package(path, expect=cfg.replace(hidden=(16, 4)))
+        hwpkg.load_package(path, expect=cfg.replace(hidden=(16, 4)))
     with pytest.raises(ConfigError, match=r"encoding is 'rate' in the package, 'level' requested"):
-        export.load_package(path, expect={"encoding": "level"})
+        hwpkg.load_package(path, expect={"encoding": "level"})
     with pytest.raises(ConfigError, match="steps is 2 in the package, 4 requested"):
-        export.load_package(path, expect=HardwareConfig(cfg.replace(steps=4), lanes=1, par=4))
-    export.load_package(path, expect=HardwareConfig(cfg, lanes=2, par=16))  # fits
-    export.load_package(path, expect={"encoding": "rate", "steps": 2})
+        hwpkg.load_package(path, expect=HardwareConfig(cfg.replace(steps=4), lanes=1, par=4))
+    hwpkg.load_package(path, expect=HardwareConfig(cfg, lanes=2, par=16))  # fits
+    hwpkg.load_package(path, expect={"encoding": "rate", "steps": 2})
 
 
 def test_failed_write_leaves_nothing_behind(tmp_path, model, monkeypatch):
@@ -121,29 +122,29 @@ def test_failed_write_leaves_nothing_behind(tmp_path, model, monkeypatch):
 
     monkeypatch.setattr(export, "_mem_files", broken)
     with pytest.raises(OSError, match="simulated"):
-        export.write_package(tmp_path / "pkg", cfg, params)
+        hwpkg.write_package(tmp_path / "pkg", cfg, params)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_failed_overwrite_keeps_the_old_package(tmp_path, model, monkeypatch):
     cfg, params = model
-    path = export.write_package(tmp_path / "pkg", cfg, params)
+    path = hwpkg.write_package(tmp_path / "pkg", cfg, params)
     before = (path / "manifest.json").read_text()
     other = random_params(cfg, 4)
     monkeypatch.setattr(export, "_sha256", lambda p: (_ for _ in ()).throw(OSError("simulated")))
     with pytest.raises(OSError, match="simulated"):
-        export.write_package(path, cfg, other)
+        hwpkg.write_package(path, cfg, other)
     monkeypatch.undo()
     assert (path / "manifest.json").read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pkg"]
-    export.load_package(path)
+    hwpkg.load_package(path)
 
 
 def test_invalid_parameters_are_not_written(tmp_path, model):
     cfg, params = model
     params.layers[0].w_x[0, 0, 0] = 200  # outside 8-bit
     with pytest.raises(ConfigError, match="w_x"):
-        export.write_package(tmp_path / "pkg", cfg, params)
+        hwpkg.write_package(tmp_path / "pkg", cfg, params)
     assert not (tmp_path / "pkg").exists()
 
 
@@ -160,7 +161,7 @@ def test_memory_words_by_hand(tmp_path):
     lp.theta_neg[:] = [6, 7, 8, 9, 10]
     params.w_out[:] = np.array([[3], [-3]])
     params.b_out[:] = [-1, 2]
-    path = export.write_package(tmp_path / "pkg", cfg, params, par=4)
+    path = hwpkg.write_package(tmp_path / "pkg", cfg, params, par=4)
 
     def words(name):
         return [ln for ln in (path / "mem" / f"{name}.hex").read_text().splitlines()
@@ -183,12 +184,12 @@ def test_memory_words_by_hand(tmp_path):
 
 def test_export_cli_check(package, capsys):
     path, cfg, _ = package
-    assert export.main(["--check", str(path)]) == 0
+    assert hwpkg.main(["--check", str(path)]) == 0
     assert "OK" in capsys.readouterr().out
-    assert export.main(["--check", str(path), "--set", "encoding=direct"]) == 2
+    assert hwpkg.main(["--check", str(path), "--set", "encoding=direct"]) == 2
     assert "encoding is 'rate' in the package, 'direct' requested" in capsys.readouterr().err
     flip_byte(path / "weights.npz", 60)
-    assert export.main(["--check", str(path)]) == 2
+    assert hwpkg.main(["--check", str(path)]) == 2
     assert "corrupted" in capsys.readouterr().err
 
 
@@ -198,7 +199,7 @@ def test_bundled_digits_package():
     path = REPO / "models" / "digits"
     if not (path / "manifest.json").exists():
         pytest.skip("no bundled package")
-    pkg = export.load_package(path, expect={"inputs": 8, "hidden": [32], "steps": 4,
+    pkg = hwpkg.load_package(path, expect={"inputs": 8, "hidden": [32], "steps": 4,
                                             "length": 8, "classes": 10}, verify=True)
     m = pkg.manifest
     assert m["training"]["seed"] is not None and m["training"]["command"].startswith("python -m model.train")

@@ -6,6 +6,7 @@ from amaranth.sim import Simulator
 
 from hw.cell import CELL_LATENCY, CellStep, FireBinary, FireTernary, HardSigmoidQ, HardTanhQ
 from model import golden, numerics as nr
+from model.params import LayerParams
 from model.config import ConfigError, NetworkConfig
 
 pytestmark = pytest.mark.hwsim
@@ -112,8 +113,10 @@ def test_cell_step_matches_golden_cell_step(nonspiking, leak, pipelined):
     tally = {}
     for (z, u, c), (g_hw, u_hw, c_hw, h_hw) in zip(cases, got):
         zs = nr.saturate(z, cfg.acc_bits, tally, "acc")
-        u_next, gates, c_ref, s_c, h = golden.cell_step(
-            cfg, theta_pos, theta_neg, zs.swapaxes(0, 1)[None], u.swapaxes(0, 1)[None], c[None], tally)
+        u_next, (c_ref,), h, record = golden.cell_step(
+            cfg, LayerParams(theta_pos=theta_pos, theta_neg=theta_neg), zs.swapaxes(0, 1)[None],
+            u.swapaxes(0, 1)[None], (c[None],), tally)
+        gates = record["gates"]
         assert g_hw == gates[0].T.tolist()
         # the non-spiking gate has no membrane: its slot is passed through unchanged
         assert u_hw == u_next[0].T.tolist()

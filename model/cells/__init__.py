@@ -1,0 +1,206 @@
+"""Cells as plug-ins: what a cell says about itself, and how the rest finds it.
+
+A *cell* is the per-neuron computation of one (element n, spike step k) position of a
+layer. Everything around it is shared and does not know which cell it runs: the
+schedule (rounds of cells that respect (n, k-1) -> (n, k) and (n-1, k) -> (n, k)), the
+event-driven accumulate engine (for every non-zero input, one weight column per gate
+row is added to the gate sums), the weight ROM layout, packages, energy counts and
+reports.
+
+The engine fixes the part of the contract that every cell shares::
+
+    z(n,k) = sat_acc(W_x . x(n,k) + W_h . h(n-1,k) + b)      [G, H]: G gate rows per neuron
+
+and a cell brings the rest, in one module ``model/cells/<name>.py`` that defines a
+module-level ``CELL`` (an instance of a :class:`Cell` subclass):
+
+* ``GATES``: the names of its G gate rows (the rows of ``w_x``, ``w_h`` and ``bias``);
+* ``MEMBRANES``: its S per-neuron state values that restart from ``u0`` at k = 0 of
+  every element and run along k (``u``, ``[S, H]``);
+* ``CARRY``: per-neuron values handed from (n-1, k) to (n, k), zero for n = 0, each
+  with the config field that gives its signed width (the Datta cell's ``c``);
+* ``PARAMS``: its own parameters beyond the engine's (see :class:`ParamSpec`);
+* ``step``: the pure step ``(z, u, carry) -> (u, carry, h, record)`` written on
+  :mod:`model.numerics`, called by the golden model (NumPy) and the float twin
+  (PyTorch) alike; ``h`` is the ternary output that the layer above and the next
+  element see;
+* ``validate``, ``random_layer`` and ``activity`` (cell-specific configuration rules,
+  random integers for tests, operation counts).
+
+Its hardware twin lives in ``hw/cells/<name>.py`` under the same name. Nothing else
+has to change to add a cell: :func:`get` imports the module by name.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+
+from .. import numerics as nr
+
+__all__ = ["Cell", "ParamSpec", "ENGINE_PARAMS", "get", "names", "GoldenOps", "TorchOps",
+           "uniform"]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One integer parameter array of a layer.
+
+    ``dims`` names its axes: ``G`` gate rows, ``H`` neurons, ``M`` layer inputs, ``S``
+    membranes. ``bits`` is the config field of its signed width. ``role`` says what the
+    hardware does with it: ``x_weights``, ``h_weights`` and ``bias`` feed the shared
+    accumulate engine (weight ROM, bias ROM), ``start`` (shape ``[S, H]``) is the
+    membranes' start value (a ROM read at k = 0), ``constant`` a value of the cell's
+    logic (thresholds), which a constant must keep in ``lo .. 2**(bits-1)-1``.
+    """
+
+    name: str
+    dims: tuple[str, ...]
+    bits: str
+    role: str
+    lo: int | None = None
+
+    def shape(self, cell: "Cell", cfg, layer: int) -> tuple[int, ...]:
+        sizes = {"G": len(cell.GATES), "H": cfg.hidden[layer], "M": cfg.layer_inputs(layer),
+                 "S": len(cell.MEMBRANES)}
+        return tuple(sizes[d] for d in self.dims)
+
+    def range(self, cfg) -> tuple[int, int]:
+        lo, hi = nr.signed_range(getattr(cfg, self.bits))
+        return (lo if self.lo is None else self.lo), hi
+
+
+#: the parameters of the shared accumulate engine, the same for every cell
+ENGINE_PARAMS = (
+    ParamSpec("w_x", ("G", "H", "M"), "w_bits", "x_weights"),
+    ParamSpec("w_h", ("G", "H", "H"), "w_bits", "h_weights"),
+    ParamSpec("bias", ("G", "H"), "acc_bits", "bias"),
+)
+
+
+class Cell:
+    """Base of every cell; a subclass fills in the class attributes and methods."""
+
+    name: str = ""
+    GATES: tuple[str, ...] = ()
+    MEMBRANES: tuple[str, ...] = ()
+    #: ``(name, width field)`` of each value handed from element n-1 to n
+    CARRY: tuple[tuple[str, str], ...] = ()
+    #: the cell's own parameters (the engine's come first, see :data:`ENGINE_PARAMS`)
+    PARAMS: tuple[ParamSpec, ...] = ()
+    #: the per-cell outputs that ``step`` returns in ``record`` besides h and carry:
+    #: ``name -> (extra axes before H, NumPy dtype of the trace)``
+    RECORD: dict = {}
+
+    @property
+    def gates(self) -> int:
+        return len(self.GATES)
+
+    @property
+    def params(self) -> tuple[ParamSpec, ...]:
+        return ENGINE_PARAMS + tuple(self.PARAMS)
+
+    def spec(self, name: str) -> ParamSpec:
+        return next(p for p in self.params if p.name == name)
+
+    def by_role(self, role: str) -> tuple[ParamSpec, ...]:
+        return tuple(p for p in self.params if p.role == role)
+
+    def record_shape(self, name: str) -> tuple[int, ...]:
+        return tuple(len(self.GATES) if a == "G" else a for a in self.RECORD[name][0])
+
+    # -- what a subclass provides --------------------------------------------------
+    def validate(self, cfg, need) -> None:
+        """Cell-specific configuration rules; ``need(cond, message)`` raises ConfigError."""
+
+    def step(self, cfg, p, z, u, carry, ops):
+        """One cell (n, k) for any leading batch shape: see the module docstring.
+
+        ``p`` holds the ``constant`` parameters, ``z [..., G, H]`` the saturated gate
+        sums, ``u [..., S, H]`` the membranes after step k-1, ``carry`` a tuple of
+        ``[..., H]`` values of element n-1 at step k. Returns ``(u_next, carry_next, h,
+        record)``.
+        """
+        raise NotImplementedError
+
+    def random_layer(self, cfg, layer: int, rng, base: int) -> dict:
+        """Random integers of one layer (all of :attr:`params`); ``base`` is a threshold
+        scale near one standard deviation of a gate sum."""
+        raise NotImplementedError
+
+    def activity(self, cfg, trace, cells: int) -> dict:
+        """Cell-specific activity of one layer's trace (``cells``: B x N x T cells);
+        must contain ``comparisons``."""
+        return {"comparisons": 0}
+
+
+def get(name: str) -> Cell:
+    """The cell named ``name``: ``model/cells/<name>.py``'s ``CELL``."""
+    if not isinstance(name, str) or name not in names():
+        raise ValueError(f"unknown cell {name!r}; choose one of {', '.join(names())}")
+    return _load(name)
+
+
+@functools.cache
+def _load(name: str) -> Cell:
+    module = importlib.import_module(f"{__name__}.{name}")
+    cell = getattr(module, "CELL", None)
+    if not isinstance(cell, Cell):
+        raise ValueError(f"model/cells/{name}.py defines no CELL (a model.cells.Cell instance)")
+    return cell
+
+
+@functools.cache
+def names() -> tuple[str, ...]:
+    """The cells this installation has, from the modules of this package."""
+    return tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")))
+
+
+def constants(cell: Cell, lp) -> SimpleNamespace:
+    """A layer's ``constant`` parameters as lists of Python ints (golden model, hardware)."""
+    return SimpleNamespace(**{s.name: [int(v) for v in np.ravel(getattr(lp, s.name))]
+                              for s in cell.by_role("constant")})
+
+
+def uniform(rng, bits: int, shape, scale: float = 1.0):
+    """Uniform signed ``bits``-wide integers (the random init of weights)."""
+    lo, hi = nr.signed_range(bits)
+    lo, hi = int(lo * scale), int(hi * scale)
+    return rng.integers(lo, hi + 1, size=shape, dtype=np.int64)
+
+
+class GoldenOps:
+    """The integer model's view of the shared rules: saturations are counted."""
+
+    spike = None  # exact comparisons
+
+    def __init__(self, cfg, tally: dict | None):
+        self.cfg, self.tally = cfg, tally
+
+    def membrane(self, index: int, u, z):
+        """``sat(leak(u) + z)`` of membrane ``index`` of the cell."""
+        return nr.membrane_update(u, z, self.cfg.leak_shift[index], self.cfg.u_bits, self.tally)
+
+    def stack(self, values, axis: int):
+        return np.stack(values, axis=axis)
+
+
+class TorchOps:
+    """The float twin's view: spikes through a surrogate step, optionally a real leak."""
+
+    def __init__(self, cfg, spike, leak_factor=None):
+        self.cfg, self.spike, self.leak_factor, self.tally = cfg, spike, leak_factor, None
+
+    def membrane(self, index: int, u, z):
+        if self.leak_factor is None:
+            return nr.membrane_update(u, z, self.cfg.leak_shift[index], self.cfg.u_bits)
+        return nr.saturate(self.leak_factor[index].clamp(0.5, 1.0) * u + z, self.cfg.u_bits)
+
+    def stack(self, values, axis: int):
+        import torch
+        return torch.stack(values, dim=axis)
