@@ -11,7 +11,7 @@ random rate-coded inputs (random weights), against two bounds:
 * ``ACs/(L*P)``: the same spread over all L lanes, never waiting.
 
 and the named overheads: per round ``C`` cycles of neuron pass over the C chunks plus
-``hw.latency.ROUND_OVERHEAD`` (BEGIN, FETCH, LOAD, the empty event check, DRAIN with the
+``hw.latency.round_overhead`` (BEGIN, FETCH, LOAD, the empty event check, DRAIN with the
 neuron pipeline, FINISH) and ``WEIGHT_LATENCY - 1`` more when the round has events, per layer 3, and the
 readout.
 The analytic model is the one the simulation tests check cycle for cycle.
@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from hw.config import HardwareConfig  # noqa: E402
-from hw.latency import ROUND_OVERHEAD, cycles_for_batch  # noqa: E402
+from hw.latency import cycles_for_batch, round_overhead  # noqa: E402
 from model.config import PRESETS, preset  # noqa: E402
 from model.params import random_params  # noqa: E402
 
@@ -56,7 +56,7 @@ def main(argv=None) -> int:
         acs = (res.stats["acs"] - res.stats["readout_acs"]) / args.batch
         rounds = figures[0]["rounds"]
         chunks = hw.chunks(0)
-        overhead = rounds * (chunks + ROUND_OVERHEAD) * cfg.layers
+        overhead = rounds * (chunks + round_overhead(hw)) * cfg.layers
         events = np.mean([sum(lc.events for lc in f["layers"]) for f in figures]) / (rounds * cfg.layers)
         one = acs / args.par
         spread = acs / (args.par * lane_count)

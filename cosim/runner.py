@@ -29,11 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.config import CYCLE_BITS, HardwareConfig
+from hw import cells as hw_cells
+from hw.config import CYCLE_BITS, HardwareConfig, default_par, valid_pars
 from hw.latency import cycles_for_batch
 from hw.network import SpikingLSTMNetwork
 from hw.rom import bits_for
-from model.config import ConfigError, NetworkConfig, PRESETS, preset
+from model import cells
+from model.config import DEFAULT_CELL, ConfigError, NetworkConfig, PRESETS, preset
 from model.encoding import random_input
 from model.params import random_params
 
@@ -79,11 +81,15 @@ def _apply_fault(params, fault: str | None):
     model the true ones, so the regression must report a mismatch."""
     if fault is None:
         return params
-    bad = dataclasses.replace(params, layers=[dataclasses.replace(lp) for lp in params.layers])
+    bad = dataclasses.replace(params, layers=[lp.replace() for lp in params.layers])
     if fault == "threshold":
+        # the first threshold array of the cell, its last membrane off by one (Datta:
+        # the positive threshold of the LIF on c)
         lp = bad.layers[0]
-        lp.theta_pos = lp.theta_pos.copy()
-        lp.theta_pos[4] += 1  # positive threshold of the LIF on c, off by one
+        name = next(n for n in lp.names if n.startswith("theta"))
+        theta = getattr(lp, name).copy()
+        theta[-1] += 1
+        setattr(lp, name, theta)
     else:
         raise ValueError(f"unknown fault {fault!r}; choose 'threshold'")
     return bad
@@ -187,8 +193,9 @@ def random_case(rng: np.random.Generator, index: int, sequences: int) -> CosimCa
         logit_bits=int(rng.integers(max(w_bits, 5), 10 if narrow else 21)),
         leak_shift=tuple(int(s) for s in rng.integers(0, 4, size=5)),
         name=f"random{index}")
-    options = [p for p in (4, 8, 12, 16, 24, 32) if all((4 * h) % p == 0 for h in hidden)]
+    options = [p for p in (4, 8, 12, 16, 24, 32) if p in valid_pars(net)]
     hw = HardwareConfig(net, lanes=int(rng.integers(1, steps + 1)), par=int(rng.choice(options)))
+    hw = _other_cell(hw, index)
     return CosimCase(
         name=f"random{index:03d}", hw=hw, params_seed=int(rng.integers(1 << 16)),
         threshold_scale=float(rng.uniform(0.05 if narrow else 0.2, 1.0)),
@@ -196,11 +203,30 @@ def random_case(rng: np.random.Generator, index: int, sequences: int) -> CosimCa
         input_gaps=float(rng.choice([0.0, 0.0, 0.3])), output_stalls=float(rng.choice([0.0, 0.0, 0.5])))
 
 
+#: share of the random configurations that take another cell than the Datta LSTM
+OTHER_CELLS = 0.25
+
+
+def _other_cell(hw: HardwareConfig, index: int) -> HardwareConfig:
+    """Now and then the same configuration on another cell of :mod:`model.cells` that
+    has hardware; drawn from a generator of its own, so the Datta cases stay those of
+    the seed."""
+    side = np.random.default_rng([index, 0x5E11])
+    others = [c for c in cells.names() if c != DEFAULT_CELL and hw_cells.has_hardware(c)]
+    if not others or side.random() >= OTHER_CELLS:
+        return hw
+    cell = cells.get(str(side.choice(others)))
+    leak = tuple(int(s) for s in side.integers(0, 4, size=len(cell.MEMBRANES)))
+    net = hw.net.replace(cell=cell.name, nonspiking="none", leak_shift=leak)
+    options = valid_pars(net, 8 * cell.gates)
+    return HardwareConfig(net, lanes=hw.lanes, par=int(side.choice(options)))
+
+
 def preset_case(name: str, sequences: int, lanes: int | None = None, par: int | None = None,
                 encoding: str = "rate") -> CosimCase:
     net = preset(name, encoding=encoding)
     h = net.hidden[0]
-    par = par or next(p for p in (16, 8, 4) if (4 * h) % p == 0)
+    par = par or default_par(net)
     return CosimCase(name=f"preset_{name}", hw=HardwareConfig(net, lanes=lanes or net.steps, par=par),
                      sequences=sequences, threshold_scale=0.5)
 

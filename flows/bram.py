@@ -108,7 +108,7 @@ def placeholder_params(hw: HardwareConfig, params: NetworkParams, seed: int = 1,
     w_out = rand(np.shape(params.w_out))
     for _ in range(tries):
         ph = replace(params, w_out=w_out.astype(np.asarray(params.w_out).dtype),
-                     layers=[replace(lp, w_x=wx.astype(np.asarray(lp.w_x).dtype),
+                     layers=[lp.replace(w_x=wx.astype(np.asarray(lp.w_x).dtype),
                                      w_h=wh.astype(np.asarray(lp.w_h).dtype))
                              for lp, (wx, wh) in zip(params.layers, layers)])
         seen, redo = set(), set()
@@ -123,7 +123,7 @@ def placeholder_params(hw: HardwareConfig, params: NetworkParams, seed: int = 1,
             if r == len(layers):
                 w_out[element] = rand(w_out.shape[1])
                 continue
-            q, a = divmod(element, 4)
+            q, a = divmod(element, hw.gates)
             wx, wh = layers[r]
             for neuron in range(q, wx.shape[1], q_per):
                 wx[a, neuron] = rand(wx.shape[2])
@@ -136,7 +136,8 @@ def check_patchable(built: NetworkParams, new: NetworkParams) -> None:
     """Refuse a package whose non-ROM values differ from the ones built into the logic."""
     diffs = []
     for l, (a, b) in enumerate(zip(built.layers, new.layers)):
-        for field in ("bias", "u0", "theta_pos", "theta_neg"):
+        # everything but the weights is logic or a small ROM built into the netlist
+        for field in (name for name in a.names if name not in ("w_x", "w_h")):
             if not np.array_equal(getattr(a, field), getattr(b, field)):
                 diffs.append(f"layer {l} {field}")
     if not np.array_equal(built.b_out, new.b_out):

@@ -40,6 +40,7 @@ import numpy as np
 from hw.config import HardwareConfig
 from hw.latency import schedule
 from hw.layer import input_kind
+from hw.memory_map import memory_layout
 from hw.rom import bits_for
 from model import golden
 from model import numerics as nr
@@ -164,35 +165,6 @@ def sram_pj(word_bits: int, capacity_bits: int) -> float:
     return e0 * (capacity_bits / c0) ** p * word_bits / 64.0
 
 
-def memory_layout(hw: HardwareConfig) -> dict[str, dict]:
-    """Word width, depth and instance count of every memory the generator builds
-    (names follow :mod:`hw.layer` and :mod:`hw.network`)."""
-    net = hw.net
-    out = {}
-    kbits = bits_for(net.steps - 1)
-    for l in range(net.layers):
-        h, m_in = net.hidden[l], net.layer_inputs(l)
-        c, q, p = hw.chunks(l), hw.neurons_per_chunk, hw.par
-        cbits = bits_for(c - 1)
-        z = hw.acc_sum_bits(l)
-        per_lane = -(-net.length // hw.lanes)
-        out[f"layer{l}.weights"] = {"word_bits": p * net.w_bits, "depth": (m_in + h) << cbits, "instances": 1, "kind": "rom"}
-        out[f"layer{l}.bias"] = {"word_bits": p * z, "depth": c, "instances": 1, "kind": "rom"}
-        out[f"layer{l}.u0"] = {"word_bits": q * 5 * net.u_bits, "depth": c, "instances": 1, "kind": "rom"}
-        out[f"layer{l}.acc"] = {"word_bits": p * z, "depth": c, "instances": hw.lanes, "kind": "ram"}
-        out[f"layer{l}.membranes"] = {"word_bits": q * 5 * net.u_bits, "depth": c, "instances": hw.lanes, "kind": "ram"}
-        out[f"layer{l}.cstate"] = {"word_bits": q * net.c_bits, "depth": net.steps << cbits, "instances": hw.lanes, "kind": "ram"}
-        out[f"layer{l}.bank"] = {"word_bits": 2 * h, "depth": per_lane << kbits, "instances": hw.lanes, "kind": "ram"}
-    if input_kind(hw, 0) == "features":
-        out["inbuf"] = {"word_bits": net.inputs * net.x_bits, "depth": net.length, "instances": 1, "kind": "ram"}
-    else:
-        out["inbuf"] = {"word_bits": 2 * net.layer_inputs(0), "depth": net.length << kbits, "instances": 1, "kind": "ram"}
-    out["w_out"] = {"word_bits": net.classes * net.w_bits, "depth": net.hidden[-1], "instances": 1, "kind": "rom"}
-    for mem in out.values():
-        mem["capacity_bits"] = mem["word_bits"] * mem["depth"]
-    return out
-
-
 def memory_reads(hw: HardwareConfig, params, x) -> dict:
     """Memory words read and written for a batch of raw inputs ``x``, per memory.
 
@@ -259,8 +231,9 @@ def memory_reads(hw: HardwareConfig, params, x) -> dict:
         counts[pre + "acc"]["writes"] += e * c * hw.lanes + batch * fired * c
         counts[pre + "membranes"]["reads"] += batch * later_step * c
         counts[pre + "membranes"]["writes"] += batch * fired * c
-        counts[pre + "cstate"]["reads"] += batch * with_prev * c
-        counts[pre + "cstate"]["writes"] += batch * fired * c
+        if pre + "cstate" in counts:  # a cell that carries values across elements
+            counts[pre + "cstate"]["reads"] += batch * with_prev * c
+            counts[pre + "cstate"]["writes"] += batch * fired * c
         counts[pre + "bank"]["writes"] += batch * fired
         counts[pre + "bank"]["reads"] += batch * with_prev
         if l == 0:
@@ -316,6 +289,7 @@ def operation_energy(hw: HardwareConfig, stats: dict, memory: dict | None = None
                       "pj_each": pj_each, "nj": count * pj_each / batch / 1000.0, "rule": rule})
 
     cells = batch * net.length * net.steps
+    cell = net.cell_def()
     for l, ls in enumerate(stats["layers"]):
         item("ac", f"layer{l} accumulates", ls["acs"], add_pj(w["acc"][l]),
              f"add at {w['acc'][l]} bits")
@@ -327,12 +301,16 @@ def operation_energy(hw: HardwareConfig, stats: dict, memory: dict | None = None
              f"compare = add at {w['u']} bits")
         h = net.hidden[l]
         membranes = len(net.spiking_membranes)
-        leaky = sum(1 for a, m in enumerate(nr.MEMBRANES)
+        leaky = sum(1 for a, m in enumerate(cell.MEMBRANES)
                     if m in net.spiking_membranes and net.leak_shift[a] != 0)
-        spikes = sum(ls["gate_spikes"].values()) + ls["c_spikes"]
+        # every spike is one soft reset (a subtraction): the gates' and the c spikes
+        spikes = sum(ls.get("gate_spikes", {}).values()) + ls.get("c_spikes", 0)
         item("neuron_update", f"layer{l} membrane adds, leaks and resets",
              cells * h * (membranes + leaky) + spikes, add_pj(w["u"]), f"add at {w['u']} bits")
-        item("neuron_update", f"layer{l} c updates", cells * h, add_pj(w["c"]), f"add at {w['c']} bits")
+        for name, bits in cell.CARRY:  # one add per carried value (Datta: c = f*c + i*g)
+            width = getattr(net, bits)
+            item("neuron_update", f"layer{l} {name} updates", cells * h, add_pj(width),
+                 f"add at {width} bits")
     item("ac", "readout accumulates", stats["readout_acs"], add_pj(w["logit"]),
          f"add at {w['logit']} bits")
     notes = []

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from model import numerics as nr
 from model.config import ConfigError, NetworkConfig
 
-__all__ = ["HardwareConfig"]
+__all__ = ["HardwareConfig", "valid_pars", "default_par"]
 
 #: Bits of the cycle counter reported with every result.
 CYCLE_BITS = 32
@@ -23,9 +23,10 @@ class HardwareConfig:
     * ``lanes`` (L, 1..T): cells computed at once. Lane ``n mod L`` owns element n for
       all its T steps. ``L == T`` is the wavefront schedule (T + N - 1 rounds per
       layer), ``L == 1`` element by element (T x N rounds).
-    * ``par`` (P): weights each lane adds per cycle. The 4H gate accumulators of a
-      lane are split into ``4H / P`` chunks of ``P / 4`` neurons (all four gates of a
-      neuron share a chunk), so P must be a multiple of 4 that divides 4H.
+    * ``par`` (P): weights each lane adds per cycle. The G x H gate accumulators of a
+      lane (G gate rows per neuron: the cell's, 4 for the Datta LSTM) are split into
+      ``GH / P`` chunks of ``P / G`` neurons (all gates of a neuron share a chunk), so P
+      must be a multiple of G that divides GH of every layer (:func:`valid_pars`).
     """
 
     net: NetworkConfig
@@ -39,20 +40,26 @@ class HardwareConfig:
                 raise ConfigError(f"hardware config for {net.name!r}: {msg}")
         need(isinstance(self.lanes, int) and 1 <= self.lanes <= net.steps,
              f"lanes must be from 1 to T={net.steps}, got {self.lanes!r}")
-        need(isinstance(self.par, int) and self.par >= 4 and self.par % 4 == 0,
-             f"par (P) must be a multiple of 4, got {self.par!r}")
+        g = net.cell_def().gates
+        need(isinstance(self.par, int) and self.par >= g and self.par % g == 0,
+             f"par (P) must be a multiple of {g}, got {self.par!r}")
         for l, h in enumerate(net.hidden):
-            need((4 * h) % self.par == 0,
-                 f"par={self.par} must divide 4H={4 * h} of layer {l}")
+            need((g * h) % self.par == 0,
+                 f"par={self.par} must divide {g}H={g * h} of layer {l}")
 
     # -- derived sizes ------------------------------------------------------------------
     @property
+    def gates(self) -> int:
+        """G: gate rows (accumulators) per neuron of the cell."""
+        return self.net.cell_def().gates
+
+    @property
     def neurons_per_chunk(self) -> int:
-        return self.par // 4
+        return self.par // self.gates
 
     def chunks(self, layer: int) -> int:
         """Chunks of P accumulators in a layer: cycles per input event and per neuron pass."""
-        return 4 * self.net.hidden[layer] // self.par
+        return self.gates * self.net.hidden[layer] // self.par
 
     def acc_sum_bits(self, layer: int) -> int:
         """Width of a gate accumulator that holds its exact sum before the one saturation."""
@@ -72,3 +79,19 @@ class HardwareConfig:
 
     def to_dict(self) -> dict:
         return {"net": self.net.to_dict(), "lanes": self.lanes, "par": self.par}
+
+
+def valid_pars(net: NetworkConfig, limit: int | None = None) -> list[int]:
+    """Every P the layers of ``net`` accept (multiples of G dividing G x H of every
+    layer), at most ``limit``."""
+    g = net.cell_def().gates
+    top = g * min(net.hidden) if limit is None else min(limit, g * min(net.hidden))
+    return [p for p in range(g, top + 1, g) if all((g * h) % p == 0 for h in net.hidden)]
+
+
+def default_par(net: NetworkConfig, limit: int = 16) -> int:
+    """The largest valid P of at most ``limit`` (16: the default of ``make synth``)."""
+    options = valid_pars(net, limit)
+    if not options:  # G > limit: the smallest P there is
+        return valid_pars(net)[0]
+    return options[-1]

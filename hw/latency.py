@@ -4,7 +4,8 @@ For a hardware configuration and a given input, the exact number of cycles from 
 first compute cycle to the result, derived from the controller's structure (see
 :mod:`hw.layer` and :mod:`hw.network`) and the golden model's spikes:
 
-* a layer: ``3 + sum over rounds of (E*C + C + 6 + NEURON_LATENCY + (WEIGHT_LATENCY - 1)*[E > 0])``, where a round fires every lane
+* a layer: ``3 + sum over rounds of (E*C + C + 6 + NEURON_LATENCY + (WEIGHT_LATENCY - 1)*[E > 0])``,
+  with ``NEURON_LATENCY`` = the cell step's ``LATENCY`` + 1 (:func:`neuron_latency`), where a round fires every lane
   whose next cell is ready and ``E`` counts the input positions (layer inputs and
   recurrent h) that are non-zero in at least one firing lane's cell;
 * the readout: ``1 + sum over k of (4 + E_k + [E_k > 0]) + 2 + (classes - 1)``, ``E_k`` the non-zero
@@ -23,12 +24,15 @@ import numpy as np
 from model import golden
 from model.encoding import encode
 
-from .layer import NEURON_LATENCY, WEIGHT_LATENCY
+from .banked_rom import LATENCY as WEIGHT_LATENCY
+from .cells import latency as cell_latency
 from .config import HardwareConfig
 
-__all__ = ["schedule", "LayerCycles", "sequence_cycles", "cycles_for_batch"]
+__all__ = ["schedule", "LayerCycles", "sequence_cycles", "cycles_for_batch", "neuron_latency",
+           "round_overhead"]
 
-ROUND_OVERHEAD = 6 + NEURON_LATENCY  # BEGIN, FETCH, LOAD, the empty ACC check, DRAIN (1 + the neuron pipeline), FINISH
+#: BEGIN, FETCH, LOAD, the empty ACC check, FINISH; DRAIN adds 1 + the neuron pipeline
+ROUND_CONTROL = 5
 LAYER_OVERHEAD = 3   # START, the final BEGIN, the WAIT that sees the layer idle
 EVENT_LOOKAHEAD = 1  # the first event of a non-empty list is taken one cycle ahead
 # ACC waits for the last event's add: the weight ROM's latency beyond the two cycles that
@@ -38,6 +42,17 @@ READOUT_BEGIN = 1
 READOUT_PER_STEP = 4  # address, latch the row, its spike mask, the empty-mask check
 READOUT_END = 2       # the last add lands, the logits saturate; then one cycle per class
                       # after the first for the first-maximum scan
+
+
+def neuron_latency(hw: HardwareConfig) -> int:
+    """Cycles from a chunk's memory data to its write-back: the accumulator data
+    register, then the cell step's pipeline."""
+    return cell_latency(hw.net) + 1
+
+
+def round_overhead(hw: HardwareConfig) -> int:
+    """Cycles of a round besides its events and its C neuron cycles."""
+    return ROUND_CONTROL + 1 + neuron_latency(hw)
 
 
 def schedule(lanes: int, steps: int, length: int) -> list[list[tuple[int, int]]]:
@@ -77,6 +92,7 @@ def _layer_cycles(hw: HardwareConfig, layer: int, x_nz: np.ndarray, h_nz: np.nda
                   rounds) -> LayerCycles:
     """``x_nz [N, T, M_in]`` and ``h_nz [N, T, H]`` non-zero masks of one sequence."""
     chunks = hw.chunks(layer)
+    overhead = round_overhead(hw)
     events = 0
     cycles = LAYER_OVERHEAD
     zero_h = np.zeros(h_nz.shape[-1], dtype=bool)
@@ -88,7 +104,7 @@ def _layer_cycles(hw: HardwareConfig, layer: int, x_nz: np.ndarray, h_nz: np.nda
             mask_h |= h_nz[n - 1, k] if n > 0 else zero_h
         e = int(mask_x.sum() + mask_h.sum())
         events += e
-        cycles += e * chunks + chunks + ROUND_OVERHEAD + (e > 0) * (EVENT_LOOKAHEAD + ACC_FLUSH)
+        cycles += e * chunks + chunks + overhead + (e > 0) * (EVENT_LOOKAHEAD + ACC_FLUSH)
     return LayerCycles(len(rounds), events, cycles)
 
 

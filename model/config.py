@@ -163,6 +163,8 @@ class NetworkConfig:
         return tuple(m for m in self.cell_def().MEMBRANES if m != self.nonspiking)
 
     def replace(self, **changes) -> "NetworkConfig":
+        if changes.get("cell", self.cell) != self.cell and "leak_shift" not in changes:
+            changes["leak_shift"] = None  # another cell: its own membranes, all IF
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:

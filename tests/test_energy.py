@@ -20,6 +20,9 @@ from model.config import NetworkConfig, preset
 from model.encoding import random_input
 from model.params import LayerParams, NetworkParams, random_params
 
+# energy accounting is flow logic; the activity measurement below also runs the
+# Amaranth simulator (hwsim)
+pytestmark = pytest.mark.flows
 
 # ---- per-operation energies --------------------------------------------------------------
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hw.cell import CELL_LATENCY, CellStep, FireBinary, FireTernary, HardSigmoidQ, HardTanhQ
+from hw.cell import FireBinary, FireTernary, HardSigmoidQ, HardTanhQ
+from hw.cells.datta import CELL_LATENCY, CellStep
 from model import golden, numerics as nr
 from model.params import LayerParams
 from model.config import ConfigError, NetworkConfig
@@ -100,13 +101,13 @@ def test_cell_step_matches_golden_cell_step(nonspiking, leak, pipelined):
         z, u, c = case
         ctx.set(dut.z, [[int(v) for v in row] for row in z])
         ctx.set(dut.u_prev, [[int(v) for v in row] for row in u])
-        ctx.set(dut.c_prev, [int(v) for v in c])
+        ctx.set(dut.carry_prev, [{"c": int(v)} for v in c])
 
     def sample(ctx):
         gates = ctx.get(dut.gates)
         return ([[int(gates[q][g]) for g in nr.GATES] for q in range(neurons)],
                 [[int(v) for v in ctx.get(dut.u)[q]] for q in range(neurons)],
-                [int(v) for v in ctx.get(dut.c)], [int(v) for v in ctx.get(dut.h)])
+                [int(v.c) for v in ctx.get(dut.carry)], [int(v) for v in ctx.get(dut.h)])
 
     got = simulate(dut, cases, drive, sample, latency=dut.latency)
     assert len(got) == len(cases)

@@ -1,0 +1,210 @@
+"""The accumulate pipeline of a layer: event values in, per-lane gate sums out.
+
+Stage 1 addresses the weight ROM with ``{event, chunk}``; the word arrives in stage
+``ADD = WEIGHT_LATENCY + 1`` (:mod:`hw.banked_rom`), where every lane adds it, subtracts
+it or leaves its accumulators alone. :class:`AccumulatePipeline` carries the stage
+flags, chunks and spike values shared by the lanes; :class:`LaneAccumulator` is one
+lane's accumulator memory access: the read (address register, asynchronous read, data
+register), the add and the write, the restart from the biases in the NEURON phase.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
+from amaranth.lib import data, memory, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from model import numerics as nr
+
+from .banked_rom import LATENCY as WEIGHT_LATENCY
+from .cell import delayed
+from .config import COUNTER_BITS
+from .fanout import copies
+from .links import AccumulateStages, LaneSignature, Phases
+from .onehot import onehot_select
+
+__all__ = ["ADD_STAGE", "AccumulatePipeline", "LaneAccumulator", "popcount", "times_const"]
+
+#: the stage in which the weight word arrives and the lanes add
+ADD_STAGE = WEIGHT_LATENCY + 1
+
+
+def times_const(value, factor: int):
+    """``value * factor`` as a sum of shifts, so no multiplier is inferred."""
+    total = 0
+    for b in range(factor.bit_length()):
+        if factor >> b & 1:
+            total = total + (value << b)
+    return total
+
+
+def popcount(bits):
+    """Number of set bits (an adder tree)."""
+    items = [bits[i] for i in range(len(bits))]
+    if not items:
+        return Const(0, 1)
+    while len(items) > 1:
+        items = [items[i] + items[i + 1] if i + 1 < len(items) else items[i]
+                 for i in range(0, len(items), 2)]
+    return items[0]
+
+
+class AccumulatePipeline(wiring.Component):
+    """Stage flags, chunks and spike values of the accumulate pipeline, shared by the lanes.
+
+    Members:
+
+    * ``phase`` (in, :class:`hw.links.Phases`): ``issue`` starts stage 2 with ``phase.chunk``
+      and, per lane, the value at the current event; ``clear`` zeroes ``acs``;
+    * ``cur`` (in): the current event, one-hot over the ``width`` positions;
+    * ``values`` (in, per lane): the lane's event values, ``x`` (the layer inputs) then
+      ``h`` (the recurrent h), sign-extended here to ``value_shape``;
+    * ``value`` (out, per lane): the stage-2 spike value of each lane (no reset);
+    * ``stages`` (out, :class:`hw.links.AccumulateStages`): the later stages, for the lanes;
+    * ``in_flight`` (out): an event is in the stages before the accumulators' read
+      (the controller waits for it before NEURON);
+    * ``acs`` (out): accumulate operations of this run (P per lane with a non-zero value).
+    """
+
+    def __init__(self, *, lanes: int, par: int, chunks: int, cbits: int, in_row, h_row, value_shape):
+        self.lanes, self.par, self.chunks, self.cbits = lanes, par, chunks, cbits
+        self.value_shape = value_shape
+        super().__init__({
+            "phase": In(Phases(cbits)),
+            "cur": In(in_row.length + h_row.length),
+            "values": In(data.ArrayLayout(data.StructLayout({"x": in_row, "h": h_row}), lanes)),
+            "value": Out(data.ArrayLayout(value_shape, lanes)),
+            "stages": Out(AccumulateStages(cbits)),
+            "in_flight": Out(1),
+            "acs": Out(COUNTER_BITS),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        ADD, L = ADD_STAGE, self.lanes
+        s2_acc = Signal()
+        s2_chunk = Signal(self.cbits, reset_less=True)
+        s_acc = [None, None] + delayed(m, s2_acc, ADD - 2, "s_acc", reset_less=False)  # by stage
+        s_chunk = [None, None] + delayed(m, s2_chunk, ADD - 2, "s_chunk")
+        s2_val = [Signal(self.value_shape, name=f"s2_val{l}", reset_less=True) for l in range(L)]
+        m.d.comb += [self.value[l].eq(s2_val[l]) for l in range(L)]
+        m.d.comb += [self.in_flight.eq(Cat(*s_acc[2:ADD - 1]).any()),
+                     self.stages.rd_chunk.eq(s_chunk[ADD - 2]), self.stages.wr_chunk.eq(s_chunk[ADD - 1]),
+                     self.stages.wr_en.eq(s_acc[ADD - 1]), self.stages.add.eq(s_acc[ADD])]
+        if self.chunks == 1:
+            # with one chunk, the word written by an event is read (one cycle too early)
+            # by the next one: the last written word is forwarded
+            forward = Signal()
+            m.d.sync += forward.eq(s_acc[ADD])
+            m.d.comb += self.stages.forward.eq(forward)
+
+        m.d.sync += s2_acc.eq(0)
+        with m.If(self.phase.issue):
+            m.d.sync += [s2_acc.eq(1), s2_chunk.eq(self.phase.chunk)]
+            width = len(Value.cast(s2_val[0]))
+            for l in range(L):
+                x, h = self.values[l].x, self.values[l].h
+                values = [x[i] for i in range(x.shape().length)] + [h[i] for i in range(h.shape().length)]
+                m.d.sync += s2_val[l].eq(onehot_select(self.cur, values, width))
+
+        acs = Signal(COUNTER_BITS)
+        m.d.comb += self.acs.eq(acs)
+        with m.If(s2_acc):
+            m.d.sync += acs.eq(acs + times_const(popcount(Cat(*[v != 0 for v in s2_val])), self.par))
+        with m.If(self.phase.clear):
+            m.d.sync += acs.eq(0)
+        return m
+
+
+class LaneAccumulator(wiring.Component):
+    """One lane's accumulators: read, add the broadcast weight word, write back.
+
+    Members:
+
+    * ``phase`` (in, :class:`hw.links.Phases`): in ``neuron`` the chunk ``phase.chunk`` is read
+      for the cell step and, when the lane fires, rewritten with its biases;
+    * ``lane`` (in, :class:`hw.links.LaneSignature`): ``fire``, the lane fires in this round;
+    * ``stages`` (in, :class:`hw.links.AccumulateStages`): the shared pipeline's stages;
+    * ``value`` (in): the lane's stage-2 spike value (delayed here to the add stage and
+      copied per accumulator word, :mod:`hw.fanout`);
+    * ``w`` (in): the weight word of the add stage, P weights;
+    * ``bias_word`` (in): the bias word of ``phase.chunk`` (the bias ROM's data; not
+      ``bias``, the bias ROM's name in the layer);
+    * ``rd`` (out, a flipped asynchronous ``ReadPort.Signature``): the accumulator
+      memory's read port, addressed from a register, its data registered here;
+    * ``wr`` (out, a flipped ``WritePort.Signature``): its write port, address and
+      enable registered (so the RAM's write controls start at this lane's flip-flops);
+    * ``z`` (out): the accumulators read, registered: the P gate sums of a chunk.
+    """
+
+    def __init__(self, *, par: int, chunks: int, cbits: int, zbits: int, w_word, value_shape,
+                 multiply: bool, lane: LaneSignature):
+        self.par, self.chunks, self.cbits, self.zbits, self.multiply = par, chunks, cbits, zbits, multiply
+        self.acc_word = acc_word = data.ArrayLayout(signed(zbits), par)
+        super().__init__({
+            "phase": In(Phases(cbits)),
+            "lane": In(lane),
+            "stages": In(AccumulateStages(cbits)),
+            "value": In(value_shape),
+            "w": In(w_word),
+            "bias_word": In(acc_word),
+            # the accumulator memory holds ``chunks`` words
+            "rd": In(memory.ReadPort.Signature(addr_width=ceil_log2(chunks), shape=acc_word)),
+            "wr": In(memory.WritePort.Signature(addr_width=ceil_log2(chunks), shape=acc_word)),
+            "z": Out(acc_word),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        ADD, P, acc_word = ADD_STAGE, self.par, self.acc_word
+        # the accumulators are read one cycle after a chunk is issued, from an address
+        # register, asynchronously, into a data register: the address path has no logic
+        # and the accumulate path starts at a register next to the adder
+        addr_q = Signal(self.cbits, name="addr", reset_less=True)
+        data_q = Signal(acc_word, name="data", reset_less=True)
+        m.d.comb += [self.rd.addr.eq(addr_q), self.z.eq(data_q)]
+        m.d.sync += data_q.eq(self.rd.data)
+        # the write address and enable, registered (the values of the add stage)
+        waddr = Signal(self.cbits, name="waddr", reset_less=True)
+        wen = Signal(name="wen")
+        m.d.sync += [addr_q.eq(self.stages.rd_chunk), waddr.eq(self.stages.wr_chunk),
+                     wen.eq(self.stages.wr_en)]
+        with m.If(self.phase.neuron):
+            # NEURON reads its own chunk, the cycle after it is issued
+            m.d.sync += addr_q.eq(self.phase.chunk)
+        restart = self.phase.neuron & self.lane.fire
+        with m.If(restart):
+            m.d.sync += [waddr.eq(self.phase.chunk), wen.eq(1)]
+        # the restart-from-bias select, a register of this lane copied per word, so no
+        # single flip-flop drives every accumulator bit (hw.fanout)
+        bias_next = Signal(name="bias_next")
+        m.d.comb += bias_next.eq(restart)
+        bias_sel = copies(m, "bias_sel", bias_next, P)
+        # the spike value: registers up to the stage before the add, then one register
+        # per accumulator word (hw.fanout)
+        add_val = copies(m, f"s{ADD}_val", delayed(m, self.value, ADD - 3, "s_val")[-1], P)
+
+        acc_in = data_q
+        if self.chunks == 1:
+            last = Signal(acc_word, name="last", reset_less=True)
+            acc_in = data.View(acc_word, Mux(self.stages.forward, last.as_value(), data_q.as_value()))
+        terms = []
+        for p in range(P):
+            w = self.w[p]
+            if self.multiply:
+                terms.append(acc_in[p] + w * add_val[p])  # direct input: a real multiply
+            else:
+                terms.append(nr.accumulate_spike(acc_in[p], add_val[p], w))
+        if self.chunks == 1:
+            with m.If(self.stages.add):
+                m.d.sync += [last[p].eq(terms[p]) for p in range(P)]
+        # one write port: the add stage or, in the NEURON phase, the restart from the
+        # biases as soon as a chunk has been read. The two never overlap
+        bias_bits = self.bias_word.as_value()
+        m.d.comb += [
+            self.wr.addr.eq(waddr), self.wr.en.eq(wen),
+            self.wr.data.eq(Cat(*[Mux(bias_sel[p], bias_bits.word_select(p, self.zbits),
+                                      Value.cast(terms[p])[:self.zbits]) for p in range(P)])),
+        ]
+        return m

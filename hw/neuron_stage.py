@@ -1,0 +1,126 @@
+"""One lane's neuron stage: everything in a layer that belongs to the particular cell.
+
+The rest of the layer (lanes, event list, accumulate pipeline, controller) knows only
+"G gate sums per neuron in, h per neuron out". Here is the cell: its pipelined hardware
+step (``hw/cells/<cell>.py``, :mod:`hw.cells`), its S membranes per neuron (state
+memory ``u``, restarted from the start-value ROM at step 0), and its carried values
+(the Datta cell's ``c``: written to this lane's carry store, read from the previous
+lane's, which holds element n-1; zero for element 0). A cell that carries nothing has
+no carry store.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.lib import data, memory, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from model.cells import constants
+
+from . import cells
+from .fanout import copies
+from .links import LaneSignature, WriteBack
+
+__all__ = ["NeuronStage"]
+
+
+class NeuronStage(wiring.Component):
+    """The cell step of Q neurons of one lane, a chunk per cycle, with its state memories.
+
+    ``G`` gate sums and ``S`` membranes per neuron, the configured cell's
+    (:attr:`gates`, :attr:`membranes`). The outputs of a chunk leave :attr:`latency`
+    cycles after its gate sums arrive (the cell step's ``LATENCY``).
+
+    Members:
+
+    * ``lane`` (in, :class:`hw.links.LaneSignature`): ``k == 0`` restarts the membranes from U0,
+      ``n == 0`` starts the carried values at zero; ``k`` addresses the carry stores;
+    * ``chunk_next`` (in): the chunk read next cycle (the state memories are addressed
+      from registered copies of it, :mod:`hw.fanout`);
+    * ``z`` (in, ``z[Q][G]``): the gate sums of the chunk, exact (saturated in the cell);
+    * ``u_start`` (in, ``u[Q][S]``): the start membranes of the chunk (the U0 ROM's data;
+      not ``u0``, that ROM's name in the layer);
+    * ``u_rd`` / ``u_wr`` (out, flipped memory port signatures): the lane's membrane
+      memory, ``u[Q][S]`` per chunk;
+    * ``c_rd`` (out, a flipped read port signature): the previous lane's carry store,
+      ``carry[Q]`` per ``{k, chunk}``; ``c_wr``: this lane's carry store (both absent
+      when the cell carries nothing, :attr:`has_carry`);
+    * ``wb`` (in, :class:`hw.links.WriteBack`): when the outputs are written back;
+    * ``h`` (out, ``h[Q]``): the ternary h of the chunk leaving the pipeline.
+    """
+
+    def __init__(self, cfg, *, neurons: int, z_bits: int, params,
+                 nbits: int, ebits: int, kbits: int, cbits: int, chunks: int, steps: int):
+        self.cfg, self.neurons, self.z_bits, self.kbits = cfg, neurons, z_bits, kbits
+        cell = cfg.cell_def()
+        #: the cell's hardware step and the layer's constants it is built with
+        self.step_cls, self.constants = cells.get(cfg), vars(constants(cell, params))
+        self.gates, self.membranes = cell.gates, len(cell.MEMBRANES)
+        self.latency = self.step_cls.LATENCY
+        Q = neurons
+        #: one chunk of membranes and of carried values, the words of the state memories
+        self.u_word = data.ArrayLayout(cells.state_layout(cfg), Q)
+        self.c_word = data.ArrayLayout(cells.carry_layout(cfg), Q)
+        self.has_carry = self.c_word.size > 0
+        #: depths of the membrane memory and of the carry store
+        self.u_depth, self.c_depth = chunks, steps << cbits
+        u_addr, c_addr = ceil_log2(self.u_depth), ceil_log2(self.c_depth)
+        ports = {
+            "lane": In(LaneSignature(nbits=nbits, ebits=ebits, kbits=kbits)),
+            "chunk_next": In(cbits),
+            "z": In(data.ArrayLayout(data.ArrayLayout(signed(z_bits), self.gates), Q)),
+            "u_start": In(self.u_word),
+            "u_rd": In(memory.ReadPort.Signature(addr_width=u_addr, shape=self.u_word)),
+            "u_wr": In(memory.WritePort.Signature(addr_width=u_addr, shape=self.u_word)),
+            "wb": In(WriteBack(cbits=cbits, chunks=chunks)),
+            "h": Out(data.ArrayLayout(signed(2), Q)),
+        }
+        if self.has_carry:
+            ports["c_rd"] = In(memory.ReadPort.Signature(addr_width=c_addr, shape=self.c_word))
+            ports["c_wr"] = In(memory.WritePort.Signature(addr_width=c_addr, shape=self.c_word))
+        super().__init__(ports)
+
+    def elaborate(self, platform):
+        m = Module()
+        Q, S, kk = self.neurons, self.membranes, self.lane.k[:self.kbits]
+        m.submodules.cell = cell = self.step_cls(self.cfg, neurons=Q, z_bits=self.z_bits,
+                                                 pipelined=True, **self.constants)
+        # the state memories are addressed from copies of the next chunk (hw.fanout),
+        # registered with the controller's chunk itself
+        u_chunk = copies(m, "chunk_u", self.chunk_next, 1)[0]
+        m.d.comb += self.u_rd.addr.eq(u_chunk)
+        # k = 0, registered and copied per membrane (hw.fanout): k changes in FINISH,
+        # the select is used from NEURON on
+        first_step = copies(m, "first_step", self.lane.k == 0, Q * S)
+        # u is read with the chunk; a register waits for the accumulators
+        u_prev_q = Signal(self.u_word, name="u_prev", reset_less=True)
+        for q in range(Q):
+            for g in range(S):
+                m.d.sync += u_prev_q[q][g].eq(Mux(first_step[S * q + g], self.u_start[q][g],
+                                                  self.u_rd.data[q][g]))
+        m.d.comb += [cell.z.eq(self.z), cell.u_prev.eq(u_prev_q)]
+        m.d.comb += [
+            self.u_wr.addr.eq(self.wb.chunk), self.u_wr.data.eq(cell.u), self.u_wr.en.eq(self.wb.fire),
+            self.h.eq(cell.h),
+        ]
+        if self.has_carry:
+            self._carry(m, cell, kk)
+        return m
+
+    def _carry(self, m, cell, kk):
+        """The carried values: read from the previous lane's store (element n-1), zero
+        for element 0, written to this lane's."""
+        Q = self.neurons
+        c_chunk = copies(m, "chunk_c", self.chunk_next, 1)[0]
+        m.d.comb += self.c_rd.addr.eq(Cat(c_chunk, kk))
+        # n = 0, registered and copied per neuron (hw.fanout), as first_step
+        first_elem = copies(m, "first_elem", self.lane.n == 0, Q)
+        # the store is a block RAM in the large presets: its data is registered as it
+        # is, and element 0's zero start is applied after that register
+        c_prev_q = Signal(self.c_word, name="c_prev", reset_less=True)
+        m.d.sync += c_prev_q.eq(self.c_rd.data)
+        m.d.comb += [cell.carry_prev[q].eq(Mux(first_elem[q], 0, c_prev_q[q].as_value()))
+                     for q in range(Q)]
+        m.d.comb += [self.c_wr.addr.eq(Cat(self.wb.chunk, kk)),
+                     self.c_wr.data.eq(cell.carry.as_value()), self.c_wr.en.eq(self.wb.fire)]
