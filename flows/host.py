@@ -1,7 +1,8 @@
-"""Host side of the board's UART protocol, and the rule book both sides share.
+"""Host side of the board's UART protocol: the byte layout, and the code that speaks it.
 
-The byte layout below is the one :class:`flows.top.BoardTop` implements; the top reads
-its constants and lengths from this module, so the rule is written once.
+The byte layout below is the one :class:`hw.board.top.BoardTop` implements; the top and
+this module take the constants and lengths from :mod:`hw.board.protocol`, so the rule is
+written once.
 
 Request (host to board)::
 
@@ -55,8 +56,11 @@ from typing import Protocol
 
 import numpy as np
 
-from hw.config import CYCLE_BITS, HardwareConfig
-from hw.network import input_layout
+from hw.board.protocol import (CLASS_BYTES, CYCLE_BYTES, DEFAULT_BAUD, ERROR_BASE,
+                               ERROR_FRAMING, ERROR_OVERRUN, ERROR_TIMEOUT, REQUEST_START,
+                               RESPONSE_START, beat_bits, beat_bytes, beat_layout,
+                               beats_per_sequence, byte_count, check_protocol, logit_bytes,
+                               request_length, response_length)
 from model.config import ConfigError, NetworkConfig
 from model.encoding import check_input
 
@@ -64,23 +68,12 @@ __all__ = ["REQUEST_START", "RESPONSE_START", "ERROR_BASE", "ERROR_FRAMING", "ER
            "ERROR_TIMEOUT", "CLASS_BYTES", "CYCLE_BYTES", "DEFAULT_BAUD", "BoardError",
            "Transport", "byte_count", "beat_layout", "beat_bits", "beat_bytes",
            "beats_per_sequence", "request_length", "logit_bytes", "response_length",
-           "encode_request", "decode_response", "describe_error", "exchange", "open_serial",
-           "sample_inputs", "run_samples", "main"]
+           "check_protocol", "encode_request", "decode_response", "describe_error", "exchange",
+           "open_serial", "sample_inputs", "run_samples", "main"]
 
-REQUEST_START = 0xA5
-RESPONSE_START = 0x5A
-#: Error reply: ``ERROR_BASE | reasons`` in one byte.
-ERROR_BASE = 0xE0
-ERROR_FRAMING = 0x01
-ERROR_OVERRUN = 0x02
-ERROR_TIMEOUT = 0x04
 _ERROR_NAMES = {ERROR_FRAMING: "framing error", ERROR_OVERRUN: "receive overrun",
                 ERROR_TIMEOUT: "request timeout"}
 _ERROR_MASK = ERROR_FRAMING | ERROR_OVERRUN | ERROR_TIMEOUT
-
-CLASS_BYTES = 1
-CYCLE_BYTES = (CYCLE_BITS + 7) // 8
-DEFAULT_BAUD = 115200
 
 
 class BoardError(RuntimeError):
@@ -96,50 +89,6 @@ class Transport(Protocol):
     def write(self, data: bytes) -> int | None: ...
 
     def read(self, n: int) -> bytes: ...
-
-
-# --- lengths: the one place both sides take them from -----------------------------------
-
-def byte_count(bits: int) -> int:
-    """Whole bytes that hold ``bits`` bits."""
-    return (bits + 7) // 8
-
-
-def beat_layout(cfg: NetworkConfig):
-    """The input stream's beat layout (it depends on the network alone, not on lanes or P)."""
-    return input_layout(HardwareConfig(cfg))
-
-
-def beat_bits(cfg: NetworkConfig) -> int:
-    return beat_layout(cfg).size
-
-
-def beat_bytes(cfg: NetworkConfig) -> int:
-    return byte_count(beat_bits(cfg))
-
-
-def beats_per_sequence(cfg: NetworkConfig) -> int:
-    return cfg.length * cfg.steps if cfg.encoding == "spikes" else cfg.length
-
-
-def request_length(cfg: NetworkConfig) -> int:
-    return 1 + beats_per_sequence(cfg) * beat_bytes(cfg)
-
-
-def logit_bytes(cfg: NetworkConfig) -> int:
-    return byte_count(cfg.logit_bits)
-
-
-def response_length(cfg: NetworkConfig) -> int:
-    """Bytes of a full response, start byte included."""
-    return 1 + cfg.classes * logit_bytes(cfg) + CLASS_BYTES + CYCLE_BYTES
-
-
-def check_protocol(cfg: NetworkConfig) -> None:
-    """Refuse a network whose results the response cannot carry."""
-    if cfg.classes > 1 << (8 * CLASS_BYTES):
-        raise ConfigError(f"the UART response carries the class in {CLASS_BYTES} byte; "
-                          f"{cfg.classes} classes do not fit")
 
 
 # --- encoding and decoding ----------------------------------------------------------------

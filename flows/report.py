@@ -38,7 +38,6 @@ from . import energy
 __all__ = ["SCHEMA_ID", "report_from_flow", "validate_report", "write_report", "main"]
 
 SCHEMA_ID = "spikegate.report/1"
-FAMILIES = ("ecp5", "xilinx")
 
 _NUM = "number"
 _INT = "integer"
@@ -96,22 +95,40 @@ def _luts_available(available: dict):
     return None
 
 
-def _summary_cells(family: str, used: dict) -> dict:
-    """LUT / FF / block RAM / DSP from raw yosys cell counts (so that rows from
-    different sources compare like for like): ECP5 LUT4 + 2 per CCU2C (a carry cell
-    holds two LUT4s) + 2 per TRELLIS_DPR16X4 (a 16x4 LUT RAM takes a slice pair's
-    LUTs; an approximation); 7-series LUT1..LUT6 (+4 per RAM32M / RAM64M), FD*
-    flip-flops, RAMB36E1 + RAMB18E1 / 2."""
+def _ecp5_summary(used: dict) -> dict:
+    """ECP5: LUT4 + 2 per CCU2C (a carry cell holds two LUT4s) + 2 per TRELLIS_DPR16X4
+    (a 16x4 LUT RAM takes a slice pair's LUTs; an approximation)."""
     num = lambda k: float(used.get(k, 0) or 0)  # noqa: E731
-    if family == "ecp5":
-        lut = num("LUT4") + 2 * num("CCU2C") + 2 * num("TRELLIS_DPR16X4")
-        return {"LUT": lut, "FF": num("TRELLIS_FF"), "BRAM": num("DP16KD"),
-                "DSP": num("MULT18X18D") + num("ALU54B")}
+    lut = num("LUT4") + 2 * num("CCU2C") + 2 * num("TRELLIS_DPR16X4")
+    return {"LUT": lut, "FF": num("TRELLIS_FF"), "BRAM": num("DP16KD"),
+            "DSP": num("MULT18X18D") + num("ALU54B")}
+
+
+def _xilinx_summary(used: dict) -> dict:
+    """7-series: LUT1..LUT6 (+4 per RAM32M / RAM64M), FD* flip-flops, RAMB36E1 + RAMB18E1 / 2."""
+    num = lambda k: float(used.get(k, 0) or 0)  # noqa: E731
     lut = sum(float(v) for k, v in used.items() if k in {f"LUT{i}" for i in range(1, 7)})
     lut += 4 * (num("RAM32M") + num("RAM64M"))
     ff = sum(float(v) for k, v in used.items() if k.startswith("FD"))
     return {"LUT": lut, "FF": ff, "BRAM": num("RAMB36E1") + 0.5 * num("RAMB18E1"),
             "DSP": num("DSP48E1")}
+
+
+#: per family: how raw yosys cell counts read as LUT / FF / block RAM / DSP, and why
+#: Fmax may be missing when the family has no open place and route (else the flow's note)
+_FAMILY_READING = {
+    "ecp5": {"summary": _ecp5_summary, "unmeasured_why": None},
+    "xilinx": {"summary": _xilinx_summary,
+               "unmeasured_why": "no open-source place and route for 7-series; resources are "
+                                 "yosys synth_xilinx cell counts"},
+}
+FAMILIES = tuple(_FAMILY_READING)
+
+
+def _summary_cells(family: str, used: dict) -> dict:
+    """LUT / FF / block RAM / DSP from raw yosys cell counts (so that rows from
+    different sources compare like for like), by the family's rule."""
+    return _FAMILY_READING[family]["summary"](used)
 
 
 def _schedule_name(lanes: int, steps: int) -> str:
@@ -144,8 +161,7 @@ def _sparsity(net: NetworkConfig, stats: dict) -> dict:
 def _timing_statement(timing: dict, family: str) -> str:
     board = timing["board_clock_mhz"]
     if not timing["measured"] or timing["fmax_mhz"] is None:
-        why = ("no open-source place and route for 7-series; resources are yosys "
-               "synth_xilinx cell counts") if family == "xilinx" else (timing.get("note") or "")
+        why = _FAMILY_READING[family]["unmeasured_why"] or timing.get("note") or ""
         return (f"Fmax was NOT measured ({why.strip()}). Times below use the "
                 f"{board:g} MHz board clock.")
     note = f" ({timing['note']})" if timing.get("note") else ""

@@ -3,22 +3,32 @@
     python -m flows.synth --board ulx3s-85f --model digits
     python -m flows.synth --board kc705 --model models/digits --lanes 1 --par 32
 
-Steps (each prints its progress):
+A flow is an ordered list of named :class:`Step` objects, one list per device family
+(:data:`FLOWS`, chosen once from the board's family); :func:`run_flow` runs the list,
+printing ``[i/n] title`` before each step. Every step writes what it found into the
+flow record (``flow.json``: resources, timing, tool versions, cycles, ...) and its own
+entry in ``flow["steps"]`` (name, wall time, tools, outputs, figures); the report
+(:mod:`flows.report`) reads that record.
 
-1. load the board and the weights package; choose lanes and P;
-2. generate the board top (:class:`flows.top.BoardTop`: the network behind the UART),
-   with placeholder contents in the weight ROMs (see :mod:`flows.bram`);
-3. ECP5: yosys ``synth_ecp5``; a design that cannot fit stops here with the figures;
-   nextpnr-ecp5 timed against ``--target-mhz`` (the board still runs from its own
-   oscillator; a design slower than that is reported as failing timing);
-   ``ecpbram`` writes the real weights into the block RAMs; ``ecppack`` packs
-   ``top.bit``. Kintex-7: yosys ``synth_xilinx`` figures and the Vivado project
-   Amaranth writes (no open place and route, so no Fmax);
-4. measure: cycles of real inputs in simulation (Amaranth simulator) against the
+ECP5 (:data:`ECP5_STEPS`):
+
+1. ``load``: the board and the weights package; lanes and P;
+2. ``generate_top``: the board top (:class:`hw.board.top.BoardTop`: the network behind
+   the UART) with placeholder contents in the weight ROMs (see :mod:`flows.bram`);
+3. ``synth``: yosys ``synth_ecp5``; a design that cannot fit stops here with the figures;
+4. ``place_and_route``: nextpnr-ecp5 timed against ``--target-mhz`` (the board still
+   runs from its own oscillator; a design slower than that is reported as failing
+   timing); ``ecpbram`` writes the real weights into the block RAMs; ``ecppack`` packs
+   ``top.bit``;
+5. ``measure``: cycles of real inputs in simulation (Amaranth simulator) against the
    analytic model, activity, golden statistics; the other schedule (L = 1 or L = T)
    through yosys for the comparison;
-5. write ``build/synth/<board>/<model>/flow.json`` and the report under
+6. ``report``: ``build/synth/<board>/<model>/flow.json`` and the report under
    ``reports/<board>/<model>/``.
+
+Kintex-7 (:data:`XILINX_STEPS`): the same, with the real weights in the generated top,
+yosys ``synth_xilinx`` figures at step 3 and, at step 4, the Vivado project Amaranth
+writes (no open place and route, so no Fmax).
 """
 
 from __future__ import annotations
@@ -29,18 +39,22 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from model.config import ConfigError
+from hw.config import default_par
 from hw.fanout import FANOUT_PREFIX
 from model.export import jsonable
 
-from .boards import BOARDS, DEFAULT_BOARD, BoardError, board as get_board
+from .boards import BOARDS, DEFAULT_BOARD, Board, BoardError, board as get_board
 from .tools import ToolError, find_tool, run_tool, tool_version
 
-__all__ = ["main", "run_flow", "default_hardware", "FitError"]
+__all__ = ["main", "run_flow", "default_hardware", "default_par", "FitError", "Step", "FlowContext",
+           "FlowOptions", "FLOWS", "ECP5_STEPS", "XILINX_STEPS", "flow_steps"]
 
 ROOT = Path(__file__).resolve().parent.parent
 #: synth_ecp5 options: no wide-LUT muxes, ABC instead of ABC9 (with yosys 0.64 the ABC9
@@ -62,11 +76,10 @@ class FitError(RuntimeError):
 
 
 def default_hardware(net, lanes=None, par=None):
-    """Lanes = T (the wavefront) and P = 16 unless given (P: the largest multiple of 4
-    that divides 4H of every layer and is at most 16)."""
+    """Lanes = T (the wavefront) and P = :func:`hw.config.default_par` unless given."""
     from hw.config import HardwareConfig
     if par is None:
-        par = max(p for p in range(4, 17, 4) if all((4 * h) % p == 0 for h in net.hidden))
+        par = default_par(net)
     return HardwareConfig(net, lanes=net.steps if lanes is None else lanes, par=par)
 
 
@@ -75,10 +88,6 @@ def _write_json(path: Path, data: dict) -> None:
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
         json.dump(data, tmp, indent=1, default=jsonable)
     os.replace(tmp.name, path)
-
-
-def _step(n, total, text):
-    print(f"[{n}/{total}] {text}", flush=True)
 
 
 # ---- yosys figures -----------------------------------------------------------------------
@@ -101,6 +110,16 @@ def ecp5_fit(cells: dict, capacity: dict) -> dict:
             "DSP": (cells.get("MULT18X18D", 0), capacity["DSP"])}
 
 
+def xilinx_fit(cells: dict, capacity: dict) -> dict:
+    """Device use from yosys 7-series cells (LUT* cells, FD* flip-flops, RAMB36E1 +
+    RAMB18E1 / 2, DSP48E1)."""
+    luts = sum(v for k, v in cells.items() if k.startswith("LUT"))
+    ffs = sum(v for k, v in cells.items() if k.startswith("FD"))
+    bram = cells.get("RAMB36E1", 0) + 0.5 * cells.get("RAMB18E1", 0)
+    return {"LUT": (luts, capacity["LUT"]), "FF": (ffs, capacity["FF"]),
+            "BRAM": (bram, capacity["BRAM"]), "DSP": (cells.get("DSP48E1", 0), capacity["DSP"])}
+
+
 def check_fit(usage: dict, device: str) -> None:
     over = {k: v for k, v in usage.items() if v[0] > v[1]}
     if over:
@@ -110,82 +129,384 @@ def check_fit(usage: dict, device: str) -> None:
                        "LANES=/PAR= in make), or a larger device.")
 
 
+# ---- steps ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FlowOptions:
+    """What ``make synth`` was asked for (the command line of :func:`main`)."""
+    board: str
+    model: str
+    lanes: int | None = None
+    par: int | None = None
+    target_mhz: float = DEFAULT_TARGET_MHZ
+    sequences: int = 8
+    build_root: Path | None = None
+    reports_root: Path | None = None
+    compare: bool = True
+    seed: int = 1
+    simulate: bool = True
+    router: str = NEXTPNR_ROUTER
+    pnr_seed: int = 1
+
+
+@dataclass
+class FlowContext:
+    """What the steps share: the options, the board, what earlier steps made (``pkg``,
+    ``hw``, ``build``, ...), the flow record (``flow``, written as ``flow.json``), the
+    wall times of the phases (``wall``, written as ``flow["wall_s"]``), the entries of
+    the steps done (``steps``, written as ``flow["steps"]``) and the entry of the step
+    that is running (``record``)."""
+    options: FlowOptions
+    board: Board
+    t_start: float
+    flow: dict = field(default_factory=dict)
+    wall: dict = field(default_factory=dict)
+    steps: list = field(default_factory=list)
+    record: dict = field(default_factory=dict)
+    pkg: Any = None
+    hw: Any = None
+    build: Path | None = None
+    placeholder: Any = None    # the parameters whose ROM words the generated top holds
+    yosys_cells: dict | None = None
+
+    def tool(self, name: str, version: str | None = None) -> None:
+        """Record the version of a tool this step ran (in ``flow["tools"]`` and the step's entry)."""
+        version = tool_version(name) if version is None else version
+        self.flow.setdefault("tools", {})[name] = version
+        self.record.setdefault("tools", {})[name] = version
+
+    def output(self, kind: str, path) -> None:
+        """Record a file or folder this step wrote."""
+        self.record.setdefault("outputs", {})[kind] = str(path)
+
+    def figure(self, key: str, value) -> None:
+        """Record a figure this step measured."""
+        self.record.setdefault("figures", {})[key] = value
+
+
+class Step:
+    """One named step of a flow. :meth:`run` does the work and writes what it found
+    into ``ctx.flow`` and ``ctx.record``; :meth:`title` is the progress line."""
+
+    name = "step"
+
+    def title(self, ctx: FlowContext) -> str:
+        return self.name
+
+    def run(self, ctx: FlowContext) -> None:
+        raise NotImplementedError
+
+
+class LoadPackage(Step):
+    """The weights package (or a preset with random weights), lanes, P and the build folder."""
+
+    name = "load"
+
+    def title(self, ctx):
+        return f"board {ctx.options.board}, model {ctx.options.model}"
+
+    def run(self, ctx):
+        from hw.network import check_fits
+        opt, brd = ctx.options, ctx.board
+        pkg = ctx.pkg = load_model(opt.model, seed=opt.seed)
+        net, params = pkg.cfg, pkg.params
+        hw = ctx.hw = default_hardware(net, opt.lanes, opt.par)
+        check_fits(hw, params)
+        model_name = pkg.manifest.get("name") or Path(pkg.path).name
+        build = ctx.build = (opt.build_root or ROOT / "build" / "synth") / brd.name / model_name
+        build.mkdir(parents=True, exist_ok=True)
+        print(f"  {brd.device} ({brd.family}), clock {brd.clock_hz / 1e6:.0f} MHz; network {net.name}: "
+              f"M={net.inputs} H={list(net.hidden)} T={net.steps} N={net.length}, "
+              f"L={hw.lanes} P={hw.par}; build folder {build}")
+        ctx.flow.update({
+            "board": brd.name, "family": brd.family, "device": brd.device, "package": brd.package,
+            "speed": brd.speed, "model": model_name,
+            "model_source": (str(pkg.path) if pkg.path
+                             else f"preset {net.name}, random weights (seed {opt.seed})"),
+            "net": net.to_dict(), "hw": {"lanes": hw.lanes, "par": hw.par},
+        })
+        ctx.output("build", build)
+
+
+@dataclass(frozen=True)
+class GenerateTop(Step):
+    """The board top elaborated into the platform's project files.
+
+    ``placeholders``: random ROM words that a later step replaces in the bitstream
+    (ECP5), else the package's own weights (they go straight into the Vivado project).
+    ``constrain_clock``: time the design against ``--target-mhz`` instead of the board clock.
+    """
+
+    design: str                     # the netlist file the platform writes
+    project: str                    # whose project files come with it
+    placeholders: bool = False
+    constrain_clock: bool = False
+    build_options: tuple = ()       # extra platform.build keyword arguments
+
+    name = "generate_top"
+
+    def title(self, ctx):
+        return "generate the board top" + (" (placeholder weights in the ROMs)" if self.placeholders else "")
+
+    def run(self, ctx):
+        from hw.board.top import BoardTop
+        from hw.network import SpikingLSTMNetwork
+        from . import bram
+        opt, brd, hw, params = ctx.options, ctx.board, ctx.hw, ctx.pkg.params
+        t0 = time.monotonic()
+        ctx.placeholder = (bram.placeholder_params(hw, params, seed=opt.seed) if self.placeholders
+                           else params)
+        top = BoardTop(SpikingLSTMNetwork(hw, ctx.placeholder), clk_hz=brd.clock_hz)
+        ctx.tool("amaranth", _version("amaranth"))
+        plat = brd.platform(constrain_mhz=opt.target_mhz) if self.constrain_clock else brd.platform()
+        plan = plat.build(top, name="top", do_build=False, **dict(self.build_options),
+                          script_after_synth="tee -q -o stat.json stat -json")
+        plan.extract(str(ctx.build))
+        ctx.wall["elaborate"] = time.monotonic() - t0
+        print(f"  wrote {ctx.build / self.design} and the {self.project} "
+              f"project files ({ctx.wall['elaborate']:.1f} s)")
+        ctx.output("design", ctx.build / self.design)
+
+
+class SynthEcp5(Step):
+    """yosys on the script the platform wrote; stops with the figures when the cells do not fit."""
+
+    name = "synth"
+
+    def title(self, ctx):
+        return "yosys synth_ecp5"
+
+    def run(self, ctx):
+        build = ctx.build
+        ctx.tool("yosys")
+        ctx.wall["synth"] = run_tool("yosys", ["-q", "-l", "top.rpt", "top.ys"], cwd=build,
+                                     log=build / "yosys.log", label="yosys")
+        cells = ctx.yosys_cells = ecp5_cells(build / "stat.json")
+        usage = ecp5_fit(cells, ctx.board.capacity)
+        ctx.figure("fit", {k: list(v) for k, v in usage.items()})
+        ctx.output("log", build / "yosys.log")
+        check_fit(usage, ctx.board.device)
+
+
+class PlaceAndRouteEcp5(Step):
+    """nextpnr-ecp5, the real weights into the block RAMs (ecpbram), ecppack."""
+
+    name = "place_and_route"
+
+    def title(self, ctx):
+        return f"nextpnr-ecp5 (timed against {ctx.options.target_mhz:g} MHz), ecpbram, ecppack"
+
+    def run(self, ctx):
+        from . import bram
+        opt, brd, build, hw = ctx.options, ctx.board, ctx.build, ctx.hw
+        plat = brd.platform()
+        dev_opt = plat._nextpnr_device_options[plat.device]
+        pkg_opt = plat._nextpnr_package_options[plat.package].upper()
+        echo = lambda line: any(s in line for s in ("Max frequency", "Device utilisation", "ERROR",  # noqa: E731
+                                                    "Program finished", "TRELLIS_COMB:", "DP16KD:"))
+        ctx.wall["pnr"] = run_tool(
+            "nextpnr-ecp5", [dev_opt, "--package", pkg_opt, "--speed", str(plat.speed),
+                             "--json", "top.json", "--lpf", "top.lpf",
+                             "--textcfg", "placeholder.config", "--report", "pnr.json",
+                             "--timing-allow-fail", "--seed", str(opt.pnr_seed), "--router", opt.router],
+            cwd=build, log=build / "nextpnr.log", label="nextpnr-ecp5", echo=echo)
+        pnr = json.loads((build / "pnr.json").read_text())
+        t0 = time.monotonic()
+        counts = bram.patch_config(build / "placeholder.config", build / "top.config",
+                                   bram.patchable_roms(hw, ctx.placeholder),
+                                   bram.patchable_roms(hw, ctx.pkg.params))
+        ctx.wall["bram"] = time.monotonic() - t0
+        print(f"  ecpbram: real weights written ({', '.join(f'{k}: {v} bit slices' for k, v in counts.items())})")
+        ctx.wall["pack"] = run_tool("ecppack", ["--compress", "--input", "top.config", "--bit", "top.bit"],
+                                    cwd=build, log=build / "ecppack.log", label="ecppack")
+        # keep what `make weights` needs to patch this build again
+        _write_json(build / "roms.json", {"placeholder_seed": opt.seed, "lanes": hw.lanes, "par": hw.par})
+
+        timing = self._timing(pnr, brd.clock_hz / 1e6, opt)
+        cells = ctx.yosys_cells
+        used = {k: v for k, v in cells.items() if not k.startswith("$")}  # not $scopeinfo
+        available = {}
+        for key, v in pnr.get("utilization", {}).items():
+            if v.get("used"):
+                used[key] = int(v["used"])
+                available[key] = int(v["available"])
+        ctx.flow["resources"] = {"used": used, "available": available, "source": "nextpnr",
+                                 "yosys_cells": cells}
+        ctx.flow["timing"] = timing
+        ctx.tool("nextpnr-ecp5")
+        ctx.flow["bitstream"] = str(build / "top.bit")
+        ctx.figure("fmax_mhz", timing["fmax_mhz"])
+        ctx.figure("bram_slices", dict(counts))
+        for kind, name in (("bitstream", "top.bit"), ("config", "top.config"),
+                           ("placeholder_config", "placeholder.config"), ("roms", "roms.json"),
+                           ("pnr_report", "pnr.json"), ("log", "nextpnr.log")):
+            ctx.output(kind, build / name)
+
+    @staticmethod
+    def _timing(pnr: dict, board_mhz: float, opt: FlowOptions) -> dict:
+        target_mhz = opt.target_mhz
+        achieved = min((v["achieved"] for v in pnr.get("fmax", {}).values()), default=None)
+        timing = {"fmax_mhz": achieved, "target_mhz": target_mhz, "board_clock_mhz": board_mhz,
+                  "measured": achieved is not None, "pnr": {"router": opt.router, "seed": opt.pnr_seed}}
+        if achieved is None:
+            timing["note"] = "nextpnr reported no clock"
+        elif achieved < board_mhz:
+            timing["note"] = (f"TIMING FAILS: Fmax {achieved:.1f} MHz is below the board clock "
+                              f"{board_mhz:g} MHz; the bitstream will not run reliably")
+        elif achieved < target_mhz:
+            timing["note"] = f"below the {target_mhz:g} MHz target; meets the {board_mhz:g} MHz board clock"
+        else:
+            timing["note"] = f"meets the {target_mhz:g} MHz target"
+        print(f"  Fmax {achieved:.1f} MHz: {timing['note']}" if achieved else f"  {timing['note']}")
+        return timing
+
+
+class SynthXilinx(Step):
+    """yosys figures of the board top's logic (without the platform's clock and I/O
+    primitives, which yosys's Xilinx cell library does not fully describe)."""
+
+    name = "synth"
+
+    def title(self, ctx):
+        return "yosys synth_xilinx (resource figures only)"
+
+    def run(self, ctx):
+        from hw.board.top import BoardTop
+        from hw.network import SpikingLSTMNetwork
+        from .yosys import synth_stat
+        brd, build = ctx.board, ctx.build
+        top = BoardTop(SpikingLSTMNetwork(ctx.hw, ctx.pkg.params), clk_hz=brd.clock_hz)
+        ctx.tool("yosys")
+        t0 = time.monotonic()
+        print("  yosys ...", flush=True)
+        stat = synth_stat(top, "xilinx", build / "yosys_xilinx")
+        ctx.wall["synth"] = time.monotonic() - t0
+        print(f"  yosys: done in {ctx.wall['synth']:.1f} s")
+        cells = {k: v for k, v in stat["cells"].items() if not k.startswith("$")}
+        cap = brd.capacity
+        usage = xilinx_fit(cells, cap)
+        ctx.figure("fit", {k: list(v) for k, v in usage.items()})
+        ctx.output("log", stat["log"])
+        check_fit(usage, brd.device)
+        (luts, _), (ffs, _), (bram, _), (dsp, _) = (usage[k] for k in ("LUT", "FF", "BRAM", "DSP"))
+        used = dict(cells) | {"LUT": luts, "FF": ffs, "BRAM36": bram, "DSP48E1": dsp}
+        ctx.flow["resources"] = {"used": used, "available": {"LUT": cap["LUT"], "FF": cap["FF"],
+                                                             "BRAM36": cap["BRAM"], "DSP48E1": cap["DSP"]},
+                                 "source": "yosys"}
+
+
+class VivadoProject(Step):
+    """No open place and route for Kintex-7: the Vivado project Amaranth wrote is the output."""
+
+    name = "vivado_project"
+
+    def title(self, ctx):
+        return "Vivado project written (no open place and route for Kintex-7)"
+
+    def run(self, ctx):
+        build = ctx.build
+        print(f"  run it where Vivado is installed: cd {build} && sh build_top.sh")
+        ctx.flow["timing"] = {
+            "fmax_mhz": None, "target_mhz": None, "board_clock_mhz": ctx.board.clock_hz / 1e6,
+            "measured": False,
+            "note": "Fmax not measured: no open-source place and route for Kintex-7; "
+                    "run the Vivado project for timing"}
+        ctx.flow["vivado_project"] = str(build)
+        ctx.output("project", build)
+        ctx.output("script", build / "build_top.sh")
+
+
+class Measure(Step):
+    """Cycles, activity and golden statistics in simulation; the other schedule through yosys."""
+
+    name = "measure"
+
+    def title(self, ctx):
+        return f"measure {ctx.options.sequences} sequences in simulation; the other schedule"
+
+    def run(self, ctx):
+        opt = ctx.options
+        ctx.flow["sim"], ctx.flow["activity"] = _measure(ctx.hw, ctx.pkg, opt.sequences, ctx.build,
+                                                         ctx.wall, opt.simulate)
+        ctx.flow["schedules"] = _schedules(ctx.board, ctx.hw, ctx.pkg, ctx.flow, ctx.build,
+                                           opt.compare, ctx.wall)
+        ctx.figure("sequences", ctx.flow["sim"]["sequences"])
+        ctx.figure("simulated", ctx.flow["sim"]["cycles_simulated"] is not None)
+        ctx.figure("schedule_lanes", [row["lanes"] for row in ctx.flow["schedules"]])
+
+
+class WriteReport(Step):
+    """``flow.json`` (the record of the steps before this one), then the report read from it."""
+
+    name = "report"
+
+    def title(self, ctx):
+        return "report"
+
+    def run(self, ctx):
+        build, flow = ctx.build, ctx.flow
+        ctx.wall["total"] = time.monotonic() - ctx.t_start
+        flow["wall_s"] = {k: round(v, 2) for k, v in ctx.wall.items()}
+        flow["steps"] = list(ctx.steps)
+        _write_json(build / "flow.json", flow)
+        out = _report(flow, (ctx.options.reports_root or ROOT / "reports") / ctx.board.name / flow["model"])
+        print(f"  flow.json: {build / 'flow.json'}" + (f"\n  report: {out}" if out else ""))
+        if "bitstream" in flow:
+            print(f"  bitstream: {flow['bitstream']}")
+
+
+#: the ordered steps of each device family; :func:`run_flow` takes the board's list
+ECP5_STEPS: tuple[Step, ...] = (
+    LoadPackage(),
+    GenerateTop(design="top.il", project="nextpnr", placeholders=True, constrain_clock=True,
+                build_options=(("synth_opts", ECP5_SYNTH_OPTS), ("script_after_read", KEEP_FANOUT))),
+    SynthEcp5(),
+    PlaceAndRouteEcp5(),
+    Measure(),
+    WriteReport(),
+)
+XILINX_STEPS: tuple[Step, ...] = (
+    LoadPackage(),
+    GenerateTop(design="top.v", project="Vivado"),
+    SynthXilinx(),
+    VivadoProject(),
+    Measure(),
+    WriteReport(),
+)
+FLOWS: dict[str, tuple[Step, ...]] = {"ecp5": ECP5_STEPS, "xilinx": XILINX_STEPS}
+
+
+def flow_steps(brd: Board) -> tuple[Step, ...]:
+    """The steps for a board, by its device family."""
+    try:
+        return FLOWS[brd.family]
+    except KeyError:
+        raise BoardError(f"board {brd.name!r}: no flow for family {brd.family!r}; "
+                         f"flows exist for {', '.join(FLOWS)}") from None
+
+
 # ---- the flow ------------------------------------------------------------------------------
 
 def run_flow(board_name: str, model: str, *, lanes=None, par=None, target_mhz=DEFAULT_TARGET_MHZ,
              sequences: int = 8, build_root: Path | None = None, reports_root: Path | None = None,
              compare: bool = True, seed: int = 1, simulate: bool = True,
              router: str = NEXTPNR_ROUTER, pnr_seed: int = 1) -> dict:
-    from hw.network import SpikingLSTMNetwork, check_fits
-    from model.export import load_package, resolve_package
-    from . import bram
-    from .top import BoardTop
-
+    """Run the board's steps in order; returns the flow record (what ``flow.json`` holds)."""
     t_start = time.monotonic()
-    wall = {}
-    total = 6
-    _step(1, total, f"board {board_name}, model {model}")
-    brd = get_board(board_name)
-    pkg = load_model(model, seed=seed)
-    net, params = pkg.cfg, pkg.params
-    hw = default_hardware(net, lanes, par)
-    check_fits(hw, params)
-    model_name = pkg.manifest.get("name") or Path(pkg.path).name
-    build = (build_root or ROOT / "build" / "synth") / brd.name / model_name
-    build.mkdir(parents=True, exist_ok=True)
-    print(f"  {brd.device} ({brd.family}), clock {brd.clock_hz / 1e6:.0f} MHz; network {net.name}: "
-          f"M={net.inputs} H={list(net.hidden)} T={net.steps} N={net.length}, "
-          f"L={hw.lanes} P={hw.par}; build folder {build}")
-
-    _step(2, total, "generate the board top" + (" (placeholder weights in the ROMs)"
-                                                 if brd.family == "ecp5" else ""))
-    t0 = time.monotonic()
-    # ECP5: placeholder ROM words, replaced in the bitstream later; Kintex-7: the real
-    # weights go straight into the Vivado project
-    placeholder = bram.placeholder_params(hw, params, seed=seed) if brd.family == "ecp5" else params
-    top = BoardTop(SpikingLSTMNetwork(hw, placeholder), clk_hz=brd.clock_hz)
-    flow = {
-        "board": brd.name, "family": brd.family, "device": brd.device, "package": brd.package,
-        "speed": brd.speed, "model": model_name,
-        "model_source": str(pkg.path) if pkg.path else f"preset {net.name}, random weights (seed {seed})",
-        "net": net.to_dict(), "hw": {"lanes": hw.lanes, "par": hw.par},
-        "tools": {"amaranth": _version("amaranth"), "yosys": tool_version("yosys")},
-    }
-    if brd.family == "ecp5":
-        plat = brd.platform(constrain_mhz=target_mhz)
-        plan = plat.build(top, name="top", do_build=False, synth_opts=ECP5_SYNTH_OPTS,
-                          script_after_read=KEEP_FANOUT,
-                          script_after_synth="tee -q -o stat.json stat -json")
-    else:
-        plat = brd.platform()
-        plan = plat.build(top, name="top", do_build=False,
-                          script_after_synth="tee -q -o stat.json stat -json")
-    plan.extract(str(build))
-    wall["elaborate"] = time.monotonic() - t0
-    design = "top.il" if brd.family == "ecp5" else "top.v"
-    print(f"  wrote {build / design} and the {'nextpnr' if brd.family == 'ecp5' else 'Vivado'} "
-          f"project files ({wall['elaborate']:.1f} s)")
-
-    if brd.family == "ecp5":
-        flow.update(_ecp5(brd, build, hw, params, placeholder, target_mhz, wall, seed, router, pnr_seed))
-        flow["tools"].update(flow.pop("tools_extra"))
-    else:
-        flow.update(_xilinx(brd, build, wall, BoardTop(SpikingLSTMNetwork(hw, params),
-                                                       clk_hz=brd.clock_hz)))
-
-    _step(5, total, f"measure {sequences} sequences in simulation; the other schedule")
-    flow["sim"], flow["activity"] = _measure(hw, pkg, sequences, build, wall, simulate)
-    flow["schedules"] = _schedules(brd, hw, pkg, flow, build, compare, wall)
-    wall["total"] = time.monotonic() - t_start
-    flow["wall_s"] = {k: round(v, 2) for k, v in wall.items()}
-    _write_json(build / "flow.json", flow)
-
-    _step(6, total, "report")
-    out = _report(flow, (reports_root or ROOT / "reports") / brd.name / model_name)
-    print(f"  flow.json: {build / 'flow.json'}" + (f"\n  report: {out}" if out else ""))
-    if brd.family == "ecp5":
-        print(f"  bitstream: {build / 'top.bit'}")
-    return flow
+    opt = FlowOptions(board_name, model, lanes=lanes, par=par, target_mhz=target_mhz,
+                      sequences=sequences, build_root=build_root, reports_root=reports_root,
+                      compare=compare, seed=seed, simulate=simulate, router=router, pnr_seed=pnr_seed)
+    ctx = FlowContext(opt, get_board(board_name), t_start)
+    steps = flow_steps(ctx.board)
+    for i, step in enumerate(steps, 1):
+        title = step.title(ctx)
+        print(f"[{i}/{len(steps)}] {title}", flush=True)
+        ctx.record = {"name": step.name, "title": title}
+        t0 = time.monotonic()
+        step.run(ctx)
+        ctx.record["wall_s"] = round(time.monotonic() - t0, 2)
+        ctx.steps.append(ctx.record)
+    return ctx.flow
 
 
 def load_model(model: str, seed: int = 1):
@@ -208,99 +529,6 @@ def load_model(model: str, seed: int = 1):
 def _version(dist):
     from importlib.metadata import version
     return version(dist)
-
-
-def _ecp5(brd, build, hw, params, placeholder, target_mhz, wall, seed, router, pnr_seed) -> dict:
-    from . import bram
-    total = 6
-    _step(3, total, "yosys synth_ecp5")
-    wall["synth"] = run_tool("yosys", ["-q", "-l", "top.rpt", "top.ys"], cwd=build,
-                             log=build / "yosys.log", label="yosys")
-    cells = ecp5_cells(build / "stat.json")
-    check_fit(ecp5_fit(cells, brd.capacity), brd.device)
-
-    _step(4, total, f"nextpnr-ecp5 (timed against {target_mhz:g} MHz), ecpbram, ecppack")
-    plat = brd.platform()
-    dev_opt = plat._nextpnr_device_options[plat.device]
-    pkg_opt = plat._nextpnr_package_options[plat.package].upper()
-    echo = lambda line: any(s in line for s in ("Max frequency", "Device utilisation", "ERROR",
-                                                "Program finished", "TRELLIS_COMB:", "DP16KD:"))
-    wall["pnr"] = run_tool("nextpnr-ecp5", [dev_opt, "--package", pkg_opt, "--speed", str(plat.speed),
-                                            "--json", "top.json", "--lpf", "top.lpf",
-                                            "--textcfg", "placeholder.config", "--report", "pnr.json",
-                                            "--timing-allow-fail", "--seed", str(pnr_seed),
-                                            "--router", router],
-                           cwd=build, log=build / "nextpnr.log", label="nextpnr-ecp5", echo=echo)
-    pnr = json.loads((build / "pnr.json").read_text())
-    t0 = time.monotonic()
-    counts = bram.patch_config(build / "placeholder.config", build / "top.config",
-                               bram.patchable_roms(hw, placeholder), bram.patchable_roms(hw, params))
-    wall["bram"] = time.monotonic() - t0
-    print(f"  ecpbram: real weights written ({', '.join(f'{k}: {v} bit slices' for k, v in counts.items())})")
-    wall["pack"] = run_tool("ecppack", ["--compress", "--input", "top.config", "--bit", "top.bit"],
-                            cwd=build, log=build / "ecppack.log", label="ecppack")
-    # keep what `make weights` needs to patch this build again
-    _write_json(build / "roms.json", {"placeholder_seed": seed, "lanes": hw.lanes, "par": hw.par})
-
-    util = pnr.get("utilization", {})
-    fmax = [v for v in pnr.get("fmax", {}).values()]
-    achieved = min((v["achieved"] for v in fmax), default=None)
-    board_mhz = brd.clock_hz / 1e6
-    timing = {"fmax_mhz": achieved, "target_mhz": target_mhz, "board_clock_mhz": board_mhz,
-              "measured": achieved is not None, "pnr": {"router": router, "seed": pnr_seed}}
-    if achieved is None:
-        timing["note"] = "nextpnr reported no clock"
-    elif achieved < board_mhz:
-        timing["note"] = (f"TIMING FAILS: Fmax {achieved:.1f} MHz is below the board clock "
-                          f"{board_mhz:g} MHz; the bitstream will not run reliably")
-    elif achieved < target_mhz:
-        timing["note"] = (f"below the {target_mhz:g} MHz target; meets the {board_mhz:g} MHz board clock")
-    else:
-        timing["note"] = f"meets the {target_mhz:g} MHz target"
-    print(f"  Fmax {achieved:.1f} MHz: {timing['note']}" if achieved else f"  {timing['note']}")
-    used = {k: v for k, v in cells.items() if not k.startswith("$")}  # not $scopeinfo
-    available = {}
-    for key, v in util.items():
-        if v.get("used"):
-            used[key] = int(v["used"])
-            available[key] = int(v["available"])
-    return {"resources": {"used": used, "available": available, "source": "nextpnr",
-                          "yosys_cells": cells},
-            "timing": timing,
-            "tools_extra": {"nextpnr-ecp5": tool_version("nextpnr-ecp5")},
-            "bitstream": str(build / "top.bit")}
-
-
-def _xilinx(brd, build, wall, top) -> dict:
-    """yosys figures of the board top's logic (without the platform's clock and I/O
-    primitives, which yosys's Xilinx cell library does not fully describe)."""
-    from .yosys import synth_stat
-    total = 6
-    _step(3, total, "yosys synth_xilinx (resource figures only)")
-    t0 = time.monotonic()
-    print("  yosys ...", flush=True)
-    stat = synth_stat(top, "xilinx", build / "yosys_xilinx")
-    wall["synth"] = time.monotonic() - t0
-    print(f"  yosys: done in {wall['synth']:.1f} s")
-    cells = {k: v for k, v in stat["cells"].items() if not k.startswith("$")}
-    cap = brd.capacity
-    luts = sum(v for k, v in cells.items() if k.startswith("LUT"))
-    ffs = sum(v for k, v in cells.items() if k.startswith("FD"))
-    bram = cells.get("RAMB36E1", 0) + 0.5 * cells.get("RAMB18E1", 0)
-    dsp = cells.get("DSP48E1", 0)
-    check_fit({"LUT": (luts, cap["LUT"]), "FF": (ffs, cap["FF"]), "BRAM": (bram, cap["BRAM"]),
-               "DSP": (dsp, cap["DSP"])}, brd.device)
-    _step(4, total, "Vivado project written (no open place and route for Kintex-7)")
-    print(f"  run it where Vivado is installed: cd {build} && sh build_top.sh")
-    used = dict(cells) | {"LUT": luts, "FF": ffs, "BRAM36": bram, "DSP48E1": dsp}
-    return {"resources": {"used": used, "available": {"LUT": cap["LUT"], "FF": cap["FF"],
-                                                      "BRAM36": cap["BRAM"], "DSP48E1": cap["DSP"]},
-                          "source": "yosys"},
-            "timing": {"fmax_mhz": None, "target_mhz": None, "board_clock_mhz": brd.clock_hz / 1e6,
-                       "measured": False,
-                       "note": "Fmax not measured: no open-source place and route for Kintex-7; "
-                               "run the Vivado project for timing"},
-            "vivado_project": str(build)}
 
 
 def _measure(hw, pkg, sequences, build, wall, simulate=True):

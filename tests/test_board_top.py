@@ -19,8 +19,8 @@ from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 from flows import host
-from flows.top import BoardTop, uart_divisor
-from flows.uart import UARTRx, UARTTx
+from hw.board.top import BoardTop, uart_divisor
+from hw.board.uart import UARTRx, UARTTx
 from hw.config import HardwareConfig
 from hw.latency import cycles_for_batch
 from hw.network import SpikingLSTMNetwork

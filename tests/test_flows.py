@@ -1,7 +1,9 @@
-"""Board registry, fit checks, block RAM patching and one real ECP5 build."""
+"""Board registry, the flows' step lists, fit checks, block RAM patching and one real
+ECP5 build."""
 
 import json
 import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,14 +14,17 @@ from amaranth.lib import wiring
 
 from flows import boards, bram
 from flows.boards import BOARDS, BoardError
-from flows.synth import KEEP_FANOUT, FitError, check_fit, default_hardware, ecp5_fit
-from flows.top import BoardTop
+from flows import synth
+from flows.synth import KEEP_FANOUT, FitError, check_fit, default_hardware, default_par, ecp5_fit
+from hw.board.top import BoardTop
 from flows.yosys import synth_stat
 from hw.config import HardwareConfig
 from hw.fanout import copies
 from hw.network import SpikingLSTMNetwork
 from model.config import preset
 from model.params import random_params
+
+pytestmark = pytest.mark.flows
 
 EXPECTED_BOARDS = {"ulx3s-12f", "ulx3s-25f", "ulx3s-45f", "ulx3s-85f", "orangecrab", "ecpix5-85",
                    "versa-ecp5", "kc705", "genesys2"}
@@ -78,6 +83,80 @@ def test_default_hardware_is_the_wavefront_with_p_16():
     assert default_hardware(preset("tmnist"), lanes=1, par=32).lanes == 1
 
 
+def test_default_par_is_the_largest_multiple_of_4_up_to_16_dividing_every_4h():
+    tiny = preset("tiny")
+    assert default_par(tiny) == 16                                   # H = 8: 4H = 32
+    assert default_par(replace(tiny, hidden=(6,))) == 12             # 4H = 24
+    assert default_par(replace(tiny, hidden=(6, 5))) == 4            # 24 and 20
+    assert default_hardware(replace(tiny, hidden=(6,))).par == 12
+
+
+def test_every_family_has_one_ordered_list_of_named_steps():
+    assert set(synth.FLOWS) == {b.family for b in BOARDS.values()}
+    for family, steps in synth.FLOWS.items():
+        names = [s.name for s in steps]
+        assert len(set(names)) == len(names), family
+        assert names[0] == "load" and names[-1] == "report", family
+        assert all(isinstance(s, synth.Step) for s in steps)
+    assert [s.name for s in synth.ECP5_STEPS] == ["load", "generate_top", "synth", "place_and_route",
+                                                  "measure", "report"]
+    assert [s.name for s in synth.XILINX_STEPS][3] == "vivado_project"
+    assert synth.flow_steps(boards.board("kc705")) is synth.XILINX_STEPS
+    with pytest.raises(BoardError, match="no flow for family 'ice40'"):
+        synth.flow_steps(replace(boards.board("ulx3s-85f"), family="ice40"))
+
+
+class _Recording(synth.Step):
+    def __init__(self, name, key):
+        self.name, self.key = name, key
+
+    def title(self, ctx):
+        return f"do {self.name} for {ctx.options.model}"
+
+    def run(self, ctx):
+        ctx.flow[self.key] = len(ctx.steps)  # the steps done before this one
+        ctx.tool("made-up-tool", "1.0")
+        ctx.output("file", f"/x/{self.name}")
+        ctx.figure("n", 7)
+
+
+def test_run_flow_runs_the_family_list_in_order_and_records_each_step(monkeypatch, capsys):
+    steps = (_Recording("first", "a"), _Recording("second", "b"))
+    monkeypatch.setitem(synth.FLOWS, "ecp5", steps)
+    flow = synth.run_flow("ulx3s-12f", "tiny")
+    assert capsys.readouterr().out.splitlines() == ["[1/2] do first for tiny", "[2/2] do second for tiny"]
+    assert (flow["a"], flow["b"]) == (0, 1)
+    assert flow["tools"] == {"made-up-tool": "1.0"}
+    assert "steps" not in flow  # only the report step writes the step entries into the record
+
+
+def test_report_step_writes_the_records_of_the_steps_before_it(monkeypatch, tmp_path):
+    class Load(synth.Step):
+        name = "load"
+
+        def run(self, ctx):
+            ctx.build = tmp_path
+            ctx.flow["model"] = "m"
+            ctx.figure("n", 3)
+
+    written = {}
+    monkeypatch.setattr(synth, "_report", lambda flow, out: written.setdefault("out", out))
+    monkeypatch.setitem(synth.FLOWS, "ecp5", (Load(), synth.WriteReport()))
+    flow = synth.run_flow("ulx3s-12f", "tiny", reports_root=tmp_path / "r")
+    saved = json.loads((tmp_path / "flow.json").read_text())
+    assert saved == flow
+    assert [(s["name"], s["title"], s["figures"]) for s in saved["steps"]] == [("load", "load", {"n": 3})]
+    assert saved["steps"][0]["wall_s"] >= 0 and "total" in saved["wall_s"]
+    assert written["out"] == tmp_path / "r" / "ulx3s-12f" / "m"
+
+
+def test_board_hardware_does_not_import_the_flows():
+    code = ("import sys, hw.board.top, hw.board.uart, hw.board.protocol; "
+            "print(sorted(m for m in sys.modules if m == 'flows' or m.startswith('flows.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_fit_check_stops_with_the_figures():
     cells = {"LUT4": 10000, "CCU2C": 2000, "TRELLIS_FF": 5000, "DP16KD": 40, "MULT18X18D": 0}
     usage = ecp5_fit(cells, boards.DEVICES["LFE5U-12F"])
@@ -105,7 +184,7 @@ def test_patching_refuses_values_that_are_not_in_roms():
     net = preset("tiny")
     params = random_params(net, 3)
     bram.check_patchable(params, replace(params, w_out=params.w_out + 1))  # ROM only: fine
-    lp = replace(params.layers[0], theta_pos=params.layers[0].theta_pos + 1)
+    lp = params.layers[0].replace(theta_pos=params.layers[0].theta_pos + 1)
     with pytest.raises(bram.BramError, match="layer 0 theta_pos"):
         bram.check_patchable(params, replace(params, layers=[lp]))
 
@@ -137,7 +216,7 @@ def _unpacked_slices(bit: Path, tmp: Path) -> dict:
 def test_tiny_builds_to_a_bitstream_whose_brams_hold_the_weights(tmp_path):
     from flows.synth import run_flow
     from flows.weights import patch_bitstream
-    from model.export import write_package
+    from hw.package import write_package
     flow = run_flow("ulx3s-85f", "tiny", lanes=1, par=4, sequences=2, build_root=tmp_path / "build",
                     reports_root=tmp_path / "reports", compare=False)
     build = tmp_path / "build" / "ulx3s-85f" / "tiny-random"
@@ -149,6 +228,10 @@ def test_tiny_builds_to_a_bitstream_whose_brams_hold_the_weights(tmp_path):
     assert flow["sim"]["cycles_simulated"] == flow["sim"]["cycles_analytic"]
     saved = json.loads((build / "flow.json").read_text())
     assert saved["board"] == "ulx3s-85f"
+    assert [s["name"] for s in saved["steps"]] == ["load", "generate_top", "synth", "place_and_route",
+                                                   "measure"]
+    assert saved["steps"][3]["outputs"]["bitstream"] == str(bit) == saved["bitstream"]
+    assert saved["steps"][2]["tools"]["yosys"] == saved["tools"]["yosys"]
 
     net = preset("tiny")
     hw = HardwareConfig(net, lanes=1, par=4)
@@ -169,7 +252,7 @@ def test_tiny_builds_to_a_bitstream_whose_brams_hold_the_weights(tmp_path):
     rng = np.random.default_rng(9)
     lp = real.layers[0]
     new_params = replace(real, w_out=rng.integers(-128, 128, size=real.w_out.shape),
-                         layers=[replace(lp, w_h=rng.integers(-128, 128, size=lp.w_h.shape))])
+                         layers=[lp.replace(w_h=rng.integers(-128, 128, size=lp.w_h.shape))])
     pkg = write_package(tmp_path / "newpkg", net, new_params)
     new_bit = patch_bitstream(build, str(pkg))
     assert new_bit.exists() and new_bit != bit
@@ -236,6 +319,7 @@ class _Fanned(wiring.Component):
         return m
 
 
+@pytest.mark.synth
 def test_fanout_copies_survive_synthesis(tmp_path):
     """yosys merges identical flip-flops; the flow's keep_hierarchy on the copies stops it."""
     kept = synth_stat(_Fanned(), "ecp5", tmp_path / "kept", after_read=KEEP_FANOUT)["cells"]

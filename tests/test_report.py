@@ -12,6 +12,8 @@ import pytest
 from flows import report as rp
 from model.config import preset
 
+pytestmark = pytest.mark.flows
+
 
 def _ecp5_flow():
     net = preset("tiny").to_dict()  # M=4, H=8, T=2, N=5, 4 classes

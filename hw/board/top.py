@@ -1,7 +1,7 @@
 """Board top: the network behind a UART, so a bitstream can be used from a host.
 
-The byte protocol is defined in :mod:`flows.host` (constants and lengths come from
-there; the host script uses the same ones). In short:
+The byte protocol is described in :mod:`flows.host`; its constants and lengths come
+from :mod:`hw.board.protocol`, which the host script uses too. In short:
 
 * host to board: ``0xA5``, then the sequence's input beats, each beat's raw payload
   bits (``hw.network.input_layout``) as ``ceil(bits / 8)`` bytes, little-endian;
@@ -45,7 +45,7 @@ from amaranth.lib.wiring import In, Out
 from hw.network import SpikingLSTMNetwork
 from model.config import ConfigError
 
-from . import host as protocol
+from . import protocol
 from .uart import MIN_DIVISOR, UARTRx, UARTTx
 
 __all__ = ["BoardTop", "uart_divisor", "BAUD_TOLERANCE", "STATUS_LEDS"]
@@ -104,7 +104,7 @@ class BoardTop(wiring.Component):
         super().__init__()
 
     def _response_word(self, m: Module, payload):
-        """The response as one word, its first byte in the low bits (the layout of flows.host)."""
+        """The response as one word, its first byte in the low bits (hw.board.protocol)."""
         cfg = self.cfg
         parts = [Const(protocol.RESPONSE_START, 8)]
         for c in range(cfg.classes):
