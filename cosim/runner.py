@@ -32,7 +32,7 @@ import numpy as np
 from hw import cells as hw_cells
 from hw.config import CYCLE_BITS, HardwareConfig, default_par, valid_pars
 from hw.latency import cycles_for_batch
-from hw.network import SpikingLSTMNetwork
+from hw.network import SpikingLSTMNetwork, input_beats
 from hw.rom import bits_for
 from model import cells
 from model.config import DEFAULT_CELL, ConfigError, NetworkConfig, PRESETS, preset
@@ -117,7 +117,7 @@ def prepare_case(case: CosimCase, build_root: Path = BUILD) -> Path:
     arrays = {"logits": ref.logits, "cls": ref.predicted,
               "cycles": np.array([e["total"] for e in expected])}
     for b in range(case.sequences):
-        arrays[f"beats{b}"] = x[b].reshape(-1, net.inputs) if net.encoding == "spikes" else x[b]
+        arrays[f"beats{b}"] = input_beats(net, x[b])
     np.savez(folder / "case.npz", **arrays)
     meta = {
         "sequences": case.sequences, "seed": case.input_seed,

@@ -40,7 +40,7 @@ from amaranth.hdl._mem import MemoryInstance
 from amaranth.sim import Simulator
 
 from hw.config import HardwareConfig
-from hw.network import SpikingLSTMNetwork
+from hw.network import SpikingLSTMNetwork, input_beats
 from model.encoding import check_input
 
 __all__ = ["measure_activity", "ToggleCounter", "CATEGORIES", "BLOCK_RAM_MIN_DEPTH", "CLOCK_PERIOD_S"]
@@ -250,8 +250,7 @@ def measure_activity(hw: HardwareConfig, params, x, *, sequences: int | None = N
 
     async def drive(ctx):
         for seq in x:
-            beats = seq.reshape(-1, net.inputs) if net.encoding == "spikes" else seq
-            for beat in beats.astype(int).tolist():
+            for beat in input_beats(net, seq).astype(int).tolist():
                 ctx.set(dut.i_stream.payload, beat)
                 ctx.set(dut.i_stream.valid, 1)
                 await ctx.tick().until(dut.i_stream.ready)

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hw.config import HardwareConfig
-from hw.latency import schedule
+from hw.latency import round_events, schedule
 from hw.layer import input_kind
 from hw.memory_map import memory_layout
 from hw.rom import bits_for
@@ -208,16 +208,7 @@ def memory_reads(hw: HardwareConfig, params, x) -> dict:
             x_nz = res.layers[l - 1].h != 0
         h_nz = res.layers[l].h != 0
         for b in range(batch):
-            events = 0
-            for cells in rounds:
-                mask_x = np.zeros(x_nz.shape[-1], dtype=bool)
-                mask_h = np.zeros(h_nz.shape[-1], dtype=bool)
-                for n, k in cells:
-                    mask_x |= x_nz[b, n, k]
-                    if n > 0:
-                        mask_h |= h_nz[b, n - 1, k]
-                events += int(mask_x.sum() + mask_h.sum())
-            events_per_layer[l] += events
+            events_per_layer[l] += sum(round_events(x_nz[b], h_nz[b], rounds))
         fired = len([cell for cells in rounds for cell in cells])
         with_prev = len([1 for cells in rounds for n, k in cells if n > 0])
         later_step = len([1 for cells in rounds for n, k in cells if k > 0])

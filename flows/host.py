@@ -61,6 +61,7 @@ from hw.board.protocol import (CLASS_BYTES, CYCLE_BYTES, DEFAULT_BAUD, ERROR_BAS
                                RESPONSE_START, beat_bits, beat_bytes, beat_layout,
                                beats_per_sequence, byte_count, check_protocol, logit_bytes,
                                request_length, response_length)
+from hw.network import input_beats
 from model.config import ConfigError, NetworkConfig
 from model.encoding import check_input
 
@@ -97,7 +98,7 @@ def _beats(cfg: NetworkConfig, sequence) -> np.ndarray:
     x = check_input(cfg, sequence)
     if x.shape[0] != 1:
         raise ConfigError(f"encode_request takes one sequence, got a batch of {x.shape[0]}")
-    return x[0].reshape(-1, cfg.inputs)
+    return input_beats(cfg, x[0])
 
 
 def encode_request(cfg: NetworkConfig, sequence) -> bytes:

@@ -125,7 +125,7 @@ _FAMILY_READING = {
 FAMILIES = tuple(_FAMILY_READING)
 
 
-def _summary_cells(family: str, used: dict) -> dict:
+def summary_cells(family: str, used: dict) -> dict:
     """LUT / FF / block RAM / DSP from raw yosys cell counts (so that rows from
     different sources compare like for like), by the family's rule."""
     return _FAMILY_READING[family]["summary"](used)
@@ -234,7 +234,7 @@ def report_from_flow(flow: dict) -> dict:
         rows.append({"resource": key, "used": u if u is not None else 0,
                      "available": a if _is_num(a) else None,
                      "percent": 100.0 * (u or 0) / a if _is_num(a) and a > 0 else None})
-    summary = _summary_cells(family, used)
+    summary = summary_cells(family, used)
 
     # timing and time per sequence
     timing = dict(timing_in)
@@ -291,7 +291,7 @@ def report_from_flow(flow: dict) -> dict:
                           "name": _schedule_name(s_lanes, net.steps),
                           "cycles_mean": float(s_cycles),
                           "resources_source": _get(row, "resources.source", None),
-                          "resources": _summary_cells(family, s_used)})
+                          "resources": summary_cells(family, s_used)})
 
     notes = []
     if mem is None:

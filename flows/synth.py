@@ -102,22 +102,22 @@ def ecp5_cells(stat_json: Path) -> dict:
             if k.lstrip("\\") not in modules}
 
 
+def device_fit(family: str, cells: dict, capacity: dict) -> dict:
+    """Device use ``{resource: (used, available)}`` from yosys cells, by the family's
+    reading of them (:func:`flows.report.summary_cells`, the one rule the reports use)."""
+    from .report import summary_cells
+    used = summary_cells(family, cells)
+    return {k: (int(v) if float(v).is_integer() else v, capacity[k]) for k, v in used.items()}
+
+
 def ecp5_fit(cells: dict, capacity: dict) -> dict:
-    """Device use estimated from yosys cells (a LUT4 or half a CCU2C or DPR16X4 per LUT)."""
-    lut = cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0) + 2 * cells.get("TRELLIS_DPR16X4", 0)
-    return {"LUT": (lut, capacity["LUT"]), "FF": (cells.get("TRELLIS_FF", 0), capacity["FF"]),
-            "BRAM": (cells.get("DP16KD", 0), capacity["BRAM"]),
-            "DSP": (cells.get("MULT18X18D", 0), capacity["DSP"])}
+    """ECP5 device use (see :func:`device_fit`)."""
+    return device_fit("ecp5", cells, capacity)
 
 
 def xilinx_fit(cells: dict, capacity: dict) -> dict:
-    """Device use from yosys 7-series cells (LUT* cells, FD* flip-flops, RAMB36E1 +
-    RAMB18E1 / 2, DSP48E1)."""
-    luts = sum(v for k, v in cells.items() if k.startswith("LUT"))
-    ffs = sum(v for k, v in cells.items() if k.startswith("FD"))
-    bram = cells.get("RAMB36E1", 0) + 0.5 * cells.get("RAMB18E1", 0)
-    return {"LUT": (luts, capacity["LUT"]), "FF": (ffs, capacity["FF"]),
-            "BRAM": (bram, capacity["BRAM"]), "DSP": (cells.get("DSP48E1", 0), capacity["DSP"])}
+    """7-series device use (see :func:`device_fit`)."""
+    return device_fit("xilinx", cells, capacity)
 
 
 def check_fit(usage: dict, device: str) -> None:

@@ -29,7 +29,7 @@ from .cells import latency as cell_latency
 from .config import HardwareConfig
 
 __all__ = ["schedule", "LayerCycles", "sequence_cycles", "cycles_for_batch", "neuron_latency",
-           "round_overhead"]
+           "round_overhead", "round_events"]
 
 #: BEGIN, FETCH, LOAD, the empty ACC check, FINISH; DRAIN adds 1 + the neuron pipeline
 ROUND_CONTROL = 5
@@ -88,13 +88,12 @@ class LayerCycles:
     cycles: int
 
 
-def _layer_cycles(hw: HardwareConfig, layer: int, x_nz: np.ndarray, h_nz: np.ndarray,
-                  rounds) -> LayerCycles:
-    """``x_nz [N, T, M_in]`` and ``h_nz [N, T, H]`` non-zero masks of one sequence."""
-    chunks = hw.chunks(layer)
-    overhead = round_overhead(hw)
-    events = 0
-    cycles = LAYER_OVERHEAD
+def round_events(x_nz: np.ndarray, h_nz: np.ndarray, rounds) -> list[int]:
+    """E of every round of one layer and sequence: the input positions (layer inputs,
+    then recurrent h) that are non-zero in at least one firing cell, from the non-zero
+    masks ``x_nz [N, T, M_in]`` and ``h_nz [N, T, H]``. Each event costs C cycles, and
+    one weight word read (the words are broadcast to every lane)."""
+    out = []
     zero_h = np.zeros(h_nz.shape[-1], dtype=bool)
     for cells in rounds:
         mask_x = np.zeros(x_nz.shape[-1], dtype=bool)
@@ -102,10 +101,19 @@ def _layer_cycles(hw: HardwareConfig, layer: int, x_nz: np.ndarray, h_nz: np.nda
         for n, k in cells:
             mask_x |= x_nz[n, k]
             mask_h |= h_nz[n - 1, k] if n > 0 else zero_h
-        e = int(mask_x.sum() + mask_h.sum())
-        events += e
-        cycles += e * chunks + chunks + overhead + (e > 0) * (EVENT_LOOKAHEAD + ACC_FLUSH)
-    return LayerCycles(len(rounds), events, cycles)
+        out.append(int(mask_x.sum() + mask_h.sum()))
+    return out
+
+
+def _layer_cycles(hw: HardwareConfig, layer: int, x_nz: np.ndarray, h_nz: np.ndarray,
+                  rounds) -> LayerCycles:
+    """``x_nz [N, T, M_in]`` and ``h_nz [N, T, H]`` non-zero masks of one sequence."""
+    chunks = hw.chunks(layer)
+    overhead = round_overhead(hw)
+    events = round_events(x_nz, h_nz, rounds)
+    cycles = LAYER_OVERHEAD + sum(e * chunks + chunks + overhead + (e > 0) * (EVENT_LOOKAHEAD + ACC_FLUSH)
+                                  for e in events)
+    return LayerCycles(len(rounds), sum(events), cycles)
 
 
 def sequence_cycles(hw: HardwareConfig, layer_inputs: list[np.ndarray], hs: list[np.ndarray]) -> dict:

@@ -16,6 +16,7 @@ figures.
 
 from __future__ import annotations
 
+import numpy as np
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -30,7 +31,8 @@ from .layer import SpikingLSTMLayer, input_kind
 from .onehot import lowest_set, onehot_index, onehot_select
 from .rom import BLOCK_ROM, bits_for, readout_rom
 
-__all__ = ["SpikingLSTMNetwork", "input_layout", "output_layout"]
+__all__ = ["SpikingLSTMNetwork", "input_layout", "output_layout", "input_beats",
+           "beats_per_sequence"]
 
 
 def input_layout(hw: HardwareConfig) -> data.ArrayLayout:
@@ -40,6 +42,21 @@ def input_layout(hw: HardwareConfig) -> data.ArrayLayout:
     if net.encoding == "direct":
         return data.ArrayLayout(signed(net.x_bits), net.inputs)
     return data.ArrayLayout(unsigned(net.x_bits), net.inputs)
+
+
+def beats_per_sequence(net) -> int:
+    """Beats of one sequence on ``i_stream``: N x T spike rows, else N feature rows."""
+    return net.length * net.steps if net.encoding == "spikes" else net.length
+
+
+def input_beats(net, sequence) -> np.ndarray:
+    """The ``i_stream`` beats of one raw input sequence (as for :func:`model.golden.run`,
+    without the batch axis), in order: ``[beats_per_sequence(net), M]``."""
+    beats = np.asarray(sequence).reshape(-1, net.inputs)
+    if len(beats) != beats_per_sequence(net):
+        raise ConfigError(f"a sequence of {len(beats)} rows of {net.inputs} inputs; "
+                          f"{net.encoding!r} input takes {beats_per_sequence(net)}")
+    return beats
 
 
 def output_layout(hw: HardwareConfig) -> data.StructLayout:

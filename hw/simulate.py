@@ -17,7 +17,7 @@ from amaranth.sim import Simulator
 from model.encoding import check_input
 
 from .config import HardwareConfig
-from .network import SpikingLSTMNetwork
+from .network import SpikingLSTMNetwork, input_beats
 
 __all__ = ["HardwareResult", "simulate_network"]
 
@@ -32,12 +32,6 @@ class HardwareResult:
     h: list[np.ndarray]  # per layer, [N, T, H]
 
 
-def _input_beats(hw: HardwareConfig, seq: np.ndarray) -> list[list[int]]:
-    if hw.net.encoding == "spikes":
-        return seq.reshape(-1, hw.net.inputs).astype(int).tolist()
-    return seq.astype(int).tolist()
-
-
 def simulate_network(hw: HardwareConfig, params, x, *, input_gaps: float = 0.0,
                      output_stalls: float = 0.0, seed: int = 0,
                      vcd_path: str | None = None) -> list[HardwareResult]:
@@ -50,7 +44,7 @@ def simulate_network(hw: HardwareConfig, params, x, *, input_gaps: float = 0.0,
 
     async def drive(ctx):
         for seq in x:
-            for beat in _input_beats(hw, seq):
+            for beat in input_beats(hw.net, seq).astype(int).tolist():
                 while rng.random() < input_gaps:
                     ctx.set(dut.i_stream.valid, 0)
                     await ctx.tick()

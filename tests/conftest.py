@@ -12,6 +12,18 @@ settings.load_profile("spikegate")
 from model.encoding import random_input  # noqa: F401  (re-exported for the tests)
 
 
+#: the verification tiers (pyproject.toml's markers besides ``slow``); every test has one
+TIERS = ("golden", "hwsim", "cosim", "flows", "synth")
+
+
+def pytest_collection_modifyitems(config, items):
+    untiered = [item.nodeid for item in items
+                if not any(item.get_closest_marker(t) for t in TIERS)]
+    if untiered:
+        raise pytest.UsageError("tests without a tier marker (" + ", ".join(TIERS) + "): "
+                                + ", ".join(untiered[:10]))
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)

@@ -9,7 +9,7 @@ in :mod:`flows.host`, next to the code that speaks it from a computer.
 from __future__ import annotations
 
 from hw.config import CYCLE_BITS, HardwareConfig
-from hw.network import input_layout
+from hw.network import beats_per_sequence, input_layout
 from model.config import ConfigError, NetworkConfig
 
 __all__ = ["REQUEST_START", "RESPONSE_START", "ERROR_BASE", "ERROR_FRAMING", "ERROR_OVERRUN",
@@ -46,10 +46,6 @@ def beat_bits(cfg: NetworkConfig) -> int:
 
 def beat_bytes(cfg: NetworkConfig) -> int:
     return byte_count(beat_bits(cfg))
-
-
-def beats_per_sequence(cfg: NetworkConfig) -> int:
-    return cfg.length * cfg.steps if cfg.encoding == "spikes" else cfg.length
 
 
 def request_length(cfg: NetworkConfig) -> int:
