@@ -18,7 +18,7 @@ from model import numerics as nr
 from model.config import ConfigError
 
 __all__ = ["FireBinary", "FireTernary", "HardSigmoidQ", "HardTanhQ", "hold", "delayed",
-           "check_threshold"]
+           "stager", "check_threshold"]
 
 
 def hold(m: Module, value, name: str | None = None) -> Signal:
@@ -33,6 +33,23 @@ def hold(m: Module, value, name: str | None = None) -> Signal:
     sig = Signal(value.shape(), name=name)
     m.d.comb += sig.eq(value)
     return sig
+
+
+def stager(m: Module, pipelined: bool):
+    """The ``stage(value, name)`` of a cell step: a pipeline register or, when the step
+    is combinational, a named signal (:func:`hold`).
+
+    The registers hold data only (the valid bits travel beside them, in the layer), so
+    they have no reset and the network's reset net reaches the control flip-flops alone.
+    """
+    def stage(value, name: str) -> Signal:
+        if not pipelined:
+            return hold(m, value, name)
+        value = Value.cast(value)
+        reg = Signal(value.shape(), name=name, reset_less=True)
+        m.d.sync += reg.eq(value)
+        return reg
+    return stage
 
 
 def delayed(m: Module, value, stages: int, name: str, reset_less: bool = True) -> list:

@@ -14,7 +14,7 @@ from amaranth.lib.wiring import Out
 from model import numerics as nr
 from model.config import NetworkConfig
 
-from ..cell import check_threshold, hold
+from ..cell import check_threshold, hold, stager
 from . import step_signature
 
 __all__ = ["CellStep", "CELL_LATENCY", "STEP", "gate_value_shape"]
@@ -73,16 +73,7 @@ class CellStep(wiring.Component):
         m = Module()
         cfg = self.cfg
 
-        def stage(value, name):
-            """A pipeline register (or, combinational, a named signal)."""
-            if not self.pipelined:
-                return hold(m, value, name)
-            value = Value.cast(value)
-            # data only (the valid bits travel beside it, in the layer): no reset, so the
-            # network's reset net reaches the control flip-flops alone
-            sig = Signal(value.shape(), name=name, reset_less=True)
-            m.d.sync += sig.eq(value)
-            return sig
+        stage = stager(m, self.pipelined)
 
         def carry(values: dict, tag: str) -> dict:
             return {key: stage(v, f"{key}_{tag}") for key, v in values.items()}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, Value
+from amaranth.hdl import Module
 from amaranth.lib import wiring
 
 from model import numerics as nr
 
-from ..cell import check_threshold, hold
+from ..cell import check_threshold, stager
 from . import step_signature
 
 __all__ = ["IFNeuronStep", "STEP"]
@@ -34,13 +34,7 @@ class IFNeuronStep(wiring.Component):
         m = Module()
         cfg = self.cfg
 
-        def stage(value, name):
-            if not self.pipelined:
-                return hold(m, value, name)
-            value = Value.cast(value)
-            reg = Signal(value.shape(), name=name, reset_less=True)  # data: no reset
-            m.d.sync += reg.eq(value)
-            return reg
+        stage = stager(m, self.pipelined)
 
         for q in range(self.neurons):
             z = stage(self.z[q][0], f"z{q}_in")
