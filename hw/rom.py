@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from model.cells import start_values
 from model.params import LayerParams, NetworkParams
 
 from .config import HardwareConfig
@@ -68,15 +69,10 @@ def bias_words(hw: HardwareConfig, layer: int, lp: LayerParams) -> list[list[int
     return _chunked_gates(lp.bias, hw.chunks(layer), hw.neurons_per_chunk)
 
 
-def start_values(cell, lp) -> np.ndarray:
-    """The cell's ``start`` parameter of a layer, ``[S, H]``."""
-    return np.asarray(getattr(lp, cell.by_role("start")[0].name))
-
-
 def u0_words(hw: HardwareConfig, layer: int, lp: LayerParams) -> list[list[list[int]]]:
     """Start membranes per chunk: ``[q][m]`` for the chunk's Q neurons, S membranes each."""
     chunks, q = hw.chunks(layer), hw.neurons_per_chunk
-    start = start_values(hw.net.cell_def(), lp)
+    start = start_values(hw.net.cell_def(), hw.net, layer, lp)
     return start.T.reshape(chunks, q, start.shape[0]).astype(int).tolist()
 
 
@@ -101,7 +97,7 @@ def memories(cfg, params: NetworkParams, par: int) -> list[dict]:
     cell = cfg.cell_def()
     gates, membranes = ", ".join(cell.GATES), ", ".join(cell.MEMBRANES)
     g, s = len(cell.GATES), len(cell.MEMBRANES)
-    start = cell.by_role("start")[0]
+    start = cell.by_role("start")
     consts = cell.by_role("constant")
     mems = []
 
@@ -117,8 +113,9 @@ def memories(cfg, params: NetworkParams, par: int) -> list[dict]:
             "address {j, c}: chunk c of input column j (inputs, then recurrent h); "
             f"entry q*{g}+a: gate a ({gates}) of neuron c*Q+q")
         add(f"l{l}_bias", cfg.acc_bits, bias_words(hw, l, lp), f"word c: entry q*{g}+a as in weights")
-        add(f"l{l}_{start.name}", getattr(cfg, start.bits), u0_words(hw, l, lp),
-            f"word c: entry q*{s}+m: membrane m ({membranes}) of neuron c*Q+q")
+        if start:
+            add(f"l{l}_{start[0].name}", getattr(cfg, start[0].bits), u0_words(hw, l, lp),
+                f"word c: entry q*{s}+m: membrane m ({membranes}) of neuron c*Q+q")
         if consts:
             add(f"l{l}_thresholds", getattr(cfg, consts[0].bits), [getattr(lp, c.name) for c in consts],
                 ", ".join(f"word {i}: {c.name}" for i, c in enumerate(consts))

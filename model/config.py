@@ -42,6 +42,9 @@ class NetworkConfig:
     0 means IF; left out, every membrane is IF.
     ``nonspiking`` names the gate kept multi-bit ("i": quantized hard sigmoid, "g":
     quantized hard tanh) with ``ns_bits`` output bits and input shift ``ns_shift``.
+    ``frac_bits``: fraction bits of the multi-bit activations of a non-spiking cell
+    (the baseline LSTM, ``cell="lstm"``: 1.0 is ``2**frac_bits``; its gates also take
+    the input shift ``ns_shift``).
 
     Encodings: ``direct`` (signed ``x_bits`` features each step), ``rate`` (unsigned
     ``x_bits`` features, LFSR Bernoulli spikes seeded with ``lfsr_seed``), ``level``
@@ -61,6 +64,7 @@ class NetworkConfig:
     nonspiking: str = "none"
     ns_bits: int = 4
     ns_shift: int = 2
+    frac_bits: int = 6
     w_bits: int = 8
     acc_bits: int = 16
     u_bits: int = 16
@@ -132,6 +136,8 @@ class NetworkConfig:
             need(is_int(s) and 0 <= s < self.u_bits,
                  f"every leak shift must be an integer from 0 (IF) to u_bits-1={self.u_bits - 1}, "
                  f"got {self.leak_shift}")
+        need(is_int(self.frac_bits) and 1 <= self.frac_bits <= 15,
+             f"frac_bits must be an integer from 1 to 15, got {self.frac_bits!r}")
         need(is_int(self.level_shift) and 0 <= self.level_shift < self.x_bits,
              f"level_shift must be from 0 to x_bits-1={self.x_bits - 1}, got {self.level_shift}")
         need(is_int(self.lfsr_seed) and 1 <= self.lfsr_seed <= nr.unsigned_max(nr.LFSR_BITS),

@@ -122,7 +122,8 @@ class FloatSpikingLSTM(nn.Module):
         b, big_n, big_t, _ = x.shape
         h_size = cfg.hidden[l]
         ops = TorchOps(cfg, spike_step(self.gamma), self.leak_factor)
-        u0 = getattr(p, cell.by_role("start")[0].name)
+        start = cell.by_role("start")
+        u0 = getattr(p, start[0].name) if start else x.new_zeros(0, h_size)
         x_part = torch.einsum("bntm,ahm->bntah", x, p.w_x)
         h_prev = x.new_zeros(b, big_t, h_size)
         carry_prev = [x.new_zeros(b, big_t, h_size) for _ in cell.CARRY]

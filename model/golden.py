@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import numerics as nr
-from .cells import GoldenOps, constants
+from .cells import GoldenOps, constants, start_values
 from .config import NetworkConfig
 from .encoding import encode
 from .params import NetworkParams
@@ -100,12 +100,19 @@ def _state_dtype(cfg: NetworkConfig):
     return np.int32 if max(cfg.acc_bits, cfg.u_bits, cfg.c_bits) < 31 else np.int64
 
 
+def _h_dtype(cfg: NetworkConfig):
+    """Integer type of the h traces: int8 for spikes, wider for a multi-bit cell output."""
+    bits = cfg.cell_def().h_bits(cfg)
+    return np.int8 if bits <= 8 else np.int16 if bits <= 16 else np.int32
+
+
 def _exact_dtype(cfg: NetworkConfig, layer: int):
     """The float type whose BLAS sums of this layer's gate inputs are exact integers:
     float32 when the largest possible magnitude is below 2**24, else float64."""
     w = 1 << (cfg.w_bits - 1)
-    x_max = (1 << (cfg.x_bits - 1)) if (layer == 0 and cfg.encoding == "direct") else 1
-    bound = (x_max * cfg.layer_inputs(layer) + cfg.hidden[layer]) * w + (1 << (cfg.acc_bits - 1))
+    h_max = 1 << (cfg.cell_def().h_bits(cfg) - 2)  # 1 for a spike
+    x_max = (1 << (cfg.x_bits - 1)) if (layer == 0 and cfg.encoding == "direct") else h_max
+    bound = (x_max * cfg.layer_inputs(layer) + h_max * cfg.hidden[layer]) * w + (1 << (cfg.acc_bits - 1))
     if bound >= 1 << 53:  # pragma: no cover - widths are capped at 32 bits
         raise ValueError("gate input sums exceed exact float64 range")
     return np.float32 if bound < (1 << 24) else np.float64
@@ -155,16 +162,14 @@ def _stats(cfg: NetworkConfig, x_layers, traces, tally, h_last):
     total_ac = total_mac = 0
     for l, (x, tr) in enumerate(zip(x_layers, traces)):
         rows = cell.gates * cfg.hidden[l]  # weights touched by one input event
-        # One accumulate per active input spike per weight row it touches (G gates x H).
+        # One accumulate per active input spike per weight row it touches (G gates x H);
+        # a multi-bit input (direct features, a multi-bit h) costs a multiply-accumulate.
+        multibit_h = cell.h_bits(cfg) > 2
         h_prev_events = int(np.count_nonzero(tr.h[:, :-1]))
-        if x.ndim == 3:  # direct: multiply-accumulates at every step
-            x_events = int(np.count_nonzero(x)) * cfg.steps
-            macs = x_events * rows
-            acs = h_prev_events * rows
-        else:
-            x_events = int(np.count_nonzero(x))
-            macs = 0
-            acs = (x_events + h_prev_events) * rows
+        x_multibit = x.ndim == 3 or (l > 0 and multibit_h)
+        x_events = int(np.count_nonzero(x)) * (cfg.steps if x.ndim == 3 else 1)
+        macs = (x_events * x_multibit + h_prev_events * multibit_h) * rows
+        acs = (x_events * (not x_multibit) + h_prev_events * (not multibit_h)) * rows
         own = cell.activity(cfg, tr, x.shape[0] * cfg.length * cfg.steps)
         stats["layers"].append({
             **{k: v for k, v in own.items() if k != "comparisons"},
@@ -177,10 +182,12 @@ def _stats(cfg: NetworkConfig, x_layers, traces, tally, h_last):
         })
         total_ac += acs
         total_mac += macs
-    readout_events = int(np.count_nonzero(h_last[:, -1]))
-    stats["readout_acs"] = readout_events * cfg.classes
+    readout_events = int(np.count_nonzero(h_last[:, -1])) * cfg.classes
+    multibit_h = cell.h_bits(cfg) > 2
+    stats["readout_acs"] = 0 if multibit_h else readout_events
+    stats["readout_macs"] = readout_events if multibit_h else 0
     stats["acs"] = total_ac + stats["readout_acs"]
-    stats["macs"] = total_mac
+    stats["macs"] = total_mac + stats["readout_macs"]
     return stats
 
 
@@ -206,9 +213,9 @@ class _LayerState:
         cell = self.cell = cfg.cell_def()
         h_size, shape = cfg.hidden[layer], (batch, cfg.length, cfg.steps)
         self.p, self.lp = constants(cell, lp), lp
-        self.u0 = getattr(lp, cell.by_role("start")[0].name)
+        self.u0 = start_values(cell, cfg, layer, lp)
         self.w_h_t, self.bias = _w_h_t(cfg, layer, lp), _bias(cfg, layer, lp)
-        self.h = np.zeros((*shape, h_size), np.int8)
+        self.h = np.zeros((*shape, h_size), _h_dtype(cfg))
         self.carry = [np.zeros((*shape, h_size), _state_dtype(cfg)) for _ in cell.CARRY]
         self.record = {name: np.zeros((*shape, *cell.record_shape(name), h_size), dtype)
                        for name, (_, dtype) in cell.RECORD.items()}
@@ -227,7 +234,7 @@ class _LayerState:
     def previous(self, n, k):
         """h and carry of element n-1 at step k (zero for n = 0); ``n``, ``k`` arrays."""
         has_prev = n > 0
-        h_prev = np.zeros((self.h.shape[0], n.size, self.h.shape[-1]), np.int8)
+        h_prev = np.zeros((self.h.shape[0], n.size, self.h.shape[-1]), self.h.dtype)
         h_prev[:, has_prev] = self.h[:, n[has_prev] - 1, k[has_prev]]
         carry = []
         for store in self.carry:
@@ -253,7 +260,7 @@ def run_element_major(cfg: NetworkConfig, params: NetworkParams, x,
         st = _LayerState(cfg, l, lp, b, record_membranes)
         cell, h_size = st.cell, cfg.hidden[l]
         x_part = _layer_x_part(cfg, l, lp, layer_in)
-        h_prev = np.zeros((b, cfg.steps, h_size), np.int8)
+        h_prev = np.zeros((b, cfg.steps, h_size), _h_dtype(cfg))
         carry_prev = [np.zeros((b, cfg.steps, h_size), _state_dtype(cfg)) for _ in cell.CARRY]
         for n in range(cfg.length):
             z = gate_inputs(cfg, l, st.w_h_t, st.bias, x_part[:, n], h_prev, tally)

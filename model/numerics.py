@@ -34,6 +34,7 @@ __all__ = [
     "gate_product",
     "c_update", "membrane_update", "h_output",
     "exact_sum_bits", "LFSR_BITS", "LFSR_TAPS", "lfsr_step", "lfsr_draw",
+    "unit", "hard_sigmoid_unit", "hard_tanh_unit", "exact_product", "floor_shift",
     "level_of", "argmax_first",
 ]
 
@@ -206,6 +207,43 @@ def hard_tanh_q(z, shift: int, bits: int):
     q = _floor_shift(z, shift)
     top = hard_tanh_max(bits)
     return select(q > top, top, select(q < -top, -top, q))
+
+
+# --- Multi-bit activations of the non-spiking cells (the baseline LSTM) -----------------
+#
+# A multi-bit activation is a fixed-point value whose unit 1.0 is ``2**frac``. Products
+# are exact; a sum of products is shifted back by ``frac`` with an arithmetic (floor)
+# shift, once, and then saturated once to its stage's width.
+
+def unit(frac: int) -> int:
+    """The integer that stands for 1.0 in an activation with ``frac`` fraction bits."""
+    return 1 << frac
+
+
+def hard_sigmoid_unit(z, shift: int, frac: int):
+    """Hard sigmoid on the unit ``2**frac``: ``clamp((z >> shift) + 2**(frac-1), 0, 2**frac)``."""
+    q = _floor_shift(z, shift) + (unit(frac) >> 1)
+    return select(q > unit(frac), unit(frac), select(q < 0, 0, q))
+
+
+def hard_tanh_unit(z, shift: int, frac: int):
+    """Hard tanh on the unit ``2**frac``: ``clamp(z >> shift, -2**frac, 2**frac)``."""
+    q = _floor_shift(z, shift)
+    return select(q > unit(frac), unit(frac), select(q < -unit(frac), -unit(frac), q))
+
+
+def exact_product(a, b):
+    """``a * b`` exactly: NumPy operands are widened to 64 bits first (the golden model's
+    products of a gate and a cell state can pass 32 bits); a real multiplier in hardware."""
+    if isinstance(a, np.ndarray) and not _is_torch(b) and not _is_amaranth(b):
+        a = a.astype(np.int64)
+    return a * b
+
+
+def floor_shift(z, shift: int):
+    """``z >> shift``: arithmetic shift, a floor division by ``2**shift`` (PyTorch: the
+    same floor with a straight-through gradient)."""
+    return _floor_shift(z, shift) if shift else z
 
 
 def spike_times(spike, value):

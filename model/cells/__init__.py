@@ -44,7 +44,7 @@ import numpy as np
 from .. import numerics as nr
 
 __all__ = ["Cell", "ParamSpec", "ENGINE_PARAMS", "get", "names", "GoldenOps", "TorchOps",
-           "uniform"]
+           "uniform", "constants", "start_values"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,12 @@ class Cell:
         return tuple(len(self.GATES) if a == "G" else a for a in self.RECORD[name][0])
 
     # -- what a subclass provides --------------------------------------------------
+    def h_bits(self, cfg) -> int:
+        """Signed width of the output h: 2 for a spike in {-1, 0, +1}; wider for a cell
+        with multi-bit outputs, whose inputs to the layer above and to the next element
+        then cost a multiply-accumulate each (MACs), not an add (ACs)."""
+        return 2
+
     def validate(self, cfg, need) -> None:
         """Cell-specific configuration rules; ``need(cond, message)`` raises ConfigError."""
 
@@ -159,6 +165,15 @@ def _load(name: str) -> Cell:
 def names() -> tuple[str, ...]:
     """The cells this installation has, from the modules of this package."""
     return tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")))
+
+
+def start_values(cell: Cell, cfg, layer: int, lp) -> np.ndarray:
+    """The membranes' start values ``[S, H]`` of a layer: its ``start`` parameter, or an
+    empty ``[0, H]`` for a cell without membranes."""
+    start = cell.by_role("start")
+    if start:
+        return np.asarray(getattr(lp, start[0].name))
+    return np.zeros((0, cfg.hidden[layer]), np.int64)
 
 
 def constants(cell: Cell, lp) -> SimpleNamespace:
