@@ -10,14 +10,13 @@ from :mod:`hw.board.protocol`, which the host script uses too. In short:
   count (4 bytes, little-endian); or one error byte ``0xE0 | reasons`` (framing 1,
   overrun 2, timeout 4) when a request was given up.
 
-How the top works. A receiver state machine waits for the request start byte, then
-gathers each beat's bytes in a shift register; a complete beat moves to a one-beat
-holding register that drives ``network.i_stream`` (the network stalls there while it
-expands a rate or level beat into T spike rows), so the bytes of the next beat can
-arrive meanwhile. When all beats are gathered the receiver waits for the result and
-drops any bytes that arrive. A sender state machine takes ``o_stream`` when it is idle,
-copies the whole response into a shift register and hands it to the UART transmitter
-byte by byte; the receiver is ready for the next request from that moment.
+How the top works. Its parts are joined with ``wiring.connect``: the UART receiver
+(:class:`hw.board.uart.UARTRx`), the request receiver (:class:`hw.board.receiver.RequestReceiver`:
+the request start byte, then each beat's bytes gathered into a one-beat holding
+register that drives ``network.i_stream``), the network, the response sender
+(:class:`hw.board.sender.ResponseSender`: the whole response in a shift register, byte
+by byte) and the UART transmitter (:class:`hw.board.uart.UARTTx`). The receiver is
+ready for the next request from the moment the sender takes the result.
 
 A request is given up, with the network held in reset for a cycle (so that it is back
 at the start of a sequence), on a framing error, on a receive overrun, or when no byte
@@ -38,7 +37,7 @@ frequency (a flow that only tightens the timing constraint passes the oscillator
 import math
 
 from amaranth.build import ResourceError
-from amaranth.hdl import Cat, Const, Module, Mux, ResetInserter, Signal, signed
+from amaranth.hdl import Module, ResetInserter, Signal
 from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -46,6 +45,8 @@ from hw.network import SpikingLSTMNetwork
 from model.config import ConfigError
 
 from . import protocol
+from .receiver import RequestReceiver
+from .sender import ResponseSender
 from .uart import MIN_DIVISOR, UARTRx, UARTTx
 
 __all__ = ["BoardTop", "uart_divisor", "BAUD_TOLERANCE", "STATUS_LEDS"]
@@ -85,6 +86,19 @@ class BoardTop(wiring.Component):
 
     def __init__(self, network: SpikingLSTMNetwork, *, clk_hz: float, baud: int = protocol.DEFAULT_BAUD,
                  request_timeout: float = 0.1):
+        try:
+            self._check(network, clk_hz, baud, request_timeout)
+        except ConfigError:
+            self._MustUse__silence = True  # a refused top is not an unused one
+            raise
+        self.uart_rx = UARTRx(self.divisor)
+        self.uart_tx = UARTTx(self.divisor)
+        self.receiver = RequestReceiver(self.cfg, timeout_cycles=self.timeout_cycles)
+        self.sender = ResponseSender(self.cfg)
+        super().__init__()
+
+    def _check(self, network, clk_hz, baud, request_timeout):
+        """Validate the parameters and keep the figures derived from them."""
         if not isinstance(network, SpikingLSTMNetwork):
             raise ConfigError(f"BoardTop needs a hw.network.SpikingLSTMNetwork, got {type(network).__name__}")
         self.network = network
@@ -99,30 +113,11 @@ class BoardTop(wiring.Component):
         if self.timeout_cycles < 2 * byte_cycles:
             raise ConfigError(f"request_timeout {request_timeout!r} s is {self.timeout_cycles} cycles, "
                               f"shorter than two UART bytes ({2 * byte_cycles} cycles)")
-        self.uart_rx = UARTRx(self.divisor)
-        self.uart_tx = UARTTx(self.divisor)
-        super().__init__()
-
-    def _response_word(self, m: Module, payload):
-        """The response as one word, its first byte in the low bits (hw.board.protocol)."""
-        cfg = self.cfg
-        parts = [Const(protocol.RESPONSE_START, 8)]
-        for c in range(cfg.classes):
-            logit = Signal(signed(8 * protocol.logit_bytes(cfg)), name=f"resp_logit{c}")
-            m.d.comb += logit.eq(payload.logits[c])  # sign-extends
-            parts.append(logit)
-        cls = Signal(8 * protocol.CLASS_BYTES, name="resp_cls")
-        cycles = Signal(8 * protocol.CYCLE_BYTES, name="resp_cycles")
-        m.d.comb += [cls.eq(payload.cls), cycles.eq(payload.cycles)]
-        word = Cat(*parts, cls, cycles)
-        assert len(word) == 8 * protocol.response_length(cfg)
-        return word
 
     def elaborate(self, platform):
         m = Module()
-        cfg = self.cfg
-        net = self.network
-        abort = Signal()
+        net, receiver, sender = self.network, self.receiver, self.sender
+        abort = Signal()  # a request is given up this cycle
         # the network's reset is registered: it reaches every flip-flop of the network,
         # so it must not hang off the receiver's logic (that path set Fmax otherwise)
         reset_network = Signal()
@@ -130,104 +125,47 @@ class BoardTop(wiring.Component):
         m.submodules.network = ResetInserter(reset_network)(net)
         m.submodules.uart_rx = urx = self.uart_rx
         m.submodules.uart_tx = utx = self.uart_tx
+        m.submodules.receiver = receiver
+        m.submodules.sender = sender
 
-        # ---- pins and LEDs ------------------------------------------------------------
-        if platform is None:
-            m.d.comb += urx.rx.eq(self.rx)
-        else:
-            uart = platform.request("uart", 0, dir="-")
-            m.submodules.rx_pin = rx_pin = io.Buffer("i", uart.rx)
-            m.submodules.tx_pin = tx_pin = io.Buffer("o", uart.tx)
-            m.d.comb += [urx.rx.eq(rx_pin.i), tx_pin.o.eq(utx.tx)]
-            heartbeat = Signal(max(1, int(self.clk_hz).bit_length() - 1))
-            m.d.sync += heartbeat.eq(heartbeat + 1)
-            status = {"busy": self.busy, "done": self.done, "error": self.error,
-                      "heartbeat": heartbeat[-1]}
-            for i, name in enumerate(STATUS_LEDS):
-                try:
-                    led = platform.request("led", i, dir="-")
-                except ResourceError:
-                    break
-                m.submodules[f"led{i}"] = led_pin = io.Buffer("o", led)
-                m.d.comb += led_pin.o.eq(status[name])
-        m.d.comb += self.tx.eq(utx.tx)
+        wiring.connect(m, urx.o_stream, receiver.i_stream)
+        wiring.connect(m, receiver.o_stream, net.i_stream)
+        wiring.connect(m, net.o_stream, sender.i_stream)
+        wiring.connect(m, sender.o_stream, utx.i_stream)
+        m.d.comb += [receiver.framing_error.eq(urx.framing_error), receiver.overrun.eq(urx.overrun),
+                     receiver.result_taken.eq(sender.result_taken), sender.reasons.eq(receiver.reasons),
+                     self.busy.eq(receiver.busy), self.tx.eq(utx.tx), abort.eq(receiver.reasons != 0)]
 
-        # ---- receiver: request start byte, beats into the network --------------------
-        nbytes = protocol.beat_bytes(cfg)
-        nbeats = protocol.beats_per_sequence(cfg)
-        bits = protocol.beat_bits(cfg)
-        gather = Signal(8 * nbytes)
-        byte_n = Signal(range(nbytes))
-        beat_n = Signal(range(nbeats))
-        beat = Signal(bits)
-        beat_valid = Signal()
-        idle = Signal(range(self.timeout_cycles + 1))
-        reasons = Signal(3)        # error bits of a request given up this cycle
-        pending = Signal(3)        # error reply not sent yet
-        sent_error = Signal()      # the sender takes ``pending`` this cycle
-        got_result = Signal()      # the sender takes o_stream this cycle
-
-        m.d.comb += [net.i_stream.payload.eq(beat), net.i_stream.valid.eq(beat_valid)]
-        with m.If(net.i_stream.valid & net.i_stream.ready):
-            m.d.sync += beat_valid.eq(0)
-
-        byte_in = urx.o_stream.valid & urx.o_stream.ready
-        last_byte = byte_n == nbytes - 1
-        with m.FSM(name="receiver") as receiver:
-            with m.State("IDLE"):
-                m.d.comb += urx.o_stream.ready.eq(1)
-                with m.If(urx.o_stream.valid & (urx.o_stream.payload == protocol.REQUEST_START)):
-                    m.d.sync += [byte_n.eq(0), beat_n.eq(0), idle.eq(0), self.done.eq(0)]
-                    m.next = "RECEIVE"
-            with m.State("RECEIVE"):
-                # the last byte of a beat waits while the previous beat is still held
-                m.d.comb += urx.o_stream.ready.eq(~(last_byte & beat_valid))
-                m.d.sync += idle.eq(idle + 1)
-                with m.If(byte_in):
-                    word = Cat(gather[8:], urx.o_stream.payload)
-                    m.d.sync += [gather.eq(word), idle.eq(0), byte_n.eq(byte_n + 1)]
-                    with m.If(last_byte):
-                        m.d.sync += [beat.eq(word[:bits]), beat_valid.eq(1), byte_n.eq(0),
-                                     beat_n.eq(beat_n + 1)]
-                        with m.If(beat_n == nbeats - 1):
-                            m.next = "RESULT"
-                m.d.comb += reasons.eq(Cat(urx.framing_error, urx.overrun,
-                                           idle == self.timeout_cycles))
-                with m.If(reasons != 0):
-                    m.d.comb += abort.eq(1)
-                    m.d.sync += beat_valid.eq(0)
-                    m.next = "IDLE"
-            with m.State("RESULT"):
-                m.d.comb += urx.o_stream.ready.eq(1)  # bytes before the response are dropped
-                with m.If(got_result):
-                    m.next = "IDLE"
-        m.d.comb += self.busy.eq(~receiver.ongoing("IDLE"))
-        m.d.sync += pending.eq(Mux(sent_error, 0, pending) | reasons)
-
-        # ---- sender: error byte or the whole response, byte by byte -------------------
-        response = self._response_word(m, net.o_stream.payload)
-        nresp = protocol.response_length(cfg)
-        shift = Signal(len(response))
-        left = Signal(range(nresp + 1))
-        m.d.comb += utx.i_stream.payload.eq(shift[:8])
-        with m.FSM(name="sender"):
-            with m.State("IDLE"):
-                with m.If(pending != 0):
-                    m.d.comb += sent_error.eq(1)
-                    m.d.sync += [shift.eq(protocol.ERROR_BASE | pending), left.eq(1)]
-                    m.next = "SEND"
-                with m.Elif(net.o_stream.valid):
-                    m.d.comb += [net.o_stream.ready.eq(1), got_result.eq(1)]
-                    m.d.sync += [shift.eq(response), left.eq(nresp), self.done.eq(1), self.error.eq(0)]
-                    m.next = "SEND"
-            with m.State("SEND"):
-                m.d.comb += utx.i_stream.valid.eq(1)
-                with m.If(utx.i_stream.ready):
-                    m.d.sync += [shift.eq(shift >> 8), left.eq(left - 1)]
-                    with m.If(left == 1):
-                        m.next = "IDLE"
-
-        # after the sender's clear: a byte lost in the same cycle keeps the LED lit
+        # the status: done from a response sent until the next request; error from a lost
+        # byte or a request given up until the next response (after the sender's clear: a
+        # byte lost in the same cycle keeps the LED lit)
+        with m.If(receiver.request):
+            m.d.sync += self.done.eq(0)
+        with m.If(sender.result_taken):
+            m.d.sync += [self.done.eq(1), self.error.eq(0)]
         with m.If(urx.framing_error | urx.overrun | abort):
             m.d.sync += self.error.eq(1)
+        self._pins(m, platform)
         return m
+
+    def _pins(self, m: Module, platform):
+        """The UART line and the status LEDs: the platform's pins, else the ports."""
+        urx, utx = self.uart_rx, self.uart_tx
+        if platform is None:
+            m.d.comb += urx.rx.eq(self.rx)
+            return
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx_pin = rx_pin = io.Buffer("i", uart.rx)
+        m.submodules.tx_pin = tx_pin = io.Buffer("o", uart.tx)
+        m.d.comb += [urx.rx.eq(rx_pin.i), tx_pin.o.eq(utx.tx)]
+        heartbeat = Signal(max(1, int(self.clk_hz).bit_length() - 1))
+        m.d.sync += heartbeat.eq(heartbeat + 1)
+        status = {"busy": self.busy, "done": self.done, "error": self.error,
+                  "heartbeat": heartbeat[-1]}
+        for i, name in enumerate(STATUS_LEDS):
+            try:
+                led = platform.request("led", i, dir="-")
+            except ResourceError:
+                break
+            m.submodules[f"led{i}"] = led_pin = io.Buffer("o", led)
+            m.d.comb += led_pin.o.eq(status[name])

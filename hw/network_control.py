@@ -1,0 +1,110 @@
+"""The network's controller: one sequence from its input to its result beat.
+
+:class:`NetworkControl` waits for the input side to hold a whole sequence, runs the
+layers one after the other, then the readout and the first-maximum scan
+(:class:`Task` links, joined with ``wiring.connect``), offers the result and lets the
+input side take the next sequence once it has left. It counts the cycles from the
+first compute cycle to the result (:mod:`hw.latency` models them).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .config import CYCLE_BITS
+
+__all__ = ["Task", "NetworkControl"]
+
+
+class Task(wiring.Signature):
+    """A part that the controller runs, seen from the controller:
+
+    * ``start`` (out): this cycle is the task's first (the part loads its registers at
+      the clock edge that ends it);
+    * ``last`` (in): this cycle is the task's last; the controller moves on at its end.
+    """
+
+    def __init__(self):
+        super().__init__({"start": Out(1), "last": In(1)})
+
+
+class NetworkControl(wiring.Component):
+    """The sequence schedule of a network of ``layers`` layers and ``classes`` classes.
+
+    Members:
+
+    * ``loaded`` (in): the input side writes the sequence's last row this cycle;
+    * ``restart`` (out): the result has left; the input side takes the next sequence;
+    * ``layer_start`` (out, one bit per layer): a layer's start pulse;
+    * ``layer_busy`` (in, one bit per layer): the layers' busy outputs;
+    * ``readout`` (out, :class:`Task`): the readout's accumulate, from its biases to the
+      last add;
+    * ``argmax`` (out, :class:`Task`): the saturation (its start) and the scan; with one
+      class the start alone, the scan's ``last`` is not waited for;
+    * ``o_valid`` (out) / ``o_ready`` (in): the result beat's handshake;
+    * ``cycles`` (out): cycles since the first compute cycle (a register; 0 while the
+      input comes in, held while the result waits).
+    """
+
+    def __init__(self, *, layers: int, classes: int):
+        if not (isinstance(layers, int) and layers >= 1):
+            self._MustUse__silence = True
+            raise ValueError(f"a network needs at least one layer, got {layers!r}")
+        if not (isinstance(classes, int) and classes >= 1):
+            self._MustUse__silence = True
+            raise ValueError(f"a network needs at least one class, got {classes!r}")
+        self.layers, self.classes = layers, classes
+        super().__init__({
+            "loaded": In(1),
+            "restart": Out(1),
+            "layer_start": Out(layers),
+            "layer_busy": In(layers),
+            "readout": Out(Task()),
+            "argmax": Out(Task()),
+            "o_valid": Out(1),
+            "o_ready": In(1),
+            "cycles": Out(CYCLE_BITS),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cycles = Signal(CYCLE_BITS)
+        m.d.comb += self.cycles.eq(cycles)
+        with m.FSM(name="network"):
+            with m.State("INPUT"):
+                m.d.sync += cycles.eq(0)
+                with m.If(self.loaded):
+                    m.next = "START0"
+            for l in range(self.layers):
+                with m.State(f"START{l}"):
+                    m.d.sync += cycles.eq(cycles + 1)
+                    m.d.comb += self.layer_start[l].eq(1)
+                    m.next = f"WAIT{l}"
+                with m.State(f"WAIT{l}"):
+                    m.d.sync += cycles.eq(cycles + 1)
+                    with m.If(~self.layer_busy[l]):
+                        m.next = f"START{l + 1}" if l + 1 < self.layers else "RO_BEGIN"
+            with m.State("RO_BEGIN"):
+                m.d.sync += cycles.eq(cycles + 1)
+                m.d.comb += self.readout.start.eq(1)
+                m.next = "READOUT"
+            with m.State("READOUT"):
+                m.d.sync += cycles.eq(cycles + 1)
+                with m.If(self.readout.last):
+                    m.next = "RO_SAT"
+            with m.State("RO_SAT"):
+                m.d.sync += cycles.eq(cycles + 1)
+                m.d.comb += self.argmax.start.eq(1)
+                m.next = "RO_ARGMAX" if self.classes > 1 else "OUTPUT"
+            with m.State("RO_ARGMAX"):
+                m.d.sync += cycles.eq(cycles + 1)
+                with m.If(self.argmax.last):
+                    m.next = "OUTPUT"
+            with m.State("OUTPUT"):
+                m.d.comb += self.o_valid.eq(1)
+                with m.If(self.o_ready):
+                    m.d.comb += self.restart.eq(1)
+                    m.next = "INPUT"
+        return m

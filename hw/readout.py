@@ -1,0 +1,198 @@
+"""The network's readout: accumulate-only logits and their first maximum.
+
+:class:`Readout` adds, for each step k of the last element, the ``W_out`` column of
+every non-zero h spike of the last layer (added or subtracted by the spike's sign) to
+the logits, which start from the biases; zero spikes cost nothing. Per step:
+
+* ``ADDR``: the last element's h row is addressed in its lane's bank;
+* ``LATCH``: the row is registered as it leaves the bank (block RAM data arrives late);
+* ``MASK``: its non-zero positions become the step's event mask;
+* ``ACC``: one event a cycle, taken from the mask one cycle ahead by clearing its lowest
+  set bit; the W_out word of an event is read, registered, and then added.
+
+``DRAIN`` lets the last word land. The logits leave saturated to ``logit_bits``.
+
+:class:`ArgmaxScan` then finds the first maximum: one comparison a cycle, a later class
+wins only when strictly larger.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Signal, signed
+from amaranth.lib import data, memory, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from model import numerics as nr
+from model.config import NetworkConfig
+
+from .cell import hold
+from .config import COUNTER_BITS
+from .network_control import Task
+from .onehot import lowest_set, onehot_index, onehot_select
+from .rom import bits_for
+
+__all__ = ["Readout", "ArgmaxScan"]
+
+
+class Readout(wiring.Component):
+    """The readout of network ``net``: logits from the biases ``b_out`` and the h spikes
+    of the last element (element number ``element`` of its lane, ``ebits`` bits),
+    summed in ``sum_bits`` (:meth:`hw.config.HardwareConfig.logit_sum_bits`: no overflow).
+
+    Members:
+
+    * ``task`` (in, :class:`hw.network_control.Task`): ``start`` (while idle) restarts
+      the logits from the biases (the BEGIN cycle); ``last`` is the DRAIN cycle, after
+      which the logits are final;
+    * ``h_addr`` (out) / ``h_data`` (in): a read port on the lane's h bank, address
+      ``{e, k}``, answered the next cycle (``h_addr`` is 0 outside ADDR);
+    * ``w_rd`` (out, a flipped read port signature): the ``W_out`` ROM, one word of
+      ``classes`` weights per hidden neuron;
+    * ``logits`` (out): the logits saturated to ``logit_bits`` (from registers);
+    * ``acs`` (out): accumulate operations of the last run (multiply-accumulates when
+      h is multi-bit).
+    """
+
+    def __init__(self, net: NetworkConfig, b_out, *, element: int, ebits: int, sum_bits: int):
+        self.net, self.b_out = net, [int(b) for b in b_out]
+        if len(self.b_out) != net.classes:
+            self._MustUse__silence = True
+            raise ValueError(f"{len(self.b_out)} readout biases for {net.classes} classes")
+        self.element, self.ebits, self.kbits = element, ebits, bits_for(net.steps - 1)
+        self.sum_bits = sum_bits
+        hidden = net.hidden[-1]
+        #: the cell's h: a spike (the W_out column is added or subtracted) or multi-bit
+        #: (the baseline LSTM: each W_out column is multiplied by it, a MAC per class)
+        self.h_shape = signed(net.cell_def().h_bits(net))
+        self.h_row = data.ArrayLayout(self.h_shape, hidden)
+        self.w_word = data.ArrayLayout(signed(net.w_bits), net.classes)
+        super().__init__({
+            "task": In(Task()),
+            "h_addr": Out(ebits + self.kbits),
+            "h_data": In(self.h_row),
+            "w_rd": In(memory.ReadPort.Signature(addr_width=ceil_log2(hidden), shape=self.w_word)),
+            "logits": Out(data.ArrayLayout(signed(net.logit_bits), net.classes)),
+            "acs": Out(COUNTER_BITS),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        net, T, kbits = self.net, self.net.steps, self.kbits
+        classes, hidden = net.classes, net.hidden[-1]
+        sums = Signal(data.ArrayLayout(signed(self.sum_bits), classes))
+        ro_k = Signal(kbits + 1)
+        ro_row = Signal(self.h_row)
+        ro_mask = Signal(hidden)
+        ro_cur = Signal(hidden)  # one-hot: the h spike being added, taken a cycle ahead
+        ro_valid = Signal()
+        ro_lowest, ro_rest = lowest_set(m, ro_mask)
+        ro_j = hold(m, onehot_index(ro_cur), "ro_event")
+        ro_acs = Signal(COUNTER_BITS)
+        # a two-stage accumulate: the W_out word is registered before it is added
+        ro_s2, ro_sign = Signal(name="ro_s2"), Signal(self.h_shape, name="ro_sign")
+        ro_s3, ro_sign3 = Signal(name="ro_s3"), Signal(self.h_shape, name="ro_sign3")
+        w_out_q = Signal.like(self.w_rd.data)
+        m.d.comb += self.w_rd.addr.eq(ro_j)
+        m.d.sync += [ro_s2.eq(0), ro_s3.eq(ro_s2), ro_sign3.eq(ro_sign), w_out_q.eq(self.w_rd.data)]
+        with m.If(ro_s3):
+            for c in range(classes):
+                if self.h_shape.width > 2:  # a multi-bit h: a real multiply
+                    m.d.sync += sums[c].eq(sums[c] + nr.exact_product(w_out_q[c], ro_sign3))
+                else:
+                    m.d.sync += sums[c].eq(nr.accumulate_spike(sums[c], ro_sign3, w_out_q[c]))
+        # the biases load outside the state machine: nested in its IDLE case, yosys found
+        # no clock enable for the logit registers (a multiplexer per bit: 400 more LUTs on
+        # the digits preset)
+        with m.If(self.task.start):
+            m.d.sync += [sums[c].eq(b) for c, b in enumerate(self.b_out)]
+        for c in range(classes):
+            m.d.comb += self.logits[c].eq(nr.saturate(sums[c], net.logit_bits))
+        m.d.comb += self.acs.eq(ro_acs)
+
+        with m.FSM(name="readout"):
+            with m.State("IDLE"):
+                with m.If(self.task.start):
+                    m.d.sync += [ro_k.eq(0), ro_acs.eq(0)]
+                    m.next = "ADDR"
+            with m.State("ADDR"):
+                m.d.comb += self.h_addr.eq(Cat(ro_k[:kbits], Const(self.element, self.ebits)))
+                m.next = "LATCH"
+            with m.State("LATCH"):
+                m.d.sync += ro_row.eq(self.h_data)
+                m.next = "MASK"
+            with m.State("MASK"):
+                m.d.sync += [ro_valid.eq(0), ro_mask.eq(Cat(*[ro_row[i] != 0 for i in range(hidden)]))]
+                m.next = "ACC"
+            with m.State("ACC"):
+                m.d.sync += [ro_cur.eq(ro_lowest), ro_valid.eq(ro_mask.any()), ro_mask.eq(ro_rest)]
+                with m.If(ro_valid):
+                    row = [ro_row[i] for i in range(hidden)]
+                    m.d.sync += [ro_s2.eq(1), ro_sign.eq(onehot_select(ro_cur, row, self.h_shape.width)),
+                                 ro_acs.eq(ro_acs + classes)]
+                with m.Elif(ro_mask.any()):
+                    pass  # the first spike of this step is being taken
+                with m.Elif(ro_k == T - 1):
+                    m.next = "DRAIN"
+                with m.Else():
+                    m.d.sync += ro_k.eq(ro_k + 1)
+                    m.next = "ADDR"
+            with m.State("DRAIN"):  # the last W_out word is added
+                m.d.comb += self.task.last.eq(1)
+                m.next = "IDLE"
+        return m
+
+
+class ArgmaxScan(wiring.Component):
+    """The first maximum of ``count`` values of ``shape``, one comparison a cycle.
+
+    Members:
+
+    * ``task`` (in, :class:`hw.network_control.Task`): ``start`` samples ``values``;
+      the scan then takes ``count - 1`` cycles, ``last`` high in the last of them (with
+      one value there is nothing to scan: ``last`` stays low);
+    * ``values`` (in): the values, sampled in the start cycle;
+    * ``held`` (out): the values sampled (registers);
+    * ``index`` (out): the first index of their maximum, final after the scan (a
+      register: the candidate wins only when strictly larger than the best so far).
+
+    The compare-and-keep is enabled by the ``scanning`` flip-flop alone, not by a decode
+    of a state register (a timing path).
+    """
+
+    def __init__(self, count: int, shape):
+        if not (isinstance(count, int) and count >= 1):
+            self._MustUse__silence = True
+            raise ValueError(f"an argmax scan needs at least one value, got {count!r}")
+        self.count, self.shape = count, shape
+        super().__init__({
+            "task": In(Task()),
+            "values": In(data.ArrayLayout(shape, count)),
+            "held": Out(data.ArrayLayout(shape, count)),
+            "index": Out(bits_for(count - 1)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        count = self.count
+        held = Signal.like(self.held)
+        best = Signal.like(self.index)
+        best_val = Signal(self.shape)
+        scan = Signal(bits_for(count))
+        scanning = Signal()  # high exactly while the scan runs
+        # the values after the first, shifted past the comparator one per cycle
+        queue = Signal(data.ArrayLayout(self.shape, max(1, count - 1)))
+        candidate = queue[0]
+        m.d.comb += [self.held.eq(held), self.index.eq(best),
+                     self.task.last.eq(scanning & (scan == count - 1))]
+        with m.If(self.task.start):
+            m.d.sync += [held.eq(self.values), best.eq(0), best_val.eq(self.values[0]),
+                         scan.eq(1), scanning.eq(int(count > 1))]
+            m.d.sync += [queue[c - 1].eq(self.values[c]) for c in range(1, count)]
+        with m.If(scanning):
+            m.d.sync += [scan.eq(scan + 1)] + [queue[c].eq(queue[c + 1]) for c in range(count - 2)]
+            with m.If(scan == count - 1):
+                m.d.sync += scanning.eq(0)
+        with m.If(scanning & (candidate > best_val)):
+            m.d.sync += [best.eq(scan), best_val.eq(candidate)]
+        return m
