@@ -86,7 +86,10 @@ def _apply_fault(params, fault: str | None):
         # the first threshold array of the cell, its last membrane off by one (Datta:
         # the positive threshold of the LIF on c)
         lp = bad.layers[0]
-        name = next(n for n in lp.names if n.startswith("theta"))
+        name = next((n for n in lp.names if n.startswith("theta")), None)
+        if name is None:
+            raise ValueError(f"the threshold fault needs a cell with thresholds; these layer "
+                             f"parameters have none ({', '.join(lp.names)})")
         theta = getattr(lp, name).copy()
         theta[-1] += 1
         setattr(lp, name, theta)
@@ -216,10 +219,9 @@ def _other_cell(hw: HardwareConfig, index: int) -> HardwareConfig:
     if not others or side.random() >= OTHER_CELLS:
         return hw
     cell = cells.get(str(side.choice(others)))
-    leak = tuple(int(s) for s in side.integers(0, 4, size=len(cell.MEMBRANES)))
-    net = hw.net.replace(cell=cell.name, nonspiking="none", leak_shift=leak)
+    net = cell.random_config(hw.net, side)
     options = valid_pars(net, 8 * cell.gates)
-    return HardwareConfig(net, lanes=hw.lanes, par=int(side.choice(options)))
+    return HardwareConfig(net, lanes=min(hw.lanes, net.steps), par=int(side.choice(options)))
 
 
 def preset_case(name: str, sequences: int, lanes: int | None = None, par: int | None = None,

@@ -217,11 +217,12 @@ def memory_reads(hw: HardwareConfig, params, x) -> dict:
         pre = f"layer{l}."
         counts[pre + "weights"]["reads"] += e * c
         counts[pre + "bias"]["reads"] += batch * len(rounds) * c
-        counts[pre + "u0"]["reads"] += batch * first_step_rounds * c
         counts[pre + "acc"]["reads"] += e * c * hw.lanes + batch * fired * c
         counts[pre + "acc"]["writes"] += e * c * hw.lanes + batch * fired * c
-        counts[pre + "membranes"]["reads"] += batch * later_step * c
-        counts[pre + "membranes"]["writes"] += batch * fired * c
+        if pre + "membranes" in counts:  # a cell with membranes (and their start values)
+            counts[pre + "u0"]["reads"] += batch * first_step_rounds * c
+            counts[pre + "membranes"]["reads"] += batch * later_step * c
+            counts[pre + "membranes"]["writes"] += batch * fired * c
         if pre + "cstate" in counts:  # a cell that carries values across elements
             counts[pre + "cstate"]["reads"] += batch * with_prev * c
             counts[pre + "cstate"]["writes"] += batch * fired * c
@@ -298,12 +299,18 @@ def operation_energy(hw: HardwareConfig, stats: dict, memory: dict | None = None
         spikes = sum(ls.get("gate_spikes", {}).values()) + ls.get("c_spikes", 0)
         item("neuron_update", f"layer{l} membrane adds, leaks and resets",
              cells * h * (membranes + leaky) + spikes, add_pj(w["u"]), f"add at {w['u']} bits")
+        if ls.get("products"):  # a non-spiking cell's own products (the baseline: f*c, i*g, o*c)
+            item("mac", f"layer{l} cell products", ls["products"], mult_pj(w["c"]),
+                 f"multiply at {w['c']} bits")
         for name, bits in cell.CARRY:  # one add per carried value (Datta: c = f*c + i*g)
             width = getattr(net, bits)
             item("neuron_update", f"layer{l} {name} updates", cells * h, add_pj(width),
                  f"add at {width} bits")
     item("ac", "readout accumulates", stats["readout_acs"], add_pj(w["logit"]),
          f"add at {w['logit']} bits")
+    if stats.get("readout_macs"):  # a multi-bit h (the baseline LSTM)
+        item("mac", "readout multiply-accumulates", stats["readout_macs"],
+             mult_pj(w["mult"]) + add_pj(w["logit"]), f"multiply at {w['mult']} bits + add at {w['logit']} bits")
     notes = []
     if memory is not None:
         if int(memory["sequences"]) != batch:

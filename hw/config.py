@@ -61,18 +61,30 @@ class HardwareConfig:
         """Chunks of P accumulators in a layer: cycles per input event and per neuron pass."""
         return self.gates * self.net.hidden[layer] // self.par
 
+    @property
+    def h_bits(self) -> int:
+        """Signed width of the cell's output h (2: a spike)."""
+        return self.net.cell_def().h_bits(self.net)
+
+    def _product_bits(self, value_bits: list[int]) -> int:
+        """Bits of a weight times the widest multi-bit input value (none: spikes, which
+        add the weight or its negation)."""
+        return self.net.w_bits + max(value_bits) if value_bits else self.net.w_bits
+
     def acc_sum_bits(self, layer: int) -> int:
         """Width of a gate accumulator that holds its exact sum before the one saturation."""
         net = self.net
-        per_event_bits = net.w_bits
+        values = [self.h_bits] if self.h_bits > 2 else []  # a multi-bit h (recurrent, below)
         if layer == 0 and net.encoding == "direct":
-            per_event_bits = net.w_bits + net.x_bits  # a weight times a feature
+            values.append(net.x_bits)  # a weight times a feature
         terms = net.layer_inputs(layer) + net.hidden[layer]
-        return max(nr.exact_sum_bits(per_event_bits, terms) + 1, net.acc_bits + 1)
+        return max(nr.exact_sum_bits(self._product_bits(values), terms) + 1, net.acc_bits + 1)
 
     def logit_sum_bits(self) -> int:
         net = self.net
-        return max(nr.exact_sum_bits(net.w_bits, net.steps * net.hidden[-1]) + 1, net.logit_bits + 1)
+        values = [self.h_bits] if self.h_bits > 2 else []
+        return max(nr.exact_sum_bits(self._product_bits(values), net.steps * net.hidden[-1]) + 1,
+                   net.logit_bits + 1)
 
     def replace(self, **changes) -> "HardwareConfig":
         return dataclasses.replace(self, **changes)

@@ -94,7 +94,7 @@ class LaneRows(wiring.Component):
 
         # the h row, a chunk of Q neurons at a time, written to the bank in FINISH
         hrow = Signal(self.h_row, name="hrow", reset_less=True)
-        width = 2 * self.neurons
+        width = self.h_row.elem_shape.width * self.neurons
         for c in range(self.chunks):
             with m.If(self.wb.hsel[c]):
                 m.d.sync += hrow.as_value()[c * width:(c + 1) * width].eq(self.h_out.as_value())

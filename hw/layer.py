@@ -103,14 +103,19 @@ class SpikingLSTMLayer(wiring.Component):
         self.elements_per_lane = -(-self.length // self.lanes)
         self.ebits = bits_for(self.elements_per_lane - 1)
         self.zbits = hw.acc_sum_bits(layer)
+        #: the h of the cell: a ternary spike, or multi-bit (the baseline LSTM)
+        self.h_shape = signed(net.cell_def().h_bits(net))
         if self.kind == "features":
             self.x_shape = signed(net.x_bits)
             in_addr_bits = self.nbits
         else:
-            self.x_shape = signed(2)
+            # spike rows of the input buffer, or the h rows of the layer below
+            self.x_shape = signed(2) if self.kind == "rows" else self.h_shape
             in_addr_bits = self.nbits + self.kbits if self.kind == "rows" else self.ebits + self.kbits
         self.in_row = data.ArrayLayout(self.x_shape, self.inputs)
-        self.h_row = data.ArrayLayout(signed(2), self.hidden)
+        self.h_row = data.ArrayLayout(self.h_shape, self.hidden)
+        #: an event's value is multi-bit (a multiply in the add stage), or a spike
+        self.multiply = self.kind == "features" or self.h_shape.width > 2
         self.bank_addr_bits = self.ebits + self.kbits
         lanes = self.lanes
         super().__init__({
@@ -130,7 +135,8 @@ class SpikingLSTMLayer(wiring.Component):
         L, C, Q, P, cbits = self.lanes, self.chunks, self.q, self.par, self.cbits
         counters = dict(nbits=self.nbits, ebits=self.ebits, kbits=self.kbits)
         lane_sig = LaneSignature(**counters)
-        val_shape = self.x_shape if self.kind == "features" else signed(2)
+        val_shape = (signed(max(self.x_shape.width, self.h_shape.width)) if self.multiply
+                     else signed(2))
         neurons = [NeuronStage(net, neurons=Q, z_bits=self.zbits, params=lp, cbits=cbits,
                                chunks=C, steps=self.steps, **counters) for _ in range(L)]
         # cycles from a chunk's memory data (stage 2) to its write-back (hw.latency)
@@ -146,7 +152,7 @@ class SpikingLSTMLayer(wiring.Component):
             value_shape=val_shape)
         m.submodules.neuron_track = track = NeuronTrack(
             lanes=L, chunks=C, cbits=cbits, neurons=Q, latency=drain,
-            h_shape=signed(2), **counters)
+            h_shape=self.h_shape, **counters)
         m.d.comb += [ctl.start.eq(self.start), self.busy.eq(ctl.busy),
                      self.acs.eq(pipe.acs), self.h_spikes.eq(track.h_spikes)]
         m.d.comb += [events.load.eq(ctl.phase.load), events.take.eq(ctl.phase.take),
@@ -161,12 +167,13 @@ class SpikingLSTMLayer(wiring.Component):
         biases = bias_words(hw, self.layer, lp)
         m.submodules.bias = bias_rom = memory.Memory(shape=acc_word, depth=C, init=biases)
         bias_rd = bias_rom.read_port()
-        m.submodules.u0 = u0_rom = memory.Memory(shape=neurons[0].u_word, depth=C,
-                                                 init=u0_words(hw, self.layer, lp))
-        u0_rd = u0_rom.read_port()
         chunk = ctl.phase.chunk
-        m.d.comb += [weights.addr.eq(Cat(chunk, events.index)), bias_rd.addr.eq(chunk),
-                     u0_rd.addr.eq(chunk)]
+        m.d.comb += [weights.addr.eq(Cat(chunk, events.index)), bias_rd.addr.eq(chunk)]
+        if neurons[0].has_membranes:
+            m.submodules.u0 = u0_rom = memory.Memory(shape=neurons[0].u_word, depth=C,
+                                                     init=u0_words(hw, self.layer, lp))
+            u0_rd = u0_rom.read_port()
+            m.d.comb += u0_rd.addr.eq(chunk)
 
         # ---- per-lane memories (named in the layer: flows.activity and flows.energy
         # count them as layer<i>.acc<l>, ...) ---------------------------------------------
@@ -177,9 +184,10 @@ class SpikingLSTMLayer(wiring.Component):
             acc_wr.append(acc.write_port())
             acc_rd.append(acc.read_port(domain="comb"))
             ns = neurons[l]
-            m.submodules[f"membranes{l}"] = u_mem = memory.Memory(shape=ns.u_word, depth=ns.u_depth, init=[])
-            u_wr.append(u_mem.write_port())
-            u_rd.append(u_mem.read_port())
+            if ns.has_membranes:
+                m.submodules[f"membranes{l}"] = u_mem = memory.Memory(shape=ns.u_word, depth=ns.u_depth, init=[])
+                u_wr.append(u_mem.write_port())
+                u_rd.append(u_mem.read_port())
             if ns.has_carry:  # the carried values of the cell (Datta: c), element n-1
                 m.submodules[f"cstate{l}"] = c_mem = memory.Memory(shape=ns.c_word, depth=ns.c_depth, init=[])
                 c_wr.append(c_mem.write_port())
@@ -201,14 +209,16 @@ class SpikingLSTMLayer(wiring.Component):
                 in_addr_bits=len(self.in_addr[l]), bank_depth=self.banks[l].depth, cbits=cbits, chunks=C, neurons=Q, **counters)
             m.submodules[f"lane_acc{l}"] = lacc = LaneAccumulator(
                 par=P, chunks=C, cbits=cbits, zbits=self.zbits, w_word=w_word, value_shape=val_shape,
-                multiply=self.kind == "features", lane=lane_sig)
+                multiply=self.multiply, lane=lane_sig)
             m.submodules[f"neuron{l}"] = ns = neurons[l]
             wiring.connect(m, ctl.lane[l], rows.lane, lacc.lane, ns.lane, track.lane[l])
             wiring.connect(m, track.wb[l], rows.wb, ns.wb)
             wiring.connect(m, rows.rec_rd, bank_rec[p])
             wiring.connect(m, rows.bank_wr, bank_wr[l])
-            wiring.connect(m, ns.u_rd, u_rd[l])
-            wiring.connect(m, ns.u_wr, u_wr[l])
+            if ns.has_membranes:
+                wiring.connect(m, ns.u_rd, u_rd[l])
+                wiring.connect(m, ns.u_wr, u_wr[l])
+                m.d.comb += ns.u_start.eq(u0_rd.data)
             if ns.has_carry:
                 wiring.connect(m, ns.c_rd, c_rd[p])
                 wiring.connect(m, ns.c_wr, c_wr[l])
@@ -218,7 +228,7 @@ class SpikingLSTMLayer(wiring.Component):
             m.d.comb += [self.in_addr[l].eq(rows.in_addr), rows.in_data.eq(self.in_data[l]),
                          pipe.values[l].x.eq(rows.x), pipe.values[l].h.eq(rows.h),
                          lacc.value.eq(pipe.value[l]), lacc.w.eq(weights.data), lacc.bias_word.eq(bias_rd.data),
-                         ns.chunk_next.eq(ctl.chunk_next), ns.u_start.eq(u0_rd.data),
+                         ns.chunk_next.eq(ctl.chunk_next),
                          ns.z.eq(lacc.z.as_value()), rows.h_out.eq(ns.h), track.h[l].eq(ns.h)]
             nonzero = nonzero | rows.nonzero
         m.d.comb += events.events.eq(nonzero)

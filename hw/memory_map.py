@@ -30,12 +30,14 @@ def memory_layout(hw: HardwareConfig) -> dict[str, dict]:
         per_lane = -(-net.length // hw.lanes)
         out[f"layer{l}.weights"] = {"word_bits": p * net.w_bits, "depth": (m_in + h) << cbits, "instances": 1, "kind": "rom"}
         out[f"layer{l}.bias"] = {"word_bits": p * z, "depth": c, "instances": 1, "kind": "rom"}
-        out[f"layer{l}.u0"] = {"word_bits": q * states * net.u_bits, "depth": c, "instances": 1, "kind": "rom"}
+        if states:  # a cell with membranes: their start values and (below) their state memory
+            out[f"layer{l}.u0"] = {"word_bits": q * states * net.u_bits, "depth": c, "instances": 1, "kind": "rom"}
         out[f"layer{l}.acc"] = {"word_bits": p * z, "depth": c, "instances": hw.lanes, "kind": "ram"}
-        out[f"layer{l}.membranes"] = {"word_bits": q * states * net.u_bits, "depth": c, "instances": hw.lanes, "kind": "ram"}
+        if states:
+            out[f"layer{l}.membranes"] = {"word_bits": q * states * net.u_bits, "depth": c, "instances": hw.lanes, "kind": "ram"}
         if carry_bits:
             out[f"layer{l}.cstate"] = {"word_bits": q * carry_bits, "depth": net.steps << cbits, "instances": hw.lanes, "kind": "ram"}
-        out[f"layer{l}.bank"] = {"word_bits": 2 * h, "depth": per_lane << kbits, "instances": hw.lanes, "kind": "ram"}
+        out[f"layer{l}.bank"] = {"word_bits": hw.h_bits * h, "depth": per_lane << kbits, "instances": hw.lanes, "kind": "ram"}
     if input_kind(hw, 0) == "features":
         out["inbuf"] = {"word_bits": net.inputs * net.x_bits, "depth": net.length, "instances": 1, "kind": "ram"}
     else:

@@ -70,12 +70,15 @@ class NeuronStage(wiring.Component):
             "lane": In(LaneSignature(nbits=nbits, ebits=ebits, kbits=kbits)),
             "chunk_next": In(cbits),
             "z": In(data.ArrayLayout(data.ArrayLayout(signed(z_bits), self.gates), Q)),
-            "u_start": In(self.u_word),
-            "u_rd": In(memory.ReadPort.Signature(addr_width=u_addr, shape=self.u_word)),
-            "u_wr": In(memory.WritePort.Signature(addr_width=u_addr, shape=self.u_word)),
             "wb": In(WriteBack(cbits=cbits, chunks=chunks)),
-            "h": Out(data.ArrayLayout(signed(2), Q)),
+            "h": Out(data.ArrayLayout(signed(cell.h_bits(cfg)), Q)),
         }
+        #: the cell has membranes (the baseline LSTM has none: no state memory, no U0 ROM)
+        self.has_membranes = self.membranes > 0
+        if self.has_membranes:
+            ports["u_start"] = In(self.u_word)
+            ports["u_rd"] = In(memory.ReadPort.Signature(addr_width=u_addr, shape=self.u_word))
+            ports["u_wr"] = In(memory.WritePort.Signature(addr_width=u_addr, shape=self.u_word))
         if self.has_carry:
             ports["c_rd"] = In(memory.ReadPort.Signature(addr_width=c_addr, shape=self.c_word))
             ports["c_wr"] = In(memory.WritePort.Signature(addr_width=c_addr, shape=self.c_word))
@@ -83,9 +86,19 @@ class NeuronStage(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        Q, S, kk = self.neurons, self.membranes, self.lane.k[:self.kbits]
-        m.submodules.cell = cell = self.step_cls(self.cfg, neurons=Q, z_bits=self.z_bits,
+        kk = self.lane.k[:self.kbits]
+        m.submodules.cell = cell = self.step_cls(self.cfg, neurons=self.neurons, z_bits=self.z_bits,
                                                  pipelined=True, **self.constants)
+        m.d.comb += [cell.z.eq(self.z), self.h.eq(cell.h)]
+        if self.has_membranes:
+            self._membranes(m, cell)
+        if self.has_carry:
+            self._carry(m, cell, kk)
+        return m
+
+    def _membranes(self, m, cell):
+        """The membranes: this lane's state memory, restarted from U0 at k = 0."""
+        Q, S = self.neurons, self.membranes
         # the state memories are addressed from copies of the next chunk (hw.fanout),
         # registered with the controller's chunk itself
         u_chunk = copies(m, "chunk_u", self.chunk_next, 1)[0]
@@ -99,14 +112,8 @@ class NeuronStage(wiring.Component):
             for g in range(S):
                 m.d.sync += u_prev_q[q][g].eq(Mux(first_step[S * q + g], self.u_start[q][g],
                                                   self.u_rd.data[q][g]))
-        m.d.comb += [cell.z.eq(self.z), cell.u_prev.eq(u_prev_q)]
-        m.d.comb += [
-            self.u_wr.addr.eq(self.wb.chunk), self.u_wr.data.eq(cell.u), self.u_wr.en.eq(self.wb.fire),
-            self.h.eq(cell.h),
-        ]
-        if self.has_carry:
-            self._carry(m, cell, kk)
-        return m
+        m.d.comb += [cell.u_prev.eq(u_prev_q), self.u_wr.addr.eq(self.wb.chunk),
+                     self.u_wr.data.eq(cell.u), self.u_wr.en.eq(self.wb.fire)]
 
     def _carry(self, m, cell, kk):
         """The carried values: read from the previous lane's store (element n-1), zero

@@ -14,7 +14,8 @@ cycles earlier. Its signature is :func:`step_signature`'s:
 * ``u_prev`` (in, ``[Q][S]``): membranes after step k-1 (or the start values);
 * ``carry_prev`` (in, ``[Q]`` of :func:`carry_layout`): the carried values of element
   n-1 at step k (zero for n = 0);
-* ``u``, ``carry`` (out): the same after this step; ``h`` (out, ``[Q]``, signed 2 bits);
+* ``u``, ``carry`` (out): the same after this step; ``h`` (out, ``[Q]``, signed
+  ``Cell.h_bits`` bits: 2 for a spike);
 
 and any outputs of its own besides (the Datta step shows each gate's value). The shared
 layer (:mod:`hw.neuron_stage`) holds the state memories, the start-value ROM and the
@@ -53,7 +54,7 @@ def step_signature(cfg, *, neurons: int, z_bits: int) -> dict:
         "carry_prev": In(data.ArrayLayout(carry_layout(cfg), q)),
         "u": Out(data.ArrayLayout(state_layout(cfg), q)),
         "carry": Out(data.ArrayLayout(carry_layout(cfg), q)),
-        "h": Out(data.ArrayLayout(signed(2), q)),
+        "h": Out(data.ArrayLayout(signed(cfg.cell_def().h_bits(cfg)), q)),
     }
 
 

@@ -139,6 +139,14 @@ class Cell:
         scale near one standard deviation of a gate sum."""
         raise NotImplementedError
 
+    def random_config(self, cfg, rng):
+        """``cfg`` made into a configuration of this cell, for random tests (the cosim
+        regression draws its other-cell cases through this): the same sizes and widths,
+        nothing kept non-spiking, random leak shifts. A cell with rules of its own
+        overrides it."""
+        leak = tuple(int(s) for s in rng.integers(0, 4, size=len(self.MEMBRANES)))
+        return cfg.replace(cell=self.name, nonspiking="none", leak_shift=leak)
+
     def activity(self, cfg, trace, cells: int) -> dict:
         """Cell-specific activity of one layer's trace (``cells``: B x N x T cells);
         must contain ``comparisons``."""

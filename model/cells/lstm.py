@@ -50,6 +50,11 @@ class QuantizedLSTM(Cell):
              f"c_bits={cfg.c_bits} cannot hold +-1.0 with frac_bits={cfg.frac_bits} "
              f"(needs at least {cfg.frac_bits + 2})")
 
+    def random_config(self, cfg, rng):
+        frac = int(rng.integers(2, 8))
+        return cfg.replace(cell=self.name, nonspiking="none", steps=1, encoding="direct",
+                           frac_bits=frac, c_bits=max(cfg.c_bits, frac + 2), leak_shift=())
+
     def step(self, cfg, p, z, u, carry, ops):
         (c_prev,) = carry
         frac, shift = cfg.frac_bits, cfg.ns_shift

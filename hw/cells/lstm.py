@@ -1,0 +1,61 @@
+"""Hardware step of the quantized non-spiking LSTM, twin of :mod:`model.cells.lstm`.
+
+Q neurons a cycle, in a pipeline of :data:`LATENCY` register stages: inputs; saturated
+gate sums; the four gate values; the products ``f*c`` and ``i*g`` (multipliers, which
+synthesis maps to DSP blocks); the new ``c``; the product ``o*clamp(c)``; ``h``.
+Every value comes from the rules of :mod:`model.numerics`, as in the golden model.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+
+from model import numerics as nr
+
+from ..cell import delayed, stager
+from . import step_signature
+
+__all__ = ["QuantizedLSTMStep", "STEP"]
+
+
+class QuantizedLSTMStep(wiring.Component):
+    """The baseline LSTM cell for Q neurons: the ports of :func:`hw.cells.step_signature`
+    (no membranes; the carry is ``c``)."""
+
+    LATENCY = 7
+
+    def __init__(self, cfg, *, neurons: int, z_bits: int, pipelined: bool = False):
+        self.cfg, self.neurons, self.pipelined = cfg, neurons, pipelined
+        self.latency = self.LATENCY if pipelined else 0
+        super().__init__(step_signature(cfg, neurons=neurons, z_bits=z_bits))
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        frac, shift = cfg.frac_bits, cfg.ns_shift
+        stage = stager(m, self.pipelined)
+        for q in range(self.neurons):
+            z = [stage(self.z[q][a], f"z{q}_{a}_in") for a in range(4)]                 # 1
+            c_prev = stage(self.carry_prev[q].c, f"c{q}_in")
+            zs = [stage(nr.saturate(z[a], cfg.acc_bits), f"z{q}_{a}") for a in range(4)]  # 2
+            c_prev = stage(c_prev, f"c{q}_s2")
+            f, i, o = (stage(nr.hard_sigmoid_unit(zs[a], shift, frac), f"{g}{q}")          # 3
+                       for a, g in enumerate("fio"))
+            g = stage(nr.hard_tanh_unit(zs[3], shift, frac), f"g{q}")
+            c_prev = stage(c_prev, f"c{q}_s3")
+            fc = stage(nr.exact_product(f, c_prev), f"fc{q}")                            # 4
+            ig = stage(nr.exact_product(i, g), f"ig{q}")
+            o = stage(o, f"o{q}_s4")
+            c = stage(nr.saturate(nr.floor_shift(fc + ig, frac), cfg.c_bits), f"c{q}")   # 5
+            o = stage(o, f"o{q}_s5")
+            one = nr.unit(frac)
+            c_unit = nr.select(c > one, one, nr.select(c < -one, -one, c))
+            oc = stage(nr.exact_product(o, c_unit), f"oc{q}")                            # 6
+            h = stage(nr.floor_shift(oc, frac), f"h{q}")                                 # 7
+            c_out = delayed(m, c, 2, f"c{q}_out")[-1] if self.pipelined else c
+            m.d.comb += [self.h[q].eq(h), self.carry[q].c.eq(c_out)]
+        return m
+
+
+STEP = QuantizedLSTMStep
