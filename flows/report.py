@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from hw.config import HardwareConfig
-from model.config import ConfigError, NetworkConfig
+from model import cells
+from model.config import DEFAULT_CELL, ConfigError, NetworkConfig
 from model.export import jsonable, swap_into_place
 
 from . import energy
@@ -132,6 +133,8 @@ def summary_cells(family: str, used: dict) -> dict:
 
 
 def _schedule_name(lanes: int, steps: int) -> str:
+    if steps == 1:
+        return "sequential (T = 1: no spike steps)"
     if lanes == steps:
         return "wavefront (L = T)"
     if lanes == 1:
@@ -147,9 +150,11 @@ def _sparsity(net: NetworkConfig, stats: dict) -> dict:
         h = net.hidden[l]
         slots = cells * h
         layers.append({
-            "gates": {g: n / slots for g, n in ls["gate_spikes"].items()},
+            # the cell's spiking gates (a cell with multi-bit gates has none here) and,
+            # for the Datta cell, the spikes of the LIF on c
+            "gates": {g: n / slots for g, n in ls.get("gate_spikes", {}).items()},
             "nonspiking_gate": None if net.nonspiking == "none" else net.nonspiking,
-            "c": ls["c_spikes"] / slots,
+            "c": ls["c_spikes"] / slots if "c_spikes" in ls else None,
             "h": ls["h_spikes"] / slots,
             "input_events": ls["input_events"] / (cells * net.layer_inputs(l)),
         })
@@ -398,6 +403,8 @@ def validate_report(report: dict) -> dict:
     for i, layer in enumerate(report["sparsity"]["layers"]):
         for key in ("c", "h"):
             v = layer.get(key) if isinstance(layer, dict) else None
+            if key == "c" and isinstance(layer, dict) and "c" in layer and v is None:
+                continue  # a cell without a spike on c
             if not (_is_num(v) and 0 <= v <= 1):
                 raise ValueError(f"report field 'sparsity.layers[{i}].{key}' must be a rate in [0, 1], got {v!r}")
     for way in ("operations", "activity"):
@@ -438,7 +445,8 @@ def _markdown(r: dict) -> str:
     out += ["## Configuration", "",
             f"* network: M={net['inputs']} inputs, H={net['hidden']}, T={net['steps']} steps, "
             f"N={net['length']} elements, {net['classes']} classes, encoding `{net['encoding']}`, "
-            f"non-spiking gate `{net['nonspiking']}`",
+            + (f"non-spiking gate `{net['nonspiking']}`" if net.get("cell", DEFAULT_CELL) == DEFAULT_CELL
+               else f"cell `{net['cell']}`"),
             f"* widths: w {net['w_bits']}, acc {net['acc_bits']}, u {net['u_bits']}, "
             f"c {net['c_bits']}, logits {net['logit_bits']} bits; leak shifts {net['leak_shift']}",
             f"* hardware: L={hwc['lanes']} lanes ({r['configuration']['schedule']}), P={hwc['par']} "
@@ -472,13 +480,16 @@ def _markdown(r: dict) -> str:
             f"* at the {r['timing']['board_clock_mhz']:g} MHz board clock: "
             f"{_fmt(lat['us_per_sequence_at_board_clock'])} us, "
             f"{_fmt(lat['sequences_per_s_at_board_clock'])} sequences/s", ""]
+    gate_names = list(cells.get(net.get("cell", DEFAULT_CELL)).GATES)
+    with_c = any(layer.get("c") is not None for layer in r["sparsity"]["layers"])
+    columns = gate_names + (["c"] if with_c else []) + ["h", "input events"]
     out += ["## Spike sparsity", "", r["sparsity"]["definition"] + ".", "",
-            "| layer | f | i | o | g | c | h | input events |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+            "| layer | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for l, layer in enumerate(r["sparsity"]["layers"]):
         g = layer["gates"]
-        cells = [_fmt(g[k]) if k in g else "multi-bit" for k in ("f", "i", "o", "g")]
-        out.append(f"| {l} | " + " | ".join(cells) + f" | {_fmt(layer['c'])} | {_fmt(layer['h'])} | "
-                   f"{_fmt(layer['input_events'])} |")
+        row = [_fmt(g[k]) if k in g else "multi-bit" for k in gate_names]
+        row += [_fmt(layer["c"])] if with_c else []
+        out.append(f"| {l} | " + " | ".join(row + [_fmt(layer["h"]), _fmt(layer["input_events"])]) + " |")
     ops, act = r["energy"]["operations"], r["energy"]["activity"]
     out += ["", "## Energy per inference", "",
             f"### (a) operations x per-operation energies: {_fmt(ops['total_nj'])} nJ", "",
