@@ -307,3 +307,23 @@ def test_activity_of_another_configuration_is_flagged():
     assert any("different configuration" in n for n in r["notes"])
     flow["activity"]["config"] = {"net": flow["net"], "lanes": 2, "par": 8}
     assert not rp.report_from_flow(flow)["notes"]
+
+
+def test_a_report_of_a_non_spiking_cell():
+    # the baseline LSTM: multi-bit gates, no c spike, T = 1; its stats carry no
+    # gate_spikes / c_spikes and the report must not ask for them
+    flow = _ecp5_flow()
+    flow["net"] = preset("tiny", cell="lstm", encoding="direct", steps=1, c_bits=10).to_dict()
+    flow["hw"] = {"lanes": 1, "par": 8}
+    flow["sim"]["golden_stats"]["layers"] = [{"acs": 0, "macs": 400, "products": 120, "comparisons": 0,
+                                              "h_spikes": 30, "input_events": 20, "recurrent_events": 3}]
+    flow["sim"]["golden_stats"].update(readout_acs=0, readout_macs=12, acs=0, macs=412)
+    r = rp.validate_report(rp.report_from_flow(flow))
+    layer = r["sparsity"]["layers"][0]
+    assert layer["gates"] == {} and layer["c"] is None
+    assert layer["h"] == pytest.approx(30 / (2 * 5 * 1 * 8))
+    assert r["configuration"]["schedule"].startswith("sequential")
+    md = rp._markdown(r)
+    assert "cell `lstm`" in md
+    assert "| layer | f | i | o | g | h | input events |" in md  # no c column
+    assert "| 0 | multi-bit | multi-bit | multi-bit | multi-bit |" in md
