@@ -12,6 +12,30 @@ settings.load_profile("spikegate")
 from model.encoding import random_input  # noqa: F401  (re-exported for the tests)
 
 
+def simulate_pipelined(dut, cases, drive, sample, latency=0):
+    """Present one case per cycle to ``dut`` (``drive(ctx, case)``); sample each result
+    ``latency`` cycles later (``sample(ctx)``), in the order of the cases. With latency 0
+    the design is combinational and no clock runs."""
+    from amaranth.sim import Simulator
+    seen = []
+
+    async def bench(ctx):
+        for i in range(len(cases) + latency):
+            if i < len(cases):
+                drive(ctx, cases[i])
+            if i >= latency:
+                seen.append(sample(ctx))
+            if latency:
+                await ctx.tick()
+
+    sim = Simulator(dut)
+    if latency:
+        sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return seen
+
+
 #: the verification tiers (pyproject.toml's markers besides ``slow``); every test has one
 TIERS = ("golden", "hwsim", "cosim", "flows", "synth")
 

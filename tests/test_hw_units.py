@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from conftest import simulate_pipelined as simulate
+
 from hw.cell import FireBinary, FireTernary, HardSigmoidQ, HardTanhQ
 from hw.cells.datta import CELL_LATENCY, CellStep
 from model import golden, numerics as nr
@@ -11,27 +13,6 @@ from model.params import LayerParams
 from model.config import ConfigError, NetworkConfig
 
 pytestmark = pytest.mark.hwsim
-
-
-def simulate(dut, cases, drive, sample, latency=0):
-    """Present one case per cycle; sample each result ``latency`` cycles later."""
-    seen = []
-
-    async def bench(ctx):
-        for i in range(len(cases) + latency):
-            if i < len(cases):
-                drive(ctx, cases[i])
-            if i >= latency:
-                seen.append(sample(ctx))
-            if latency:
-                await ctx.tick()
-
-    sim = Simulator(dut)
-    if latency:
-        sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
-    return seen
 
 
 def corner_values(bits, rng, n):
