@@ -177,21 +177,13 @@ class SpikingLSTMLayer(wiring.Component):
 
         # ---- per-lane memories (named in the layer: flows.activity and flows.energy
         # count them as layer<i>.acc<l>, ...) ---------------------------------------------
-        acc_rd, acc_wr, u_rd, u_wr, c_rd, c_wr, bank_wr, bank_rec = ([] for _ in range(8))
+        acc_rd, acc_wr, cell_mem, bank_wr, bank_rec = ([] for _ in range(5))
         self.banks = []  # kept for simulation test benches, which read the h of every cell
         for l in range(L):
             m.submodules[f"acc{l}"] = acc = memory.Memory(shape=acc_word, depth=C, init=biases)
             acc_wr.append(acc.write_port())
             acc_rd.append(acc.read_port(domain="comb"))
-            ns = neurons[l]
-            if ns.has_membranes:
-                m.submodules[f"membranes{l}"] = u_mem = memory.Memory(shape=ns.u_word, depth=ns.u_depth, init=[])
-                u_wr.append(u_mem.write_port())
-                u_rd.append(u_mem.read_port())
-            if ns.has_carry:  # the carried values of the cell (Datta: c), element n-1
-                m.submodules[f"cstate{l}"] = c_mem = memory.Memory(shape=ns.c_word, depth=ns.c_depth, init=[])
-                c_wr.append(c_mem.write_port())
-                c_rd.append(c_mem.read_port())
+            cell_mem.append(self._cell_memories(m, l, neurons[l]))
             bank = memory.Memory(shape=self.h_row, depth=self.elements_per_lane << self.kbits, init=[])
             m.submodules[f"bank{l}"] = bank
             self.banks.append(bank)
@@ -215,13 +207,11 @@ class SpikingLSTMLayer(wiring.Component):
             wiring.connect(m, track.wb[l], rows.wb, ns.wb)
             wiring.connect(m, rows.rec_rd, bank_rec[p])
             wiring.connect(m, rows.bank_wr, bank_wr[l])
+            for port, lane in (("u_rd", l), ("u_wr", l), ("c_rd", p), ("c_wr", l)):
+                if port in cell_mem[lane]:  # the memories the cell has (NeuronStage)
+                    wiring.connect(m, getattr(ns, port), cell_mem[lane][port])
             if ns.has_membranes:
-                wiring.connect(m, ns.u_rd, u_rd[l])
-                wiring.connect(m, ns.u_wr, u_wr[l])
                 m.d.comb += ns.u_start.eq(u0_rd.data)
-            if ns.has_carry:
-                wiring.connect(m, ns.c_rd, c_rd[p])
-                wiring.connect(m, ns.c_wr, c_wr[l])
             wiring.connect(m, lacc.wr, acc_wr[l])
             # the accumulators' read is asynchronous (always enabled): address and data only
             m.d.comb += [acc_rd[l].addr.eq(lacc.rd.addr), lacc.rd.data.eq(acc_rd[l].data)]
@@ -237,3 +227,17 @@ class SpikingLSTMLayer(wiring.Component):
                        *[m.submodules[f"rows{l}"].phase for l in range(L)])
         wiring.connect(m, pipe.stages, *[m.submodules[f"lane_acc{l}"].stages for l in range(L)])
         return m
+
+    @staticmethod
+    def _cell_memories(m, l: int, ns: NeuronStage) -> dict:
+        """Lane ``l``'s memories of the cell: its membranes and the carry store (Datta:
+        c, read by the next lane for element n+1), as the cell has them; their ports by
+        the names of :class:`hw.neuron_stage.NeuronStage`'s."""
+        ports = {}
+        if ns.has_membranes:
+            m.submodules[f"membranes{l}"] = u_mem = memory.Memory(shape=ns.u_word, depth=ns.u_depth, init=[])
+            ports["u_wr"], ports["u_rd"] = u_mem.write_port(), u_mem.read_port()
+        if ns.has_carry:
+            m.submodules[f"cstate{l}"] = c_mem = memory.Memory(shape=ns.c_word, depth=ns.c_depth, init=[])
+            ports["c_wr"], ports["c_rd"] = c_mem.write_port(), c_mem.read_port()
+        return ports
