@@ -511,15 +511,20 @@ def run_flow(board_name: str, model: str, *, lanes=None, par=None, target_mhz=DE
 
 def load_model(model: str, seed: int = 1):
     """A weights package (bundled name or folder), or a preset name with random weights
-    (``tiny``, ``tmnist``, ...: for trying a size before a model is trained)."""
+    (``tiny``, ``tmnist``, ...: for trying a size before a model is trained) when no
+    package of that name exists. A package that exists but fails its checks stops here
+    with its error: it is never replaced by random weights."""
     from model.config import PRESETS, preset
     from model.export import Package, load_package, resolve_package
     from model.params import random_params
     try:
-        return load_package(resolve_package(model))
+        path = resolve_package(model)
     except ConfigError:
         if model not in PRESETS:
             raise
+        path = None
+    if path is not None:
+        return load_package(path)
     net = preset(model)
     print(f"  no weights package {model!r}: preset {model} with random weights (seed {seed})")
     return Package(path=None, cfg=net, params=random_params(net, seed),

@@ -326,3 +326,23 @@ def test_fanout_copies_survive_synthesis(tmp_path):
     merged = synth_stat(_Fanned(), "ecp5", tmp_path / "merged")["cells"]
     assert kept.get("TRELLIS_FF") == 8
     assert merged.get("TRELLIS_FF") == 1
+
+
+def test_a_package_that_fails_its_checks_is_not_replaced_by_random_weights(tmp_path, monkeypatch):
+    # a corrupt package named like a preset used to build with random weights, silently
+    import shutil
+    from pathlib import Path
+    from model import export
+    from model.config import ConfigError
+    root = Path(__file__).resolve().parent.parent
+    shutil.copytree(root / "models" / "digits", tmp_path / "models" / "digits")
+    manifest = tmp_path / "models" / "digits" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["weights_sha256"] = "0" * 64
+    manifest.write_text(json.dumps(data))
+    monkeypatch.setattr(export, "REPO_ROOT", tmp_path)
+    with pytest.raises(ConfigError, match="no consistent hash"):
+        synth.load_model("digits")
+    # with no package of that name at all, a preset name still means random weights
+    shutil.rmtree(tmp_path / "models" / "digits")
+    assert synth.load_model("digits").manifest["name"] == "digits-random"
