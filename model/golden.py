@@ -198,7 +198,10 @@ def run(cfg: NetworkConfig, params: NetworkParams, x, order: str = "element",
     ``order`` picks the evaluation order, ``"element"`` (the default, slightly faster
     on a large batch) or ``"wavefront"``; both give identical results.
     ``record_membranes`` keeps every membrane after every step in the traces.
+    Parameters out of their declared ranges (or of the wrong shape or dtype) raise
+    :class:`model.config.ConfigError` naming the array.
     """
+    params.validate(cfg)  # once per call: shapes, integer dtypes, every value in range
     if order == "wavefront":
         return run_wavefront(cfg, params, x, record_membranes)
     if order == "element":

@@ -6,7 +6,7 @@ from hypothesis import given, strategies as st
 
 from conftest import random_input
 from model import golden, numerics as nr
-from model.config import ConfigError, NetworkConfig
+from model.config import ConfigError, NetworkConfig, preset
 from model.encoding import encode
 from model.params import LayerParams, NetworkParams, random_params
 
@@ -206,3 +206,17 @@ def test_stats_count_events():
     assert l1["acs"] == (l1["input_events"] + l1["recurrent_events"]) * 4 * 5
     assert res.stats["readout_acs"] == np.count_nonzero(res.layers[1].h[:, -1]) * 2
     assert l0["gate_spikes"]["g"] == np.count_nonzero(res.layers[0].gates[..., 3, :])
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda lp: setattr(lp, "w_x", lp.w_x * 0 + 5000), "layer 0 w_x has values"),
+    (lambda lp: setattr(lp, "w_h", lp.w_h.astype(float)), "must hold integers"),
+    (lambda lp: setattr(lp, "theta_pos", lp.theta_pos * 0), "layer 0 theta_pos"),
+])
+def test_run_refuses_parameters_out_of_range(change, message):
+    # #18 item 4: these used to give other logits without a word
+    cfg = preset("tiny")
+    params = random_params(cfg, 1)
+    change(params.layers[0])
+    with pytest.raises(ConfigError, match=message):
+        golden.run(cfg, params, random_input(cfg, 2, np.random.default_rng(0)))
