@@ -10,6 +10,10 @@ MODEL   ?= digits
 DATASET ?= digits
 EXPORT_OUT ?= build/models/$(DATASET)
 PYTEST_ARGS ?=
+# one tier or marker expression for make test (pytest keeps only the last -m, so a -m in
+# PYTEST_ARGS would drop the "not slow" of the default run)
+MARK ?=
+TEST_MARK := not slow$(if $(MARK), and ($(MARK)))
 
 .DEFAULT_GOAL := help
 COSIM_CASES ?= 50
@@ -27,7 +31,7 @@ SYNTH_OPTS := $(if $(LANES),--lanes $(LANES)) $(if $(PAR),--par $(PAR)) $(SYNTH_
 
 help:
 	@echo "spikegate make targets:"
-	@echo "  make test            the default test run (all tiers, CI-sized; not the slow marker)"
+	@echo "  make test            the default test run (all tiers, CI-sized; not the slow marker); MARK=golden: one tier"
 	@echo "  make test-all        every test, including the slow and synth markers"
 	@echo "  make synth           bitstream + report: BOARD=$(BOARD) MODEL=$(MODEL) [LANES=L PAR=P]"
 	@echo "  make boards          list the boards make synth knows"
@@ -49,7 +53,7 @@ $(STAMP): requirements.lock pyproject.toml
 venv: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "$(TEST_MARK)" $(PYTEST_ARGS)
 
 test-all: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

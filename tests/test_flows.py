@@ -346,3 +346,13 @@ def test_a_package_that_fails_its_checks_is_not_replaced_by_random_weights(tmp_p
     # with no package of that name at all, a preset name still means random weights
     shutil.rmtree(tmp_path / "models" / "digits")
     assert synth.load_model("digits").manifest["name"] == "digits-random"
+
+
+def test_make_test_keeps_not_slow_when_a_tier_is_chosen():
+    # #18: PYTEST_ARGS="-m golden" replaced the default -m "not slow" (pytest keeps the last)
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    run = lambda *a: subprocess.run(["make", "-n", "-C", str(root), "test", *a], capture_output=True,  # noqa: E731
+                                    text=True, check=True).stdout
+    assert '-m "not slow and (golden)"' in run("MARK=golden")
+    assert '-m "not slow"' in run()
