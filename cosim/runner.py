@@ -35,6 +35,7 @@ from hw.latency import cycles_for_batch
 from hw.network import SpikingLSTMNetwork, input_beats
 from hw.rom import bits_for
 from model import cells
+from model.cli import positive_int
 from model.config import DEFAULT_CELL, ConfigError, NetworkConfig, PRESETS, preset
 from model.encoding import random_input
 from model.params import random_params
@@ -301,7 +302,7 @@ def main(argv=None) -> int:
     ap.add_argument("--lanes", type=int)
     ap.add_argument("--par", type=int)
     ap.add_argument("--encoding", default="rate", choices=["spikes", "rate", "level", "direct"])
-    ap.add_argument("--sequences", type=int, default=4)
+    ap.add_argument("--sequences", type=positive_int, default=4)
     ap.add_argument("--regression", type=int, metavar="N", help="N constrained-random cases")
     ap.add_argument("--presets", nargs="?", const="all", metavar="LIST",
                     help="add the presets (all, or a comma-separated list) to the run")

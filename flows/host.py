@@ -62,6 +62,7 @@ from hw.board.protocol import (CLASS_BYTES, CYCLE_BYTES, DEFAULT_BAUD, ERROR_BAS
                                beats_per_sequence, byte_count, check_protocol, logit_bytes,
                                request_length, response_length)
 from hw.network import input_beats
+from model.cli import positive_float
 from model.config import ConfigError, NetworkConfig
 from model.encoding import check_input
 
@@ -234,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="must match the baud rate the bitstream was built with")
     ap.add_argument("--samples", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0, help="seed of random inputs (non-digits models)")
-    ap.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for a reply")
+    ap.add_argument("--timeout", type=positive_float, default=2.0, help="seconds to wait for a reply")
     args = ap.parse_args(argv)
 
     from model.export import load_package, resolve_package

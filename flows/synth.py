@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from model.cli import positive_float, positive_int
 from model.config import ConfigError
 from hw.config import default_par
 from hw.fanout import FANOUT_PREFIX
@@ -613,9 +614,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="digits", help="weights package (bundled name or folder)")
     ap.add_argument("--lanes", type=int, help="lanes L (default T: the wavefront)")
     ap.add_argument("--par", type=int, help="weights added per lane per cycle, P (default 16)")
-    ap.add_argument("--target-mhz", type=float, default=DEFAULT_TARGET_MHZ,
+    ap.add_argument("--target-mhz", type=positive_float, default=DEFAULT_TARGET_MHZ,
                     help="clock target for place and route (ECP5)")
-    ap.add_argument("--sequences", type=int, default=8, help="sequences simulated for the cycle figures")
+    ap.add_argument("--sequences", type=positive_int, default=8, help="sequences simulated for the cycle figures")
     ap.add_argument("--no-compare", action="store_true", help="skip the other schedule's synthesis")
     ap.add_argument("--no-simulate", action="store_true",
                     help="analytic cycles only, no simulation and no activity estimate (large models)")

@@ -234,6 +234,8 @@ def load_package(path: str | os.PathLike, expect=None, *, verify: bool = False,
         manifest = json.loads(manifest_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{where}: manifest.json is not valid JSON ({err})") from None
+    if not isinstance(manifest, dict):
+        raise ConfigError(f"{where}: manifest.json holds a {type(manifest).__name__}, not a JSON object")
     if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
         raise ConfigError(f"{where}: format {manifest.get('format')!r} version "
                           f"{manifest.get('version')!r}, expected {FORMAT!r} version {VERSION}")

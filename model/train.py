@@ -30,6 +30,7 @@ and the figures they give are in ``docs/training.md``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
@@ -574,9 +575,16 @@ def parse_args(argv=None) -> TrainSettings:
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
     changes = {}
+    known = {f.name for f in dataclasses.fields(NetworkConfig)}
     for item in a.set:
         key, _, value = item.partition("=")
-        changes[key] = json.loads(value) if not value.isidentifier() else value
+        if key not in known:
+            ap.error(f"--set {item}: {key!r} is not a configuration field; choose one of "
+                     + ", ".join(sorted(known - {"name"})))
+        try:
+            changes[key] = json.loads(value) if not value.isidentifier() else value
+        except json.JSONDecodeError:
+            ap.error(f"--set {item}: {value!r} is not a value (a number, a list like [64], or a word)")
         if key in ("hidden", "leak_shift") and isinstance(changes[key], int):
             changes[key] = (changes[key],)
     name = a.dataset if a.dataset in PRESETS else "tiny"
