@@ -31,7 +31,7 @@ import numpy as np
 
 from hw import cells as hw_cells
 from hw.config import CYCLE_BITS, HardwareConfig, default_par, valid_pars
-from hw.latency import cycles_for_batch
+from hw.latency import cycles_for_batch, result_budget
 from hw.network import SpikingLSTMNetwork, input_beats
 from hw.rom import bits_for
 from model import cells
@@ -63,6 +63,8 @@ class CosimCase:
     input_gaps: float = 0.0
     output_stalls: float = 0.0
     fault: str | None = None  # deliberate fault, for proving the checker can fail
+    #: cycles the bench waits for each result (None: hw.latency.result_budget)
+    cycle_budget: int | None = None
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -129,6 +131,7 @@ def prepare_case(case: CosimCase, build_root: Path = BUILD) -> Path:
         "in_bits": 2 if net.encoding == "spikes" else net.x_bits,
         "logit_bits": net.logit_bits, "classes": net.classes,
         "cls_bits": bits_for(net.classes - 1), "cycle_bits": CYCLE_BITS,
+        "result_budget_cycles": case.cycle_budget or result_budget(hw),
         "case": case.to_dict(),
     }
     (folder / "case.json").write_text(json.dumps(meta, indent=1))

@@ -20,7 +20,7 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
-from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, ReadOnly
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, ReadOnly, SimTimeoutError, with_timeout
 
 from cosim.hdl import RESET_CYCLES
 
@@ -98,9 +98,14 @@ class NetworkTB:
         dut, stalls = self.dut, self.meta["output_stalls"]
         lb, classes = self.meta["logit_bits"], self.meta["classes"]
         cls_bits, cycle_bits = self.meta["cls_bits"], self.meta["cycle_bits"]
-        for _ in self.beats:
+        budget = int(self.meta["result_budget_cycles"])
+        for b in range(len(self.beats)):
             while not high(dut.o_stream__valid):
-                await RisingEdge(dut.o_stream__valid)  # the simulator runs natively meanwhile
+                try:  # the simulator runs natively meanwhile, up to the budget
+                    await with_timeout(RisingEdge(dut.o_stream__valid), budget * CLOCK_NS, "ns")
+                except SimTimeoutError:
+                    raise StuckError(f"sequence {b}: no result within {budget} cycles "
+                                     "(the hardware is stuck)") from None
             if stalls and self.rng.random() < stalls:
                 await ClockCycles(dut.clk, self.rng.randint(1, 8), rising=False)
             await FallingEdge(dut.clk)
@@ -115,6 +120,10 @@ class NetworkTB:
             self.results.append({"logits": logits, "cls": cls, "cycles": cycles})
             await FallingEdge(dut.clk)  # taken on the rising edge before
             dut.o_stream__ready.value = 0
+
+
+class StuckError(Exception):
+    """No result within the case's cycle budget."""
 
 
 def first_mismatch(results, golden) -> tuple[int, str] | None:
@@ -150,6 +159,8 @@ async def network_matches_golden(dut):
         await driver
     except AssertionError as err:  # a handshake broke the stream rules
         protocol_error = f"sequence {len(tb.results)}: {err}"
+    except StuckError as err:
+        protocol_error = str(err)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     total_cycles = int((get_sim_time("ns") - start_ns) // CLOCK_NS)
     found = first_mismatch(tb.results, golden)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from model import numerics as nr
 from model.config import ConfigError, NetworkConfig
 
-__all__ = ["HardwareConfig", "valid_pars", "default_par"]
+__all__ = ["HardwareConfig", "valid_pars", "default_par", "beats_per_sequence"]
 
 #: Bits of the cycle counter reported with every result.
 CYCLE_BITS = 32
@@ -107,3 +107,9 @@ def default_par(net: NetworkConfig, limit: int = 16) -> int:
     if not options:  # G > limit: the smallest P there is
         return valid_pars(net)[0]
     return options[-1]
+
+
+def beats_per_sequence(net: NetworkConfig) -> int:
+    """Beats of one sequence on the network's ``i_stream``: N x T spike rows, else N
+    feature rows (:func:`hw.network.input_beats`)."""
+    return net.length * net.steps if net.encoding == "spikes" else net.length

@@ -26,10 +26,10 @@ from model.encoding import encode
 
 from .banked_rom import LATENCY as WEIGHT_LATENCY
 from .cells import latency as cell_latency
-from .config import HardwareConfig
+from .config import HardwareConfig, beats_per_sequence
 
 __all__ = ["schedule", "LayerCycles", "sequence_cycles", "cycles_for_batch", "neuron_latency",
-           "round_overhead", "round_events"]
+           "round_overhead", "round_events", "worst_case_cycles", "result_budget"]
 
 #: BEGIN, FETCH, LOAD, the empty ACC check, FINISH; DRAIN adds 1 + the neuron pipeline
 ROUND_CONTROL = 5
@@ -143,3 +143,19 @@ def cycles_for_batch(hw: HardwareConfig, params, x) -> tuple[list[dict], golden.
         inputs = [enc[b]] + [res.layers[l].h[b] for l in range(hw.net.layers - 1)]
         out.append(sequence_cycles(hw, inputs, [tr.h[b] for tr in res.layers]))
     return out, res
+
+
+def worst_case_cycles(hw: HardwareConfig) -> int:
+    """Compute cycles of a sequence whose every input and every h is non-zero: the most
+    any sequence takes (each round's events at their maximum)."""
+    net = hw.net
+    hs = [np.ones((net.length, net.steps, h), dtype=np.int8) for h in net.hidden]
+    x = np.ones((net.length, net.steps, net.layer_inputs(0)), dtype=np.int8)
+    return sequence_cycles(hw, [x] + hs[:-1], hs)["total"]
+
+
+def result_budget(hw: HardwareConfig) -> int:
+    """Cycles a test bench waits for one result before it calls the hardware stuck:
+    four times :func:`worst_case_cycles`, plus 8 x T cycles per input beat (the
+    rate/level encoder takes T cycles a beat; room for input gaps and output stalls)."""
+    return 4 * worst_case_cycles(hw) + 8 * hw.net.steps * beats_per_sequence(hw.net) + 1000

@@ -24,7 +24,7 @@ from amaranth.lib.wiring import In, Out
 from model.config import ConfigError
 from model.params import NetworkParams
 
-from .config import COUNTER_BITS, CYCLE_BITS, HardwareConfig
+from .config import COUNTER_BITS, CYCLE_BITS, HardwareConfig, beats_per_sequence
 from .encoder import InputEncoder
 from .layer import SpikingLSTMLayer, input_kind
 from .network_control import NetworkControl
@@ -42,11 +42,6 @@ def input_layout(hw: HardwareConfig) -> data.ArrayLayout:
     if net.encoding == "direct":
         return data.ArrayLayout(signed(net.x_bits), net.inputs)
     return data.ArrayLayout(unsigned(net.x_bits), net.inputs)
-
-
-def beats_per_sequence(net) -> int:
-    """Beats of one sequence on ``i_stream``: N x T spike rows, else N feature rows."""
-    return net.length * net.steps if net.encoding == "spikes" else net.length
 
 
 def input_beats(net, sequence) -> np.ndarray:

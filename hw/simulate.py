@@ -32,11 +32,29 @@ class HardwareResult:
     h: list[np.ndarray]  # per layer, [N, T, H]
 
 
+async def _until(ctx, condition, budget: int, what: str):
+    """``await ctx.tick().until(condition)``, but raise :class:`TimeoutError` naming
+    ``what`` after ``budget`` cycles: hardware that never answers fails, it does not hang."""
+    waited = 0
+    async for _clk, _rst, done in ctx.tick().sample(condition):
+        if done:
+            return
+        waited += 1
+        if waited >= budget:
+            raise TimeoutError(f"{what}: nothing after {budget} cycles (the hardware is stuck)")
+
+
 def simulate_network(hw: HardwareConfig, params, x, *, input_gaps: float = 0.0,
                      output_stalls: float = 0.0, seed: int = 0,
-                     vcd_path: str | None = None) -> list[HardwareResult]:
-    """Simulate a batch ``x`` (raw inputs, as for :func:`model.golden.run`)."""
+                     vcd_path: str | None = None, budget: int | None = None) -> list[HardwareResult]:
+    """Simulate a batch ``x`` (raw inputs, as for :func:`model.golden.run`).
+
+    ``budget``: cycles to wait for each input beat to be taken and each result to come
+    (default :func:`hw.latency.result_budget`); past it a :class:`TimeoutError` names
+    the sequence."""
+    from .latency import result_budget
     net = hw.net
+    budget = result_budget(hw) if budget is None else budget
     x = check_input(net, x)
     dut = SpikingLSTMNetwork(hw, params)
     rng = np.random.default_rng(seed)
@@ -50,21 +68,21 @@ def simulate_network(hw: HardwareConfig, params, x, *, input_gaps: float = 0.0,
                     await ctx.tick()
                 ctx.set(dut.i_stream.payload, beat)
                 ctx.set(dut.i_stream.valid, 1)
-                await ctx.tick().until(dut.i_stream.ready)
+                await _until(ctx, dut.i_stream.ready, budget, f"{net.name}: an input beat")
             ctx.set(dut.i_stream.valid, 0)
 
     async def collect(ctx):
-        for _ in range(x.shape[0]):
+        for b in range(x.shape[0]):
             while rng.random() < output_stalls:
                 ctx.set(dut.o_stream.ready, 0)
                 await ctx.tick()
             ctx.set(dut.o_stream.ready, 1)
-            await ctx.tick().until(dut.o_stream.valid)
+            await _until(ctx, dut.o_stream.valid, budget, f"{net.name}: the result of sequence {b}")
             # the transfer happened on that edge; the banks still hold this sequence
             payload = ctx.get(dut.o_stream.payload)
             hs = []
             for l, layer in enumerate(dut.layers):
-                h = np.zeros((net.length, net.steps, net.hidden[l]), dtype=np.int8)
+                h = np.zeros((net.length, net.steps, net.hidden[l]), dtype=np.int32)
                 for n in range(net.length):
                     bank = layer.banks[n % hw.lanes]
                     for k in range(net.steps):

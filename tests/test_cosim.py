@@ -206,3 +206,11 @@ def test_wide_event_search_under_verilator(tmp_path):
     out = subprocess.run([str(tmp_path / "obj_dir" / "vtb")], cwd=tmp_path, env=env,
                          capture_output=True, text=True, check=True).stdout
     assert "BAD 0" in out, out
+
+
+def test_a_stuck_design_is_a_mismatch_not_a_hang(tmp_path):
+    # the bench waits for each result at most the case's cycle budget (by default
+    # hw.latency.result_budget); past it the case fails, naming the sequence
+    r = run_case(small_case("ci_stuck", cycle_budget=30), build_root=tmp_path, localize_mismatch=False)
+    assert r["mismatch"] is not None
+    assert "sequence 0: no result within 30 cycles" in r["mismatch"]

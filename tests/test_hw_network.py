@@ -174,3 +174,18 @@ def test_class_is_the_first_maximum():
     params = dataclasses.replace(params, w_out=np.zeros_like(params.w_out), b_out=b_out)
     got, ref = check_against_golden(hw, params, random_input(net, 2, np.random.default_rng(6)))
     assert [r.cls for r in got] == [1, 1], [r.cls for r in got]
+
+
+def test_hardware_that_never_answers_fails_with_a_timeout():
+    # #18: a result that never comes raised nothing and the test hung; now the wait has
+    # a budget (hw.latency.result_budget by default), here one far too short
+    cfg = preset("tiny", encoding="rate")
+    hw = HardwareConfig(cfg, lanes=2, par=8)
+    params = random_params(cfg, 1)
+    x = random_input(cfg, 2, np.random.default_rng(1))
+    with pytest.raises(TimeoutError, match="the result of sequence 0: nothing after 20 cycles"):
+        simulate_network(hw, params, x, budget=20)
+    # the default budget is above the longest sequence there can be
+    from hw.latency import result_budget, worst_case_cycles
+    expected, _ = cycles_for_batch(hw, params, x)
+    assert max(e["total"] for e in expected) <= worst_case_cycles(hw) < result_budget(hw)
