@@ -17,7 +17,7 @@ TEST_MARK := not slow$(if $(MARK), and ($(MARK)))
 
 .DEFAULT_GOAL := help
 COSIM_CASES ?= 50
-COSIM_SEQS  ?= 4
+COSIM_SEQS  ?= 200
 COSIM_SEED  ?= 1
 SIM ?= verilator
 
@@ -82,7 +82,7 @@ export: $(STAMP)
 	$(PY) -m hw.package --from build/train/$(DATASET) --out $(EXPORT_OUT)
 
 cosim: $(STAMP)
-	$(PY) -m cosim.runner --regression $(COSIM_CASES) --sequences $(COSIM_SEQS) --presets --seed $(COSIM_SEED) --sim $(SIM)
+	$(PY) -m cosim.runner --regression $(COSIM_CASES) --sequences $(COSIM_SEQS) --presets --seed $(COSIM_SEED) --sim $(SIM) --prove-fault --summary build/cosim/summary_seed$(COSIM_SEED).md
 
 clean:
 	rm -rf build sim_build

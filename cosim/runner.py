@@ -250,6 +250,15 @@ def preset_sequences(name: str, sequences: int, cycle_budget: int) -> int:
     return max(1, min(sequences, cycle_budget // max(per_sequence, 1)))
 
 
+def _write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a temporary file renamed into place)."""
+    import tempfile
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
+        tmp.write(text)
+    os.replace(tmp.name, path)
+
+
 def _table(rows: list[dict]) -> str:
     head = (f"{'case':<16} {'sim':<9} {'L':>2} {'P':>3} {'enc':<7} {'seqs':>4} {'cycles':>9} "
             f"{'build s':>8} {'run s':>7} {'cyc/s':>9} result")
@@ -319,6 +328,11 @@ def main(argv=None) -> int:
     ap.add_argument("--build", type=Path, default=BUILD, help=f"case folders go here (default {BUILD})")
     ap.add_argument("--fault", choices=["threshold"],
                     help="build every new case with a deliberate fault (the run must fail)")
+    ap.add_argument("--prove-fault", action="store_true",
+                    help="after the cases, run preset tiny with a planted threshold fault: the "
+                         "run fails unless the checker reports it")
+    ap.add_argument("--summary", type=Path, metavar="FILE",
+                    help="also write the table and the totals to FILE (Markdown, atomically)")
     args = ap.parse_args(argv)
 
     try:
@@ -357,18 +371,31 @@ def main(argv=None) -> int:
         print(f"[{i + 1}/{len(cases)}] {case.name}: {r['cycles']} cycles, "
               f"{r['cycles_per_s']:.0f} cycles/s, {'ok' if r['mismatch'] is None else 'MISMATCH'}",
               flush=True)
+    fault_line, fault_missed = None, False
+    if args.prove_fault:
+        planted = dataclasses.replace(preset_case("tiny", 2), name="preset_tiny_planted_fault",
+                                      fault="threshold")
+        r = _run_and_report(planted, args.sim, args.waves, args.build)
+        fault_missed = r["mismatch"] is None
+        fault_line = ("planted fault (preset tiny, c threshold + 1): "
+                      + ("NOT caught" if fault_missed else f"caught ({r['mismatch']})"))
     elapsed = time.perf_counter() - started
-    print(_table(rows))
+    table = _table(rows)
     sequences = sum(r["sequences"] for r in rows)
     bad = [r for r in rows if r["mismatch"] is not None]
     presets = sum(r["case"].startswith("preset_") for r in rows)
     randoms = sum(r["case"].startswith("random") for r in rows)
-    print(f"{len(rows)} configurations ({randoms} random, {presets} presets), "
-          f"{sequences} sequences, {len(bad)} mismatches, simulator {args.sim}, "
-          f"{elapsed / 60:.1f} min in all (builds {sum(r.get('build_s', 0.0) for r in rows) / 60:.1f} min)")
-    for r in bad:
-        print(f"  {r['case']}: {r['mismatch']}")
-    return 1 if bad else 0
+    cells_run = sorted({c.hw.net.cell for c in cases})
+    total = (f"{len(rows)} configurations ({randoms} random, {presets} presets), {sequences} "
+             f"sequences, {len(bad)} mismatches, simulator {args.sim}, {elapsed / 60:.1f} min in all "
+             f"(builds {sum(r.get('build_s', 0.0) for r in rows) / 60:.1f} min); cells "
+             f"{', '.join(cells_run)}")
+    lines = [table, total] + [f"  {r['case']}: {r['mismatch']}" for r in bad]
+    lines += [fault_line] if fault_line else []
+    print("\n".join(lines))
+    if args.summary:
+        _write_text(args.summary, f"# cosim run, seed {args.seed}\n\n```\n" + "\n".join(lines) + "\n```\n")
+    return 1 if bad or fault_missed else 0
 
 
 if __name__ == "__main__":
