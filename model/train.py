@@ -34,7 +34,9 @@ import dataclasses
 import json
 import os
 import shlex
+import shutil
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,6 +53,7 @@ from .ann import HardLSTM, ann_inputs, input_unit
 from .config import NetworkConfig, PRESETS, preset
 from .convert import Conversion, convert
 from .encoding import encode
+from .export import swap_into_place
 from .runs import jsonable, load_trained, save_trained as _save_trained
 from .float_twin import FloatSpikingLSTM
 from .params import LayerParams, NetworkParams
@@ -362,6 +365,18 @@ def run(settings: TrainSettings, command: str | None = None) -> dict:
     rep_dir = Path(settings.reports or REPO_ROOT / "reports" / "training" / key)
     quiet = settings.quiet
 
+    # the run is staged in a fresh folder beside out_dir and published whole at the end:
+    # an interrupted run leaves no mix of new weights and an old summary (#18)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    final_dir, out_dir = out_dir, Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial",
+                                                      dir=out_dir.parent))
+    try:
+        return _run(settings, command, base, export_steps, steps_list, out_dir, final_dir, rep_dir, quiet, t_start)
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)  # published (renamed) or abandoned
+
+
+def _run(settings, command, base, export_steps, steps_list, out_dir, final_dir, rep_dir, quiet, t_start):
     ds, x_tr_int, x_te_int = prepare_data(settings, base)
     y_tr, y_te = torch.as_tensor(ds.y_train), torch.as_tensor(ds.y_test)
     _log(quiet, f"dataset {ds.name}: {len(y_tr)} train, {len(y_te)} test, N={base.length}, "
@@ -445,12 +460,12 @@ def run(settings: TrainSettings, command: str | None = None) -> dict:
         "results": results, "seconds": round(time.time() - t_start, 1),
         "torch": torch.__version__, "numpy": np.__version__,
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=jsonable))
+    swap_into_place(out_dir, final_dir)
     _write_reports(rep_dir, summary)
     _log(quiet, _table(summary))
-    _log(quiet, f"trained models in {out_dir}/T*/ ; reports in {rep_dir}/ ; "
-                f"{summary['seconds']} s. Export with: python -m model.export --from {out_dir}")
+    _log(quiet, f"trained models in {final_dir}/T*/ ; reports in {rep_dir}/ ; "
+                f"{summary['seconds']} s. Export with: python -m hw.package --from {final_dir}")
     return summary
 
 

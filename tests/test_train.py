@@ -220,3 +220,26 @@ def test_training_is_reproducible(tmp_path):
     _, pb, _ = load_trained(tmp_path / "b" / "run" / "T2")
     assert np.array_equal(pa.layers[0].w_h, pb.layers[0].w_h)
     assert np.array_equal(pa.w_out, pb.w_out)
+
+
+def test_an_interrupted_run_leaves_the_old_run_as_it_was(tmp_path, monkeypatch):
+    # #18 item 3: a run interrupted after its first T wrote that T beside the older
+    # run's summary, and an export paired the two; now a run publishes its folder whole
+    import model.train as train_mod
+    first = run(short_settings(tmp_path, steps=(2,), ann_epochs=1, snn_epochs=1), command="first")
+    before = (tmp_path / "run" / "summary.json").read_text()
+    real_save, calls = train_mod._save_trained, []
+
+    def save_then_stop(*args, **kw):
+        calls.append(1)
+        real_save(*args, **kw)
+        raise KeyboardInterrupt  # Ctrl-C right after the first T was written
+
+    monkeypatch.setattr(train_mod, "_save_trained", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        run(short_settings(tmp_path, steps=(1, 2), ann_epochs=1, snn_epochs=1), command="second")
+    assert calls == [1]
+    assert (tmp_path / "run" / "summary.json").read_text() == before
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["T2", "summary.json"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".run.")]  # no partial folder
+    assert first["command"] == "first"
