@@ -99,13 +99,7 @@ def train(settings: BaselineSettings, *, quiet: bool = False) -> dict:
     """Train and quantize; returns the config, the integers, accuracies and the test split."""
     torch.manual_seed(settings.seed)
     cfg = baseline_config(settings.dataset, **settings.config_changes)
-    ds = data_mod.load(settings.dataset, settings.data_path)
-    if ds.classes > cfg.classes:
-        raise data_mod.DataError(f"dataset {ds.name} has {ds.classes} classes, config {cfg.name!r} "
-                                 f"reads out {cfg.classes}")
-    scale = data_mod.FeatureScale.fit(ds.x_train, ds.signed) if ds.signed else None
-    x_tr = data_mod.to_integers(cfg, ds.x_train, signed=ds.signed, scale=scale, seed=settings.seed)
-    x_te = data_mod.to_integers(cfg, ds.x_test, signed=ds.signed, scale=scale, seed=settings.seed + 1)
+    ds, x_tr, x_te = data_mod.integer_splits(cfg, settings.dataset, settings.data_path, settings.seed)
     y_tr, y_te = torch.as_tensor(ds.y_train), np.asarray(ds.y_test)
     xt, xe = torch.as_tensor(x_tr, dtype=torch.float32), torch.as_tensor(x_te, dtype=torch.float32)
 
@@ -149,7 +143,6 @@ def train(settings: BaselineSettings, *, quiet: bool = False) -> dict:
     return {"cfg": cfg, "params": params, "float_acc": float_acc,
             "fake_quant_acc": _accuracy(model, xe, y_te),
             "golden_acc": float(np.mean(res.predicted == y_te)),
-            "agreement": float(np.mean(res.logits == fq_logits)) if res.logits.shape == fq_logits.shape else 0.0,
             "exact": bool(np.array_equal(res.logits, fq_logits)),
             "x_test": x_te, "y_test": y_te, "fq_logits": fq_logits, "history": history,
             "seconds": time.perf_counter() - started, "dataset": ds}

@@ -38,7 +38,7 @@ from .config import NetworkConfig
 
 __all__ = ["DataError", "Dataset", "DATASETS", "data_root", "load", "load_digits",
            "load_tmnist", "load_gsc", "load_uci_har", "load_npz", "synthetic",
-           "read_idx", "log_mel", "fit_shape", "to_integers"]
+           "read_idx", "log_mel", "fit_shape", "to_integers", "integer_splits"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -436,6 +436,20 @@ def to_integers(cfg: NetworkConfig, x: np.ndarray, *, signed: bool = False,
         p = np.broadcast_to(x[:, :, None, :], (x.shape[0], cfg.length, cfg.steps, cfg.inputs))
         return (rng.random(p.shape) < p).astype(np.int64)
     return np.rint(x * nr.unsigned_max(cfg.x_bits)).astype(np.int64)
+
+
+def integer_splits(cfg: NetworkConfig, dataset: str, data_path=None, seed: int = 0):
+    """``(dataset, x_train, x_test)``: the dataset loaded and both splits turned into the
+    raw integer input of ``cfg`` (signed data scaled by a :class:`FeatureScale` fit on the
+    training split; spike draws seeded ``seed`` and ``seed + 1``)."""
+    ds = load(dataset, data_path)
+    if ds.classes > cfg.classes:
+        raise DataError(f"dataset {ds.name} has {ds.classes} classes, config "
+                        f"{cfg.name!r} reads out {cfg.classes}")
+    scale = FeatureScale.fit(ds.x_train, ds.signed) if ds.signed else None
+    x_tr = to_integers(cfg, ds.x_train, signed=ds.signed, scale=scale, seed=seed)
+    x_te = to_integers(cfg, ds.x_test, signed=ds.signed, scale=scale, seed=seed + 1)
+    return ds, x_tr, x_te
 
 
 def fingerprint(ds: Dataset) -> str:

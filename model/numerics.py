@@ -34,7 +34,7 @@ __all__ = [
     "gate_product",
     "c_update", "membrane_update", "h_output",
     "exact_sum_bits", "LFSR_BITS", "LFSR_TAPS", "lfsr_step", "lfsr_draw",
-    "unit", "hard_sigmoid_unit", "hard_tanh_unit", "exact_product", "floor_shift",
+    "unit", "clamp_unit", "hard_sigmoid_unit", "hard_tanh_unit", "exact_product", "floor_shift",
     "level_of", "argmax_first",
 ]
 
@@ -226,10 +226,14 @@ def hard_sigmoid_unit(z, shift: int, frac: int):
     return select(q > unit(frac), unit(frac), select(q < 0, 0, q))
 
 
+def clamp_unit(x, frac: int):
+    """``clamp(x, -2**frac, 2**frac)``: a value held to [-1.0, 1.0] on the unit ``2**frac``."""
+    return select(x > unit(frac), unit(frac), select(x < -unit(frac), -unit(frac), x))
+
+
 def hard_tanh_unit(z, shift: int, frac: int):
     """Hard tanh on the unit ``2**frac``: ``clamp(z >> shift, -2**frac, 2**frac)``."""
-    q = _floor_shift(z, shift)
-    return select(q > unit(frac), unit(frac), select(q < -unit(frac), -unit(frac), q))
+    return clamp_unit(_floor_shift(z, shift), frac)
 
 
 def exact_product(a, b):

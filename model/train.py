@@ -342,14 +342,7 @@ def _seed_all(seed: int):
 
 
 def prepare_data(settings: TrainSettings, cfg: NetworkConfig):
-    ds = data_mod.load(settings.dataset, settings.data_path)
-    if ds.classes > cfg.classes:
-        raise data_mod.DataError(f"dataset {ds.name} has {ds.classes} classes, config "
-                                 f"{cfg.name!r} reads out {cfg.classes}")
-    scale = data_mod.FeatureScale.fit(ds.x_train, ds.signed) if ds.signed else None
-    x_tr = data_mod.to_integers(cfg, ds.x_train, signed=ds.signed, scale=scale, seed=settings.seed)
-    x_te = data_mod.to_integers(cfg, ds.x_test, signed=ds.signed, scale=scale, seed=settings.seed + 1)
-    return ds, x_tr, x_te
+    return data_mod.integer_splits(cfg, settings.dataset, settings.data_path, settings.seed)
 
 
 def run(settings: TrainSettings, command: str | None = None) -> dict:

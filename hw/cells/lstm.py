@@ -49,9 +49,7 @@ class QuantizedLSTMStep(wiring.Component):
             o = stage(o, f"o{q}_s4")
             c = stage(nr.saturate(nr.floor_shift(fc + ig, frac), cfg.c_bits), f"c{q}")   # 5
             o = stage(o, f"o{q}_s5")
-            one = nr.unit(frac)
-            c_unit = nr.select(c > one, one, nr.select(c < -one, -one, c))
-            oc = stage(nr.exact_product(o, c_unit), f"oc{q}")                            # 6
+            oc = stage(nr.exact_product(o, nr.clamp_unit(c, frac)), f"oc{q}")             # 6
             h = stage(nr.floor_shift(oc, frac), f"h{q}")                                 # 7
             c_out = delayed(m, c, 2, f"c{q}_out")[-1] if self.pipelined else c
             m.d.comb += [self.h[q].eq(h), self.carry[q].c.eq(c_out)]

@@ -62,8 +62,7 @@ class QuantizedLSTM(Cell):
         g = nr.hard_tanh_unit(z[..., 3, :], shift, frac)
         kept = nr.exact_product(f, c_prev) + nr.exact_product(i, g)
         c = nr.saturate(nr.floor_shift(kept, frac), cfg.c_bits, ops.tally, "c")
-        c_unit = nr.select(c > nr.unit(frac), nr.unit(frac), nr.select(c < -nr.unit(frac), -nr.unit(frac), c))
-        h = nr.floor_shift(nr.exact_product(o, c_unit), frac)
+        h = nr.floor_shift(nr.exact_product(o, nr.clamp_unit(c, frac)), frac)
         return u, (c,), h, {"gates": ops.stack([f, i, o, g], -2), "c": c}
 
     def random_layer(self, cfg, layer, rng, base):
