@@ -215,7 +215,7 @@ class _LayerState:
     def __init__(self, cfg: NetworkConfig, layer: int, lp, batch: int, record_membranes: bool):
         cell = self.cell = cfg.cell_def()
         h_size, shape = cfg.hidden[layer], (batch, cfg.length, cfg.steps)
-        self.p, self.lp = constants(cell, lp), lp
+        self.p = constants(cell, lp)
         self.u0 = start_values(cell, cfg, layer, lp)
         self.w_h_t, self.bias = _w_h_t(cfg, layer, lp), _bias(cfg, layer, lp)
         self.h = np.zeros((*shape, h_size), _h_dtype(cfg))

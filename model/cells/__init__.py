@@ -105,9 +105,6 @@ class Cell:
     def params(self) -> tuple[ParamSpec, ...]:
         return ENGINE_PARAMS + tuple(self.PARAMS)
 
-    def spec(self, name: str) -> ParamSpec:
-        return next(p for p in self.params if p.name == name)
-
     def by_role(self, role: str) -> tuple[ParamSpec, ...]:
         return tuple(p for p in self.params if p.role == role)
 
