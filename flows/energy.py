@@ -39,7 +39,7 @@ import numpy as np
 
 from hw.config import HardwareConfig
 from hw.latency import round_events, schedule
-from hw.layer import input_kind
+from hw.config import input_kind
 from hw.memory_map import memory_layout
 from hw.rom import bits_for
 from model import golden

@@ -1,8 +1,11 @@
 """The accumulate pipeline of a layer: event values in, per-lane gate sums out.
 
 Stage 1 addresses the weight ROM with ``{event, chunk}``; the word arrives in stage
-``ADD = WEIGHT_LATENCY + 1`` (:mod:`hw.banked_rom`), where every lane adds it, subtracts
-it or leaves its accumulators alone. :class:`AccumulatePipeline` carries the stage
+``ADD_STAGE = WEIGHT_LATENCY + 1`` (:mod:`hw.banked_rom`), where every lane adds it,
+subtracts it or leaves its accumulators alone. A layer whose events are multi-bit
+(:func:`hw.config.multiplies`) registers the products ``w * value`` there and adds them
+one stage later (:func:`add_stage`), so that no multiplier feeds an adder in the same
+cycle. :class:`AccumulatePipeline` carries the stage
 flags, chunks and spike values shared by the lanes; :class:`LaneAccumulator` is one
 lane's accumulator memory access: the read (address register, asynchronous read, data
 register), the add and the write, the restart from the biases in the NEURON phase.
@@ -24,10 +27,16 @@ from .fanout import copies
 from .links import AccumulateStages, LaneSignature, Phases
 from .onehot import onehot_select
 
-__all__ = ["ADD_STAGE", "AccumulatePipeline", "LaneAccumulator", "popcount", "times_const"]
+__all__ = ["ADD_STAGE", "add_stage", "AccumulatePipeline", "LaneAccumulator", "popcount", "times_const"]
 
-#: the stage in which the weight word arrives and the lanes add
+#: the stage in which the weight word arrives (and the lanes add spikes)
 ADD_STAGE = WEIGHT_LATENCY + 1
+
+
+def add_stage(multiply: bool) -> int:
+    """The stage of the accumulators' add: :data:`ADD_STAGE`, one later for a layer that
+    multiplies (its product register)."""
+    return ADD_STAGE + int(multiply)
 
 
 def times_const(value, factor: int):
@@ -67,8 +76,10 @@ class AccumulatePipeline(wiring.Component):
     * ``acs`` (out): accumulate operations of this run (P per lane with a non-zero value).
     """
 
-    def __init__(self, *, lanes: int, par: int, chunks: int, cbits: int, in_row, h_row, value_shape):
+    def __init__(self, *, lanes: int, par: int, chunks: int, cbits: int, in_row, h_row, value_shape,
+                 multiply: bool = False):
         self.lanes, self.par, self.chunks, self.cbits = lanes, par, chunks, cbits
+        self.add = add_stage(multiply)
         self.value_shape = value_shape
         super().__init__({
             "phase": In(Phases(cbits)),
@@ -82,7 +93,7 @@ class AccumulatePipeline(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        ADD, L = ADD_STAGE, self.lanes
+        ADD, L = self.add, self.lanes
         s2_acc = Signal()
         s2_chunk = Signal(self.cbits, reset_less=True)
         s_acc = [None, None] + delayed(m, s2_acc, ADD - 2, "s_acc", reset_less=False)  # by stage
@@ -141,6 +152,7 @@ class LaneAccumulator(wiring.Component):
     def __init__(self, *, par: int, chunks: int, cbits: int, zbits: int, w_word, value_shape,
                  multiply: bool, lane: LaneSignature):
         self.par, self.chunks, self.cbits, self.zbits, self.multiply = par, chunks, cbits, zbits, multiply
+        self.add = add_stage(multiply)
         self.acc_word = acc_word = data.ArrayLayout(signed(zbits), par)
         super().__init__({
             "phase": In(Phases(cbits)),
@@ -157,7 +169,7 @@ class LaneAccumulator(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        ADD, P, acc_word = ADD_STAGE, self.par, self.acc_word
+        ADD, P, acc_word = self.add, self.par, self.acc_word
         # the accumulators are read one cycle after a chunk is issued, from an address
         # register, asynchronously, into a data register: the address path has no logic
         # and the accumulate path starts at a register next to the adder
@@ -181,9 +193,9 @@ class LaneAccumulator(wiring.Component):
         bias_next = Signal(name="bias_next")
         m.d.comb += bias_next.eq(restart)
         bias_sel = copies(m, "bias_sel", bias_next, P)
-        # the spike value: registers up to the stage before the add, then one register
-        # per accumulator word (hw.fanout)
-        add_val = copies(m, f"s{ADD}_val", delayed(m, self.value, ADD - 3, "s_val")[-1], P)
+        # the event value: registers up to the stage before the weight word's, then one
+        # register per accumulator word (hw.fanout), so it meets the word in ADD_STAGE
+        add_val = copies(m, f"s{ADD_STAGE}_val", delayed(m, self.value, ADD_STAGE - 3, "s_val")[-1], P)
 
         acc_in = data_q
         if self.chunks == 1:
@@ -193,7 +205,11 @@ class LaneAccumulator(wiring.Component):
         for p in range(P):
             w = self.w[p]
             if self.multiply:
-                terms.append(acc_in[p] + w * add_val[p])  # direct input: a real multiply
+                # a multi-bit value: the product is registered (a DSP block's output
+                # register), then added in the next stage
+                prod = Signal(signed(len(w) + len(add_val[p])), name=f"prod{p}", reset_less=True)
+                m.d.sync += prod.eq(nr.exact_product(w, add_val[p]))
+                terms.append(acc_in[p] + prod)
             else:
                 terms.append(nr.accumulate_spike(acc_in[p], add_val[p], w))
         if self.chunks == 1:

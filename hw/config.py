@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from model import numerics as nr
 from model.config import ConfigError, NetworkConfig
 
-__all__ = ["HardwareConfig", "valid_pars", "default_par", "beats_per_sequence"]
+__all__ = ["HardwareConfig", "valid_pars", "default_par", "beats_per_sequence", "input_kind", "multiplies"]
 
 #: Bits of the cycle counter reported with every result.
 CYCLE_BITS = 32
@@ -113,3 +113,20 @@ def beats_per_sequence(net: NetworkConfig) -> int:
     """Beats of one sequence on the network's ``i_stream``: N x T spike rows, else N
     feature rows (:func:`hw.network.input_beats`)."""
     return net.length * net.steps if net.encoding == "spikes" else net.length
+
+
+def input_kind(hw: HardwareConfig, layer: int) -> str:
+    """Where a layer's input rows come from: ``rows`` (the input buffer, one ternary
+    row per (n, k)), ``features`` (direct features, one row per n), or ``banks`` (the
+    h banks of the layer below, one per lane)."""
+    if layer > 0:
+        return "banks"
+    return "features" if hw.net.encoding == "direct" else "rows"
+
+
+def multiplies(hw: HardwareConfig, layer: int) -> bool:
+    """Whether a layer's events are multi-bit values (direct features, or the multi-bit
+    h of a cell such as the baseline LSTM), so that its accumulate is a multiply-add
+    (a product stage more, :func:`hw.accumulate.add_stage`), rather than a spike's
+    add, subtract or nothing."""
+    return input_kind(hw, layer) == "features" or hw.net.cell_def().h_bits(hw.net) > 2

@@ -4,12 +4,15 @@ For a hardware configuration and a given input, the exact number of cycles from 
 first compute cycle to the result, derived from the controller's structure (see
 :mod:`hw.layer` and :mod:`hw.network`) and the golden model's spikes:
 
-* a layer: ``3 + sum over rounds of (E*C + C + 6 + NEURON_LATENCY + (WEIGHT_LATENCY - 1)*[E > 0])``,
+* a layer: ``3 + sum over rounds of (E*C + C + 6 + NEURON_LATENCY + (WEIGHT_LATENCY - 1 + X)*[E > 0])``,
+  with ``X`` = 1 for a layer of multi-bit events (the product stage, :func:`hw.config.multiplies`)
+  and 0 for spikes,
   with ``NEURON_LATENCY`` = the cell step's ``LATENCY`` + 1 (:func:`neuron_latency`), where a round fires every lane
   whose next cell is ready and ``E`` counts the input positions (layer inputs and
   recurrent h) that are non-zero in at least one firing lane's cell;
-* the readout: ``1 + sum over k of (4 + E_k + [E_k > 0]) + 2 + (classes - 1)``, ``E_k`` the non-zero
-  h of the last element at step k (the tail: the last add, saturation, the argmax scan).
+* the readout: ``1 + sum over k of (4 + E_k + [E_k > 0]) + 2 + X + (classes - 1)``, ``E_k`` the non-zero
+  h of the last element at step k (the tail: the last add, saturation, the argmax scan;
+  ``X`` = 1 for a multi-bit h, whose products are registered before they are added).
 
 ``ideal`` is the bound of a machine that does nothing but its accumulate operations,
 ``P`` per lane per cycle with all lanes busy: total ACs / (P * L).
@@ -26,7 +29,7 @@ from model.encoding import encode
 
 from .banked_rom import LATENCY as WEIGHT_LATENCY
 from .cells import latency as cell_latency
-from .config import HardwareConfig, beats_per_sequence
+from .config import HardwareConfig, beats_per_sequence, multiplies
 
 __all__ = ["schedule", "LayerCycles", "sequence_cycles", "cycles_for_batch", "neuron_latency",
            "round_overhead", "round_events", "worst_case_cycles", "result_budget"]
@@ -111,7 +114,8 @@ def _layer_cycles(hw: HardwareConfig, layer: int, x_nz: np.ndarray, h_nz: np.nda
     chunks = hw.chunks(layer)
     overhead = round_overhead(hw)
     events = round_events(x_nz, h_nz, rounds)
-    cycles = LAYER_OVERHEAD + sum(e * chunks + chunks + overhead + (e > 0) * (EVENT_LOOKAHEAD + ACC_FLUSH)
+    flush = ACC_FLUSH + int(multiplies(hw, layer))  # the product stage of multi-bit events
+    cycles = LAYER_OVERHEAD + sum(e * chunks + chunks + overhead + (e > 0) * (EVENT_LOOKAHEAD + flush)
                                   for e in events)
     return LayerCycles(len(rounds), sum(events), cycles)
 
@@ -128,8 +132,10 @@ def sequence_cycles(hw: HardwareConfig, layer_inputs: list[np.ndarray], hs: list
         layers.append(_layer_cycles(hw, l, x != 0, hs[l] != 0, rounds))
     per_step = np.count_nonzero(hs[-1][-1], axis=-1)  # E_k for the last element
     readout_events = int(per_step.sum())
+    readout_multiplies = net.cell_def().h_bits(net) > 2  # the product register (hw.readout)
     readout = (READOUT_BEGIN + net.steps * READOUT_PER_STEP + readout_events
-               + EVENT_LOOKAHEAD * int(np.count_nonzero(per_step)) + READOUT_END + net.classes - 1)
+               + EVENT_LOOKAHEAD * int(np.count_nonzero(per_step)) + READOUT_END
+               + int(readout_multiplies) + net.classes - 1)
     total = sum(lc.cycles for lc in layers) + readout
     return {"total": total, "layers": layers, "readout": readout, "rounds": len(rounds)}
 

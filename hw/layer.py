@@ -14,11 +14,12 @@ A round of the lanes that fire:
 * ``LOAD`` (1 cycle): latch each lane's event vector: the layer input x(n, k) and the
   recurrent h(n-1, k) (from the previous lane's h bank). The union of the non-zero
   positions of all lanes is the round's event list.
-* ``ACC`` (E x C + 5 cycles for E > 0 events in the union, C chunks; 1 cycle when there
-  are none; the next event is taken from the union one cycle ahead, by clearing its
+* ``ACC`` (E x C + 5 cycles for E > 0 events in the union, C chunks, 6 when the events
+  are multi-bit; 1 cycle when there are none; the next event is taken from the union one cycle ahead, by clearing its
   lowest set bit; a pipeline of ``WEIGHT_LATENCY + 1`` stages: the weight address, the
   weight ROM's ``WEIGHT_LATENCY`` = 5 register stages (:mod:`hw.banked_rom`), in the
-  last of which each lane adds): one event at a time,
+  last of which each lane adds; a layer of multi-bit events registers the products
+  there and adds them one stage later, :func:`hw.accumulate.add_stage`): one event at a time,
   the weight column is read once in chunks of P weights and broadcast to every lane,
   which adds it, subtracts it, or (no spike there) leaves its accumulators alone.
   Zero inputs cost nothing: cycles follow the spike count.
@@ -30,7 +31,7 @@ A round of the lanes that fire:
 * ``FINISH`` (1 cycle): the lane's h row goes to its bank; lane counters advance.
 
 So a round takes ``E*C + C + 6 + NEURON_LATENCY`` cycles, ``WEIGHT_LATENCY - 1`` = 4
-more when ``E > 0``;
+more when ``E > 0`` (5 for multi-bit events);
 :mod:`hw.latency` computes the total.
 """
 
@@ -44,7 +45,7 @@ from model.params import LayerParams
 
 from .accumulate import AccumulatePipeline, LaneAccumulator, popcount, times_const
 from .banked_rom import LATENCY as WEIGHT_LATENCY, BankedROM
-from .config import COUNTER_BITS, HardwareConfig
+from .config import COUNTER_BITS, HardwareConfig, input_kind, multiplies
 from .events import EventList
 from .lanes import LaneRows
 from .latency import neuron_latency
@@ -55,14 +56,6 @@ from .rom import bias_words, bits_for, u0_words, weight_rom
 
 __all__ = ["SpikingLSTMLayer", "WEIGHT_LATENCY", "popcount", "times_const", "input_kind"]
 
-
-def input_kind(hw: HardwareConfig, layer: int) -> str:
-    """Where a layer's input rows come from: ``rows`` (the input buffer, one ternary
-    row per (n, k)), ``features`` (direct features, one row per n), or ``banks`` (the
-    h banks of the layer below, one per lane)."""
-    if layer > 0:
-        return "banks"
-    return "features" if hw.net.encoding == "direct" else "rows"
 
 
 class SpikingLSTMLayer(wiring.Component):
@@ -114,8 +107,8 @@ class SpikingLSTMLayer(wiring.Component):
             in_addr_bits = self.nbits + self.kbits if self.kind == "rows" else self.ebits + self.kbits
         self.in_row = data.ArrayLayout(self.x_shape, self.inputs)
         self.h_row = data.ArrayLayout(self.h_shape, self.hidden)
-        #: an event's value is multi-bit (a multiply in the add stage), or a spike
-        self.multiply = self.kind == "features" or self.h_shape.width > 2
+        #: an event's value is multi-bit (a product stage, then the add), or a spike
+        self.multiply = multiplies(hw, layer)
         self.bank_addr_bits = self.ebits + self.kbits
         lanes = self.lanes
         super().__init__({
@@ -149,7 +142,7 @@ class SpikingLSTMLayer(wiring.Component):
         m.submodules.events = events = EventList(self.inputs + self.hidden)
         m.submodules.accumulate = pipe = AccumulatePipeline(
             lanes=L, par=P, chunks=C, cbits=cbits, in_row=self.in_row, h_row=self.h_row,
-            value_shape=val_shape)
+            value_shape=val_shape, multiply=self.multiply)
         m.submodules.neuron_track = track = NeuronTrack(
             lanes=L, chunks=C, cbits=cbits, neurons=Q, latency=drain,
             h_shape=self.h_shape, **counters)

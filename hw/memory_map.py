@@ -8,7 +8,7 @@ from the cell's G gate rows, S membranes and carried values (:mod:`model.cells`)
 from __future__ import annotations
 
 from .config import HardwareConfig
-from .layer import input_kind
+from .config import input_kind
 from .rom import bits_for
 
 __all__ = ["memory_layout"]

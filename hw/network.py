@@ -24,9 +24,9 @@ from amaranth.lib.wiring import In, Out
 from model.config import ConfigError
 from model.params import NetworkParams
 
-from .config import COUNTER_BITS, CYCLE_BITS, HardwareConfig, beats_per_sequence
+from .config import COUNTER_BITS, CYCLE_BITS, HardwareConfig, beats_per_sequence, input_kind
 from .encoder import InputEncoder
-from .layer import SpikingLSTMLayer, input_kind
+from .layer import SpikingLSTMLayer
 from .network_control import NetworkControl
 from .readout import ArgmaxScan, Readout
 from .rom import BLOCK_ROM, bits_for, readout_rom

@@ -10,7 +10,8 @@ the logits, which start from the biases; zero spikes cost nothing. Per step:
 * ``ACC``: one event a cycle, taken from the mask one cycle ahead by clearing its lowest
   set bit; the W_out word of an event is read, registered, and then added.
 
-``DRAIN`` lets the last word land. The logits leave saturated to ``logit_bits``.
+``DRAIN`` lets the last word land; a multi-bit h (the baseline LSTM) multiplies, so its
+products are registered before they are added and ``PRODUCT`` waits one cycle more. The logits leave saturated to ``logit_bits``.
 
 :class:`ArgmaxScan` then finds the first maximum: one comparison a cycle, a later class
 wins only when strictly larger.
@@ -89,18 +90,26 @@ class Readout(wiring.Component):
         ro_lowest, ro_rest = lowest_set(m, ro_mask)
         ro_j = hold(m, onehot_index(ro_cur), "ro_event")
         ro_acs = Signal(COUNTER_BITS)
-        # a two-stage accumulate: the W_out word is registered before it is added
+        # a two-stage accumulate: the W_out word is registered before it is added; a
+        # multi-bit h (a real multiply) registers the products too and adds them a stage later
+        multiply = self.h_shape.width > 2
         ro_s2, ro_sign = Signal(name="ro_s2"), Signal(self.h_shape, name="ro_sign")
         ro_s3, ro_sign3 = Signal(name="ro_s3"), Signal(self.h_shape, name="ro_sign3")
         w_out_q = Signal.like(self.w_rd.data)
         m.d.comb += self.w_rd.addr.eq(ro_j)
         m.d.sync += [ro_s2.eq(0), ro_s3.eq(ro_s2), ro_sign3.eq(ro_sign), w_out_q.eq(self.w_rd.data)]
-        with m.If(ro_s3):
-            for c in range(classes):
-                if self.h_shape.width > 2:  # a multi-bit h: a real multiply
-                    m.d.sync += sums[c].eq(sums[c] + nr.exact_product(w_out_q[c], ro_sign3))
-                else:
-                    m.d.sync += sums[c].eq(nr.accumulate_spike(sums[c], ro_sign3, w_out_q[c]))
+        if multiply:
+            ro_s4 = Signal(name="ro_s4")
+            prods = [Signal(signed(len(w_out_q[c]) + self.h_shape.width), name=f"ro_prod{c}",
+                            reset_less=True) for c in range(classes)]
+            m.d.sync += [ro_s4.eq(ro_s3)] + [prods[c].eq(nr.exact_product(w_out_q[c], ro_sign3))
+                                             for c in range(classes)]
+            with m.If(ro_s4):
+                m.d.sync += [sums[c].eq(sums[c] + prods[c]) for c in range(classes)]
+        else:
+            with m.If(ro_s3):
+                m.d.sync += [sums[c].eq(nr.accumulate_spike(sums[c], ro_sign3, w_out_q[c]))
+                             for c in range(classes)]
         # the biases load outside the state machine: nested in its IDLE case, yosys found
         # no clock enable for the logit registers (a multiplexer per bit: 400 more LUTs on
         # the digits preset)
@@ -133,10 +142,13 @@ class Readout(wiring.Component):
                 with m.Elif(ro_mask.any()):
                     pass  # the first spike of this step is being taken
                 with m.Elif(ro_k == T - 1):
-                    m.next = "DRAIN"
+                    m.next = "PRODUCT" if multiply else "DRAIN"
                 with m.Else():
                     m.d.sync += ro_k.eq(ro_k + 1)
                     m.next = "ADDR"
+            if multiply:
+                with m.State("PRODUCT"):  # the last products are registered
+                    m.next = "DRAIN"
             with m.State("DRAIN"):  # the last W_out word is added
                 m.d.comb += self.task.last.eq(1)
                 m.next = "IDLE"
