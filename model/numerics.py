@@ -34,7 +34,7 @@ __all__ = [
     "gate_product",
     "c_update", "membrane_update", "h_output",
     "exact_sum_bits", "LFSR_BITS", "LFSR_TAPS", "lfsr_step", "lfsr_draw",
-    "unit", "clamp_unit", "hard_sigmoid_unit", "hard_tanh_unit", "exact_product", "floor_shift",
+    "unit", "clamp_unit", "clamp_unit01", "hard_sigmoid_unit", "hard_sigmoid_offset", "hard_tanh_unit", "exact_product", "floor_shift",
     "level_of", "argmax_first",
 ]
 
@@ -221,8 +221,19 @@ def unit(frac: int) -> int:
 
 
 def hard_sigmoid_unit(z, shift: int, frac: int):
-    """Hard sigmoid on the unit ``2**frac``: ``clamp((z >> shift) + 2**(frac-1), 0, 2**frac)``."""
-    q = _floor_shift(z, shift) + (unit(frac) >> 1)
+    """Hard sigmoid on the unit ``2**frac``: ``clamp((z >> shift) + 2**(frac-1), 0, 2**frac)``
+    (:func:`hard_sigmoid_offset`, then :func:`clamp_unit01`)."""
+    return clamp_unit01(hard_sigmoid_offset(z, shift, frac), frac)
+
+
+def hard_sigmoid_offset(z, shift: int, frac: int):
+    """The hard sigmoid before its clamp: ``(z >> shift) + 2**(frac-1)`` (the hardware
+    registers it between the add and the clamp)."""
+    return _floor_shift(z, shift) + (unit(frac) >> 1)
+
+
+def clamp_unit01(q, frac: int):
+    """``clamp(q, 0, 2**frac)``: a value held to [0, 1.0] on the unit ``2**frac``."""
     return select(q > unit(frac), unit(frac), select(q < 0, 0, q))
 
 
