@@ -26,14 +26,16 @@ PAR     ?=
 WEIGHTS ?=
 SYNTH_ARGS ?=
 SYNTH_OPTS := $(if $(LANES),--lanes $(LANES)) $(if $(PAR),--par $(PAR)) $(SYNTH_ARGS)
+COMPARE_ARGS ?=
 
-.PHONY: help venv test test-all bench synth boards weights report train export cosim clean
+.PHONY: help venv test test-all bench synth compare boards weights report train export cosim clean
 
 help:
 	@echo "spikegate make targets:"
 	@echo "  make test            the default test run (all tiers, CI-sized; not the slow marker); MARK=golden: one tier"
 	@echo "  make test-all        every test, including the slow and synth markers"
 	@echo "  make synth           bitstream + report: BOARD=$(BOARD) MODEL=$(MODEL) [LANES=L PAR=P]"
+	@echo "  make compare         spiking designs vs the non-spiking baseline: BOARD=$(BOARD) MODEL=$(MODEL) (digits, tmnist) [COMPARE_ARGS=...]"
 	@echo "  make boards          list the boards make synth knows"
 	@echo "  make weights WEIGHTS=pkg   write another weights package into the BOARD/MODEL bitstream"
 	@echo "  make report          rebuild reports/ from the builds under build/synth"
@@ -64,6 +66,9 @@ bench: $(STAMP)
 
 synth: $(STAMP)
 	$(PY) -m flows.synth --board $(BOARD) --model $(MODEL) $(SYNTH_OPTS)
+
+compare: $(STAMP)
+	$(PY) -m flows.compare --board $(BOARD) --model $(MODEL) $(COMPARE_ARGS)
 
 boards: $(STAMP)
 	@$(PY) -m flows.boards

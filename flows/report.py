@@ -604,15 +604,24 @@ def _plots(r: dict, folder: Path):
     save(fig, "schedules.png")
 
 
+#: files in a report folder that another command writes (flows.compare), kept by write_report
+KEEP = ("compare.*",)
+
+
 def write_report(report: dict, out_dir) -> Path:
     """Validate ``report`` and write ``report.json``, ``report.md`` and the plots into
     ``out_dir``, atomically: everything goes into a temporary folder beside it first and
-    replaces ``out_dir`` in one move; on any error nothing changes there."""
+    replaces ``out_dir`` in one move; on any error nothing changes there. Files of
+    other writers in ``out_dir`` (``make compare``'s ``compare.*``, :data:`KEEP`) are
+    carried over."""
     validate_report(report)
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
+        for pattern in KEEP:
+            for kept in (out.glob(pattern) if out.is_dir() else ()):
+                shutil.copy2(kept, tmp / kept.name)
         (tmp / "report.json").write_text(json.dumps(report, indent=1, default=_json_default) + "\n")
         (tmp / "report.md").write_text(_markdown(report))
         _plots(report, tmp)

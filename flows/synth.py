@@ -34,6 +34,7 @@ writes (no open place and route, so no Fmax).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -55,7 +56,8 @@ from .boards import BOARDS, DEFAULT_BOARD, Board, BoardError, board as get_board
 from .tools import ToolError, find_tool, run_tool, tool_version
 
 __all__ = ["main", "run_flow", "default_hardware", "default_par", "FitError", "Step", "FlowContext",
-           "FlowOptions", "FLOWS", "ECP5_STEPS", "XILINX_STEPS", "flow_steps"]
+           "FlowOptions", "FLOWS", "ECP5_STEPS", "XILINX_STEPS", "flow_steps", "load_model",
+           "source_fingerprint", "SOURCE_PACKAGES"]
 
 ROOT = Path(__file__).resolve().parent.parent
 #: synth_ecp5 options: no wide-LUT muxes, ABC instead of ABC9 (with yosys 0.64 the ABC9
@@ -148,6 +150,7 @@ class FlowOptions:
     simulate: bool = True
     router: str = NEXTPNR_ROUTER
     pnr_seed: int = 1
+    changes: dict | None = None    # NetworkConfig fields for a preset with random weights
 
 
 @dataclass
@@ -209,7 +212,7 @@ class LoadPackage(Step):
     def run(self, ctx):
         from hw.network import check_fits
         opt, brd = ctx.options, ctx.board
-        pkg = ctx.pkg = load_model(opt.model, seed=opt.seed)
+        pkg = ctx.pkg = load_model(opt.model, seed=opt.seed, changes=opt.changes)
         net, params = pkg.cfg, pkg.params
         hw = ctx.hw = default_hardware(net, opt.lanes, opt.par)
         check_fits(hw, params)
@@ -219,12 +222,18 @@ class LoadPackage(Step):
         print(f"  {brd.device} ({brd.family}), clock {brd.clock_hz / 1e6:.0f} MHz; network {net.name}: "
               f"M={net.inputs} H={list(net.hidden)} T={net.steps} N={net.length}, "
               f"L={hw.lanes} P={hw.par}; build folder {build}")
+        random = pkg.path is None
+        changed = "".join(f", {k}={v}" for k, v in (opt.changes or {}).items())
         ctx.flow.update({
             "board": brd.name, "family": brd.family, "device": brd.device, "package": brd.package,
             "speed": brd.speed, "model": model_name,
-            "model_source": (str(pkg.path) if pkg.path
-                             else f"preset {net.name}, random weights (seed {opt.seed})"),
+            "model_source": (f"preset {net.name}{changed}, random weights (seed {opt.seed})" if random
+                             else str(pkg.path)),
             "net": net.to_dict(), "hw": {"lanes": hw.lanes, "par": hw.par},
+            # what make compare checks before it reuses this build
+            "weights_sha256": None if random else pkg.manifest.get("weights_sha256"),
+            "random_seed": opt.seed if random else None,
+            "source_sha256": source_fingerprint(),
         })
         ctx.output("build", build)
 
@@ -491,12 +500,14 @@ def flow_steps(brd: Board) -> tuple[Step, ...]:
 def run_flow(board_name: str, model: str, *, lanes=None, par=None, target_mhz=DEFAULT_TARGET_MHZ,
              sequences: int = 8, build_root: Path | None = None, reports_root: Path | None = None,
              compare: bool = True, seed: int = 1, simulate: bool = True,
-             router: str = NEXTPNR_ROUTER, pnr_seed: int = 1) -> dict:
-    """Run the board's steps in order; returns the flow record (what ``flow.json`` holds)."""
+             router: str = NEXTPNR_ROUTER, pnr_seed: int = 1, changes: dict | None = None) -> dict:
+    """Run the board's steps in order; returns the flow record (what ``flow.json`` holds).
+    ``changes``: NetworkConfig fields for a preset with random weights (see :func:`load_model`)."""
     t_start = time.monotonic()
     opt = FlowOptions(board_name, model, lanes=lanes, par=par, target_mhz=target_mhz,
                       sequences=sequences, build_root=build_root, reports_root=reports_root,
-                      compare=compare, seed=seed, simulate=simulate, router=router, pnr_seed=pnr_seed)
+                      compare=compare, seed=seed, simulate=simulate, router=router, pnr_seed=pnr_seed,
+                      changes=changes)
     ctx = FlowContext(opt, get_board(board_name), t_start)
     steps = flow_steps(ctx.board)
     for i, step in enumerate(steps, 1):
@@ -510,26 +521,66 @@ def run_flow(board_name: str, model: str, *, lanes=None, par=None, target_mhz=DE
     return ctx.flow
 
 
-def load_model(model: str, seed: int = 1):
+def load_model(model: str, seed: int = 1, changes: dict | None = None):
     """A weights package (bundled name or folder), or a preset name with random weights
     (``tiny``, ``tmnist``, ...: for trying a size before a model is trained) when no
-    package of that name exists. A package that exists but fails its checks stops here
-    with its error: it is never replaced by random weights."""
+    package of that name exists; ``<preset>-lstm`` is the non-spiking baseline of that
+    preset (:func:`model.baseline.baseline_config`) with random weights. A package that
+    exists but fails its checks stops here with its error: it is never replaced by
+    random weights.
+
+    ``changes`` (NetworkConfig fields) change the preset of random weights; the package
+    is then named ``<model>-<values>-random`` so that each variant has its own build
+    folder. A real package is never changed: there they are the fields it must have."""
     from model.config import PRESETS, preset
     from model.export import Package, load_package, resolve_package
     from model.params import random_params
+    changes = dict(changes or {})
+    base = model.removesuffix("-lstm")
+    baseline = model.endswith("-lstm") and base in PRESETS
     try:
         path = resolve_package(model)
     except ConfigError:
-        if model not in PRESETS:
+        if model not in PRESETS and not baseline:
             raise
         path = None
     if path is not None:
-        return load_package(path)
-    net = preset(model)
-    print(f"  no weights package {model!r}: preset {model} with random weights (seed {seed})")
-    return Package(path=None, cfg=net, params=random_params(net, seed),
-                   manifest={"name": f"{model}-random"})
+        return load_package(path, expect=changes or None)
+    if baseline:
+        from model.baseline import baseline_config  # pulls in torch: only when asked for
+        net = baseline_config(base, **changes)
+        what = f"the {base} baseline (cell {net.cell}, T={net.steps})"
+    else:
+        net = preset(model, **changes)
+        what = f"preset {model}"
+    name = "-".join([model, *(str(v) for v in changes.values()), "random"])
+    print(f"  no weights package {model!r}: {what}"
+          + "".join(f", {k}={v}" for k, v in changes.items()) + f" with random weights (seed {seed})")
+    return Package(path=None, cfg=net, params=random_params(net, seed), manifest={"name": name})
+
+
+#: the packages whose code makes a build: :func:`source_fingerprint` reads their files,
+#: except those of :data:`SOURCE_EXCLUDED` (code that reads a finished build: the report
+#: and the comparison are computed again from ``flow.json``)
+SOURCE_PACKAGES = ("hw", "model", "flows")
+SOURCE_EXCLUDED = ("flows/report.py", "flows/compare.py")
+
+
+def source_fingerprint(root: Path = ROOT) -> str:
+    """SHA-256 over the Python files of :data:`SOURCE_PACKAGES` as they are on disk
+    (relative path and contents of each, sorted by path; ``__pycache__`` skipped):
+    ``flow.json`` records it so that ``make compare`` can tell a build of the current
+    code from an older one."""
+    root = Path(root)
+    files = sorted((p.relative_to(root).as_posix(), p) for pkg in SOURCE_PACKAGES
+                   for p in (root / pkg).rglob("*.py") if "__pycache__" not in p.parts
+                   and p.relative_to(root).as_posix() not in SOURCE_EXCLUDED)
+    digest = hashlib.sha256()
+    for rel, path in files:
+        data = path.read_bytes()
+        digest.update(f"{rel}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
 
 
 def _version(dist):

@@ -29,6 +29,7 @@ from model.config import NetworkConfig
 
 from .cell import hold
 from .config import COUNTER_BITS
+from .fanout import copies
 from .network_control import Task
 from .onehot import lowest_set, onehot_index, onehot_select
 from .rom import bits_for
@@ -102,7 +103,10 @@ class Readout(wiring.Component):
             ro_s4 = Signal(name="ro_s4")
             prods = [Signal(signed(len(w_out_q[c]) + self.h_shape.width), name=f"ro_prod{c}",
                             reset_less=True) for c in range(classes)]
-            m.d.sync += [ro_s4.eq(ro_s3)] + [prods[c].eq(nr.exact_product(w_out_q[c], ro_sign3))
+            # the h value, one register per class (hw.fanout), so that no register
+            # drives every multiplier across the DSP column
+            sign_c = copies(m, "ro_sign3", ro_sign, classes)
+            m.d.sync += [ro_s4.eq(ro_s3)] + [prods[c].eq(nr.exact_product(w_out_q[c], sign_c[c]))
                                              for c in range(classes)]
             with m.If(ro_s4):
                 m.d.sync += [sums[c].eq(sums[c] + prods[c]) for c in range(classes)]

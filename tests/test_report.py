@@ -233,6 +233,18 @@ def test_write_report_writes_every_file(tmp_path):
     assert [p.name for p in out.parent.iterdir()] == ["tiny"]  # no temporary folders left
 
 
+def test_rewriting_a_report_keeps_the_comparison_files(tmp_path):
+    out = tmp_path / "ulx3s" / "digits"
+    out.mkdir(parents=True)
+    (out / "compare.md").write_text("the comparison\n")
+    (out / "report.md").write_text("an old report\n")
+    (out / "stale.png").write_bytes(b"old")
+    rp.write_report(rp.report_from_flow(_ecp5_flow()), out)
+    assert (out / "compare.md").read_text() == "the comparison\n"
+    assert (out / "report.md").read_text() != "an old report\n"
+    assert not (out / "stale.png").exists()  # only compare.* is carried over
+
+
 def test_no_partial_output_when_the_input_is_bad(tmp_path):
     r = rp.report_from_flow(_ecp5_flow())
     bad = copy.deepcopy(r)
