@@ -10,6 +10,9 @@ from . import numerics as nr
 __all__ = ["ConfigError", "NetworkConfig", "PRESETS", "preset", "ENCODINGS", "NONSPIKING",
            "DEFAULT_CELL"]
 
+#: gate sums must stay below this for the golden model's exact integer sums (int64)
+EXACT_SUM_LIMIT = 1 << 62
+
 #: First-layer input encodings (DESIGN §2.3).
 ENCODINGS = ("direct", "rate", "level", "spikes")
 #: Which gate of the Datta cell is kept non-spiking ("none": all gates spike).
@@ -143,8 +146,24 @@ class NetworkConfig:
         need(is_int(self.lfsr_seed) and 1 <= self.lfsr_seed <= nr.unsigned_max(nr.LFSR_BITS),
              f"lfsr_seed must be a non-zero {nr.LFSR_BITS}-bit value, got {self.lfsr_seed!r}")
         cell.validate(self, need)
+        for layer in range(len(self.hidden)):
+            bound = self.gate_sum_bound(layer)
+            need(bound < EXACT_SUM_LIMIT,
+                 f"layer {layer}: its largest gate sum (about 2**{bound.bit_length()}, from w_bits "
+                 f"{self.w_bits}, x_bits {self.x_bits} and the layer sizes) leaves the exact int64 "
+                 f"range of the golden model; lower w_bits, x_bits or the sizes")
 
     # -- derived sizes ------------------------------------------------------------------
+    def gate_sum_bound(self, layer: int) -> int:
+        """The largest magnitude a gate input sum of ``layer`` can reach before its
+        saturation: every input and h at its largest magnitude times the largest weight,
+        plus the largest bias."""
+        w = 1 << (self.w_bits - 1)
+        h_max = 1 << (self.cell_def().h_bits(self) - 2)  # 1 for a spike
+        x_max = (1 << (self.x_bits - 1)) if (layer == 0 and self.encoding == "direct") else h_max
+        return ((x_max * self.layer_inputs(layer) + h_max * self.hidden[layer]) * w
+                + (1 << (self.acc_bits - 1)))
+
     @property
     def layers(self) -> int:
         return len(self.hidden)

@@ -82,8 +82,10 @@ def gate_inputs(cfg: NetworkConfig, layer: int, w_h_t, bias, x_part, h_prev, tal
     that :func:`_exact_dtype` has checked holds them exactly.
     """
     z = x_part + _spike_matmul(h_prev, w_h_t) + bias
-    z = z.astype(_state_dtype(cfg)).reshape(*z.shape[:-1], cfg.cell_def().gates, cfg.hidden[layer])
-    return nr.saturate(z, cfg.acc_bits, tally, "acc")
+    # saturated in int64 (which holds every exact sum, see _exact_dtype), then narrowed:
+    # a sum beyond the state type must clamp, not wrap
+    z = z.astype(np.int64).reshape(*z.shape[:-1], cfg.cell_def().gates, cfg.hidden[layer])
+    return nr.saturate(z, cfg.acc_bits, tally, "acc").astype(_state_dtype(cfg))
 
 
 def cell_step(cfg: NetworkConfig, lp, z, u, carry, tally):
@@ -107,15 +109,14 @@ def _h_dtype(cfg: NetworkConfig):
 
 
 def _exact_dtype(cfg: NetworkConfig, layer: int):
-    """The float type whose BLAS sums of this layer's gate inputs are exact integers:
-    float32 when the largest possible magnitude is below 2**24, else float64."""
-    w = 1 << (cfg.w_bits - 1)
-    h_max = 1 << (cfg.cell_def().h_bits(cfg) - 2)  # 1 for a spike
-    x_max = (1 << (cfg.x_bits - 1)) if (layer == 0 and cfg.encoding == "direct") else h_max
-    bound = (x_max * cfg.layer_inputs(layer) + h_max * cfg.hidden[layer]) * w + (1 << (cfg.acc_bits - 1))
-    if bound >= 1 << 53:  # pragma: no cover - widths are capped at 32 bits
-        raise ValueError("gate input sums exceed exact float64 range")
-    return np.float32 if bound < (1 << 24) else np.float64
+    """A type whose sums of this layer's gate inputs are exact integers: float32 (BLAS)
+    when the largest possible magnitude (:meth:`NetworkConfig.gate_sum_bound`) is below
+    2**24, float64 below 2**53, else int64 (NumPy's integer matmul: exact, slower;
+    validation refuses configurations whose bound reaches 2**62)."""
+    bound = cfg.gate_sum_bound(layer)
+    if bound < 1 << 24:
+        return np.float32
+    return np.float64 if bound < 1 << 53 else np.int64
 
 
 def _layer_x_part(cfg, layer, lp, x):
@@ -220,8 +221,9 @@ class _LayerState:
         self.w_h_t, self.bias = _w_h_t(cfg, layer, lp), _bias(cfg, layer, lp)
         self.h = np.zeros((*shape, h_size), _h_dtype(cfg))
         self.carry = [np.zeros((*shape, h_size), _state_dtype(cfg)) for _ in cell.CARRY]
-        self.record = {name: np.zeros((*shape, *cell.record_shape(name), h_size), dtype)
-                       for name, (_, dtype) in cell.RECORD.items()}
+        self.record = {name: np.zeros((*shape, *cell.record_shape(name), h_size),
+                                      cell.record_dtype(name, cfg))
+                       for name in cell.RECORD}
         self.u_all = (np.zeros((*shape, len(cell.MEMBRANES), h_size), np.int64)
                       if record_membranes else None)
 

@@ -220,3 +220,51 @@ def test_run_refuses_parameters_out_of_range(change, message):
     change(params.layers[0])
     with pytest.raises(ConfigError, match=message):
         golden.run(cfg, params, random_input(cfg, 2, np.random.default_rng(0)))
+
+
+# ---- wide widths (found by an independent re-implementation of docs/arithmetic.md) --------
+
+def test_a_gate_sum_beyond_int32_saturates_instead_of_wrapping():
+    # a sum of exactly 2**31 with acc_bits 20: the clamp gives 2**19 - 1; cast to int32
+    # before the clamp, it wrapped to -2**31 and clamped to -2**19
+    cfg = preset("tiny", encoding="direct", x_bits=16, w_bits=16, acc_bits=20, u_bits=20)
+    g, h = cfg.cell_def().gates, cfg.hidden[0]
+    x_part = np.full((1, g * h), float(1 << 31))
+    x_part[0, 0] = -float(1 << 31)
+    z = golden.gate_inputs(cfg, 0, np.zeros((h, g * h)), np.zeros(g * h), x_part,
+                           np.zeros((1, h), np.int8), None)
+    assert z.shape == (1, g, h)
+    assert z[0, 0, 0] == -(1 << 19)
+    assert (z.reshape(-1)[1:] == (1 << 19) - 1).all()
+
+
+def test_a_wide_non_spiking_gate_is_recorded_whole():
+    # ns_bits 16: the non-spiking i reaches 65535, which an int16 trace cut to -1
+    cfg = preset("tiny", nonspiking="i", ns_bits=16, ns_shift=0, acc_bits=20, u_bits=20, c_bits=20)
+    params = random_params(cfg, 3)
+    params.layers[0].bias[1] = (1 << 19) - 1  # gate i at its largest sum
+    res = golden.run(cfg, params, random_input(cfg, 2, np.random.default_rng(0)))
+    assert res.layers[0].gates[:, :, :, 1].max() == nr.hard_sigmoid_max(16) == 65535
+
+
+def test_gate_sums_beyond_float64_are_exact():
+    # direct, x_bits 24, w_bits 32: sums up to about 2**57, past float64's 2**53
+    cfg = preset("tiny", encoding="direct", x_bits=24, w_bits=32, acc_bits=32, u_bits=32,
+                 logit_bits=32)
+    assert cfg.gate_sum_bound(0) >= 1 << 53
+    rng = np.random.default_rng(0)
+    params = random_params(cfg, 1)
+    lp = params.layers[0]
+    lp.w_x[...] = rng.integers(-(1 << 31), 1 << 31, size=lp.w_x.shape)
+    x = rng.integers(-(1 << 23), 1 << 23, size=(2, cfg.length, cfg.inputs))
+    part = golden._layer_x_part(cfg, 0, lp, x)
+    w = lp.w_x.reshape(-1, lp.w_x.shape[-1]).astype(object)
+    want = np.array([[[int(v) for v in (w @ x[b, n].astype(object))] for n in range(cfg.length)]
+                     for b in range(2)], dtype=object)
+    assert (part[:, :, 0].astype(object) == want).all()
+    golden.run(cfg, params, x)  # no error at these widths
+
+
+def test_a_gate_sum_past_int64_is_refused_by_validation():
+    with pytest.raises(ConfigError, match="exact int64 range"):
+        preset("tiny", encoding="direct", x_bits=32, w_bits=32, acc_bits=32, u_bits=32, logit_bits=32)

@@ -111,6 +111,12 @@ class Cell:
     def record_shape(self, name: str) -> tuple[int, ...]:
         return tuple(len(self.GATES) if a == "G" else a for a in self.RECORD[name][0])
 
+    def record_dtype(self, name: str, cfg):
+        """The integer type of a recorded value: the one ``RECORD`` names, or, where it
+        names a function, that function of the configuration (a width the config sets)."""
+        dtype = self.RECORD[name][1]
+        return dtype(cfg) if callable(dtype) and not isinstance(dtype, type) else dtype
+
     # -- what a subclass provides --------------------------------------------------
     def h_bits(self, cfg) -> int:
         """Signed width of the output h: 2 for a spike in {-1, 0, +1}; wider for a cell

@@ -38,7 +38,10 @@ class DattaLSTM(Cell):
         ParamSpec("theta_pos", ("S",), "u_bits", "constant", lo=1),
         ParamSpec("theta_neg", ("S",), "u_bits", "constant", lo=1),
     )
-    RECORD = {"gates": (("G",), np.int16), "c": ((), np.int32), "s_c": ((), np.int8)}
+    #: gates: the spikes and the non-spiking gate's value, int16 unless ns_bits needs more
+    RECORD = {"gates": (("G",), lambda cfg: np.int16 if nr.hard_sigmoid_max(cfg.ns_bits) < 1 << 15
+                        else np.int64),
+              "c": ((), np.int32), "s_c": ((), np.int8)}
 
     def validate(self, cfg, need):
         need(cfg.nonspiking in NONSPIKING,
