@@ -219,6 +219,10 @@ class LoadPackage(Step):
         model_name = pkg.manifest.get("name") or Path(pkg.path).name
         build = ctx.build = (opt.build_root or ROOT / "build" / "synth") / brd.name / model_name
         build.mkdir(parents=True, exist_ok=True)
+        # flow.json marks a finished build (it is written last, atomically): an earlier
+        # one goes now, so that a rebuild cut short (Ctrl-C, a kill, a failed step)
+        # leaves no record that make report or make compare would pair with its files
+        (build / "flow.json").unlink(missing_ok=True)
         print(f"  {brd.device} ({brd.family}), clock {brd.clock_hz / 1e6:.0f} MHz; network {net.name}: "
               f"M={net.inputs} H={list(net.hidden)} T={net.steps} N={net.length}, "
               f"L={hw.lanes} P={hw.par}; build folder {build}")
@@ -327,8 +331,10 @@ class PlaceAndRouteEcp5(Step):
                                    bram.patchable_roms(hw, ctx.pkg.params))
         ctx.wall["bram"] = time.monotonic() - t0
         print(f"  ecpbram: real weights written ({', '.join(f'{k}: {v} bit slices' for k, v in counts.items())})")
-        ctx.wall["pack"] = run_tool("ecppack", ["--compress", "--input", "top.config", "--bit", "top.bit"],
+        # packed beside, then renamed: an interrupted ecppack leaves no top.bit
+        ctx.wall["pack"] = run_tool("ecppack", ["--compress", "--input", "top.config", "--bit", "top.bit.tmp"],
                                     cwd=build, log=build / "ecppack.log", label="ecppack")
+        os.replace(build / "top.bit.tmp", build / "top.bit")
         # keep what `make weights` needs to patch this build again
         _write_json(build / "roms.json", {"placeholder_seed": opt.seed, "lanes": hw.lanes, "par": hw.par})
 

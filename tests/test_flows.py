@@ -150,6 +150,27 @@ def test_report_step_writes_the_records_of_the_steps_before_it(monkeypatch, tmp_
     assert written["out"] == tmp_path / "r" / "ulx3s-12f" / "m"
 
 
+def test_a_rebuild_cut_short_leaves_no_finished_record(monkeypatch, tmp_path):
+    # the build folder holds a finished flow.json and top.bit of an earlier design; the
+    # rebuild stops (Ctrl-C) after loading: no flow.json may pair the old files with it
+    build = tmp_path / "ulx3s-12f" / "tiny-random"
+    build.mkdir(parents=True)
+    (build / "flow.json").write_text('{"model": "tiny-random"}')
+    (build / "top.bit").write_bytes(b"old")
+
+    class Interrupt(synth.Step):
+        name = "synth"
+
+        def run(self, ctx):
+            raise KeyboardInterrupt
+
+    monkeypatch.setitem(synth.FLOWS, "ecp5", (synth.LoadPackage(), Interrupt(), synth.WriteReport()))
+    with pytest.raises(KeyboardInterrupt):
+        synth.run_flow("ulx3s-12f", "tiny", build_root=tmp_path, reports_root=tmp_path / "r")
+    assert not (build / "flow.json").exists()
+    assert not (tmp_path / "r").exists()
+
+
 def test_board_hardware_does_not_import_the_flows():
     code = ("import sys, hw.board.top, hw.board.uart, hw.board.protocol; "
             "print(sorted(m for m in sys.modules if m == 'flows' or m.startswith('flows.')))")
