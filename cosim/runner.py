@@ -36,6 +36,7 @@ from hw.network import SpikingLSTMNetwork, input_beats
 from hw.rom import bits_for
 from model import cells
 from model.cli import positive_int
+from model.cells.lstm import baseline_config
 from model.config import DEFAULT_CELL, ConfigError, NetworkConfig, PRESETS, preset
 from model.encoding import random_input
 from model.params import random_params
@@ -228,9 +229,18 @@ def _other_cell(hw: HardwareConfig, index: int) -> HardwareConfig:
     return HardwareConfig(net, lanes=min(hw.lanes, net.steps), par=int(side.choice(options)))
 
 
+#: the baselines of :func:`model.cells.lstm.baseline_config` that ``--presets all`` adds
+BASELINE_CASES = ("tiny-lstm", "digits-lstm")
+
+
 def preset_case(name: str, sequences: int, lanes: int | None = None, par: int | None = None,
                 encoding: str = "rate") -> CosimCase:
-    net = preset(name, encoding=encoding)
+    """A preset (``--encoding`` coded), or ``<preset>-lstm``: the non-spiking baseline of
+    that size (T = 1, direct inputs)."""
+    if name.endswith("-lstm"):
+        net = baseline_config(name.removesuffix("-lstm"))
+    else:
+        net = preset(name, encoding=encoding)
     h = net.hidden[0]
     par = par or default_par(net)
     return CosimCase(name=f"preset_{name}", hw=HardwareConfig(net, lanes=lanes or net.steps, par=par),
@@ -310,7 +320,7 @@ def _run_and_report(case: CosimCase, sim: str, waves: bool, build_root: Path = B
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sim", default=os.environ.get("SIM", "verilator"), choices=SIMULATORS)
-    ap.add_argument("--preset", choices=sorted(PRESETS))
+    ap.add_argument("--preset", choices=sorted(PRESETS) + list(BASELINE_CASES))
     ap.add_argument("--lanes", type=int)
     ap.add_argument("--par", type=int)
     ap.add_argument("--encoding", default="rate", choices=["spikes", "rate", "level", "direct"])
@@ -342,7 +352,7 @@ def main(argv=None) -> int:
         if args.preset:
             cases.append(preset_case(args.preset, args.sequences, args.lanes, args.par, args.encoding))
         if args.presets:
-            names = list(PRESETS) if args.presets == "all" else \
+            names = [*PRESETS, *BASELINE_CASES] if args.presets == "all" else \
                 [name.strip() for name in args.presets.split(",")]
             budget = args.preset_cycles or PRESET_CYCLES[args.sim]
             cases += [preset_case(p, preset_sequences(p, args.sequences, budget)) for p in names]

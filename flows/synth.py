@@ -531,7 +531,7 @@ def load_model(model: str, seed: int = 1, changes: dict | None = None):
     """A weights package (bundled name or folder), or a preset name with random weights
     (``tiny``, ``tmnist``, ...: for trying a size before a model is trained) when no
     package of that name exists; ``<preset>-lstm`` is the non-spiking baseline of that
-    preset (:func:`model.baseline.baseline_config`) with random weights. A package that
+    preset (:func:`model.cells.lstm.baseline_config`) with random weights. A package that
     exists but fails its checks stops here with its error: it is never replaced by
     random weights.
 
@@ -553,7 +553,7 @@ def load_model(model: str, seed: int = 1, changes: dict | None = None):
     if path is not None:
         return load_package(path, expect=changes or None)
     if baseline:
-        from model.baseline import baseline_config  # pulls in torch: only when asked for
+        from model.cells.lstm import baseline_config
         net = baseline_config(base, **changes)
         what = f"the {base} baseline (cell {net.cell}, T={net.steps})"
     else:

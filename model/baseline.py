@@ -31,7 +31,8 @@ import torch.nn.functional as F
 from . import data as data_mod
 from . import golden
 from . import numerics as nr
-from .config import NetworkConfig, preset
+from .cells.lstm import baseline_config
+from .config import NetworkConfig
 from .float_twin import FloatSpikingLSTM
 from .params import LayerParams, NetworkParams
 from .runs import jsonable, save_trained
@@ -54,14 +55,6 @@ class BaselineSettings:
     init_std: float = 0.5     # weights at start, in integer units
     temperature: float = 1 / 64  # logits (integer units) times this go into the loss
     config_changes: dict = field(default_factory=dict)
-
-
-def baseline_config(dataset: str, **changes) -> NetworkConfig:
-    """The baseline of the same size as the spiking preset of ``dataset`` (``tiny`` for
-    an unknown one): the same M, H, N and classes, T = 1, direct inputs."""
-    base = dict(cell="lstm", encoding="direct", steps=1, c_bits=14)
-    name = dataset if dataset in ("digits", "tmnist", "gsc", "uci") else "tiny"
-    return preset(name, **{**base, **changes}).replace(name=f"{dataset}-lstm")
 
 
 def _fake_quant(cfg: NetworkConfig, model: FloatSpikingLSTM):

@@ -6,6 +6,7 @@ regression must catch and locate, and (when Icarus is installed) both simulators
 case. The text-level tests of ``cosim.hdl`` need no simulator.
 """
 
+import dataclasses
 import json
 import re
 import shutil
@@ -16,7 +17,7 @@ import pytest
 
 from cosim.hdl import harness, simulation_verilog, verilator_control
 from cosim.localize import first_difference
-from cosim.runner import CosimCase, case_inputs, case_params, main, run_case
+from cosim.runner import CosimCase, case_inputs, case_params, main, preset_case, run_case
 from hw.config import HardwareConfig
 from hw.network import SpikingLSTMNetwork
 from model import golden
@@ -50,6 +51,14 @@ def test_verilator_matches_golden_with_backpressure(tmp_path):
     assert len(r["results"]) == 6
     assert r["cycles"] > sum(res["cycles"] for res in r["results"])  # input and gaps add cycles
     print(f"verilator: {r['cycles_per_s']:.0f} cycles/s")
+
+
+def test_the_baseline_preset_matches_golden_under_verilator(tmp_path):
+    case = preset_case("tiny-lstm", 12)
+    assert (case.hw.net.cell, case.hw.net.steps, case.hw.net.encoding) == ("lstm", 1, "direct")
+    r = run_case(dataclasses.replace(case, input_gaps=0.3, output_stalls=0.5), build_root=tmp_path)
+    assert r["mismatch"] is None, r["mismatch"]
+    assert len(r["results"]) == 12
 
 
 def test_a_faulty_design_is_reported_and_located(tmp_path):

@@ -24,7 +24,10 @@ import numpy as np
 from .. import numerics as nr
 from . import Cell, uniform
 
-__all__ = ["QuantizedLSTM", "CELL"]
+#: the presets whose size has a named baseline, ``<preset>-lstm``
+BASELINE_PRESETS = ("digits", "tmnist", "gsc", "uci")
+
+__all__ = ["QuantizedLSTM", "CELL", "baseline_config", "BASELINE_PRESETS"]
 
 
 class QuantizedLSTM(Cell):
@@ -86,3 +89,13 @@ class QuantizedLSTM(Cell):
 
 
 CELL = QuantizedLSTM()
+
+
+def baseline_config(dataset: str, **changes):
+    """The baseline of the same size as the spiking preset of ``dataset`` (``tiny`` for
+    an unknown one): the same M, H, N and classes, T = 1, direct inputs (a
+    :class:`model.config.NetworkConfig`)."""
+    from ..config import preset
+    base = dict(cell="lstm", encoding="direct", steps=1, c_bits=14)
+    name = dataset if dataset in BASELINE_PRESETS else "tiny"
+    return preset(name, **{**base, **changes}).replace(name=f"{dataset}-lstm")
