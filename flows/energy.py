@@ -184,7 +184,8 @@ def memory_reads(hw: HardwareConfig, params, x) -> dict:
     * ``bank``: one write per firing cell; one recurrent read per firing cell with
       n > 0; one read per cell of the layer above (its input row); T reads by the readout;
     * ``inbuf``: the input rows written while the sequence streams in, one read per
-      firing cell of layer 0; ``w_out``: one read per non-zero h of the last element.
+      firing cell of layer 0; ``draws`` (rate coding): one read per row (n, k);
+      ``w_out``: one read per non-zero h of the last element.
 
     Reads the ports make while nothing uses the data (the read ports are always
     enabled) are not counted here; :mod:`flows.activity` counts those.
@@ -235,6 +236,8 @@ def memory_reads(hw: HardwareConfig, params, x) -> dict:
     counts[f"layer{net.layers - 1}.bank"]["reads"] += batch * net.steps
     counts["inbuf"]["writes"] += batch * (net.length if input_kind(hw, 0) == "features"
                                           else net.length * net.steps)
+    if "draws" in counts:  # rate coding: the draws of every row, as the sequence streams in
+        counts["draws"]["reads"] += batch * net.length * net.steps
     counts["w_out"]["reads"] += int(np.count_nonzero(res.layers[-1].h[:, -1]))
     memories = {name: {**layout[name], **counts[name]} for name in layout}
     return {"sequences": int(batch), "memories": memories,

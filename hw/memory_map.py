@@ -42,6 +42,9 @@ def memory_layout(hw: HardwareConfig) -> dict[str, dict]:
         out["inbuf"] = {"word_bits": net.inputs * net.x_bits, "depth": net.length, "instances": 1, "kind": "ram"}
     else:
         out["inbuf"] = {"word_bits": 2 * net.layer_inputs(0), "depth": net.length << kbits, "instances": 1, "kind": "ram"}
+    if net.encoding == "rate":  # the encoder's draws, one word per row (hw.encoder)
+        out["draws"] = {"word_bits": net.inputs * net.x_bits, "depth": net.length << kbits,
+                        "instances": 1, "kind": "rom"}
     out["w_out"] = {"word_bits": net.classes * net.w_bits, "depth": net.hidden[-1], "instances": 1, "kind": "rom"}
     for mem in out.values():
         mem["capacity_bits"] = mem["word_bits"] * mem["depth"]
