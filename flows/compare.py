@@ -7,9 +7,9 @@
 size (one per input coding) and the non-spiking quantized LSTM of the same size
 (:mod:`model.baseline`), all on one board with the same P. Each design is built by
 :func:`flows.synth.run_flow`, or its existing build is reused when its ``flow.json``
-records the same network, weights, L, P, nextpnr seed and router and the same source
-fingerprint (:func:`flows.synth.source_fingerprint`) as now, and its bitstream is on
-disk. The per-design reports of these runs go to ``<build>/compare-reports``, so the
+records the same network, weights, L, P, nextpnr seed and router and the digest of the
+design the code generates now (:func:`flows.synth.design_fingerprint`), and its
+bitstream is on disk. The per-design reports of these runs go to ``<build>/compare-reports``, so the
 committed reports are not touched.
 
 Out (``reports/<board>/<model>/``, next to the model's own report files, which stay):
@@ -202,9 +202,10 @@ def _expected(design: Design, pkg, seed: int, pnr_seed: int, router: str) -> dic
             "random_seed": seed if random else None, "simulate": design.simulate}
 
 
-def stale_reason(flow_path: Path, expect: dict, source_sha256: str) -> str | None:
+def stale_reason(flow_path: Path, expect: dict) -> str | None:
     """None when the build of ``flow_path`` can be reused for ``expect`` (see
-    :func:`_expected`) and the code of ``source_sha256``, else why not."""
+    :func:`_expected`; ``expect["design_sha256"]``: the digest of the design the code
+    generates now, :func:`flows.synth.design_fingerprint`), else why not."""
     flow_path = Path(flow_path)
     if not flow_path.exists():
         return "no build yet"
@@ -220,7 +221,6 @@ def stale_reason(flow_path: Path, expect: dict, source_sha256: str) -> str | Non
     timing = flow.get("timing") or {}
     pnr = timing.get("pnr")
     checks = (
-        ("source_sha256", flow.get("source_sha256"), source_sha256, "the code changed since (source fingerprint)"),
         ("net", flow.get("net"), expect["net"], "another network configuration"),
         ("hw", flow.get("hw"), expect["hw"], "other L / P"),
         ("weights_sha256", flow.get("weights_sha256"), expect["weights_sha256"], "other weights"),
@@ -229,6 +229,9 @@ def stale_reason(flow_path: Path, expect: dict, source_sha256: str) -> str | Non
         ("pnr", pnr, expect["pnr"] if pnr is not None else None, "another nextpnr seed or router"),
         ("target_mhz", timing.get("target_mhz"),
          expect["target_mhz"] if timing.get("target_mhz") is not None else None, "another clock target"),
+        # last: the other conditions name a more precise reason for a different netlist
+        ("design_sha256", flow.get("design_sha256"), expect.get("design_sha256"),
+         "the generated design changed since (netlist digest)"),
     )
     for _, have, want, why in checks:
         if have != want:
@@ -702,11 +705,15 @@ def run_compare(board_name: str, set_name: str, *, designs=None, rebuild: bool =
     todo = []
     for i, plan in enumerate(plans, 1):
         design, flow_path = plan["design"], plan["build"] / "flow.json"
-        why = "--rebuild" if rebuild else stale_reason(flow_path, plan["expect"], source)
+        if not rebuild and flow_path.exists():  # elaborate the design as it is now
+            plan["expect"]["design_sha256"] = synth.design_fingerprint(
+                brd.name, design.model, lanes=design.lanes, par=design.par, seed=seed,
+                changes=design.changes)
+        why = "--rebuild" if rebuild else stale_reason(flow_path, plan["expect"])
         plan["reused"] = why is None
         prefix = f"[{i}/{len(plans)}] {design.key}:"
         if why is None:
-            print(f"{prefix} reusing {_shown(plan['build'])} (same code, weights, L, P, seed)", flush=True)
+            print(f"{prefix} reusing {_shown(plan['build'])} (same design, weights, L, P, seed)", flush=True)
             plan["flow"] = json.loads(flow_path.read_text())
         else:
             print(f"{prefix} building {_shown(plan['build'])} ({why})", flush=True)

@@ -37,6 +37,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -57,7 +58,7 @@ from .tools import ToolError, find_tool, run_tool, tool_version
 
 __all__ = ["main", "run_flow", "default_hardware", "default_par", "FitError", "Step", "FlowContext",
            "FlowOptions", "FLOWS", "ECP5_STEPS", "XILINX_STEPS", "flow_steps", "load_model",
-           "source_fingerprint", "SOURCE_PACKAGES"]
+           "source_fingerprint", "design_fingerprint", "SOURCE_PACKAGES"]
 
 ROOT = Path(__file__).resolve().parent.parent
 #: synth_ecp5 options: no wide-LUT muxes, ABC instead of ABC9 (with yosys 0.64 the ABC9
@@ -262,19 +263,26 @@ class GenerateTop(Step):
     def title(self, ctx):
         return "generate the board top" + (" (placeholder weights in the ROMs)" if self.placeholders else "")
 
-    def run(self, ctx):
+    def plan(self, ctx):
+        """The platform's build plan of the board top (the netlist, constraints and
+        scripts, in memory); sets ``ctx.placeholder``."""
         from hw.board.top import BoardTop
         from hw.network import SpikingLSTMNetwork
         from . import bram
         opt, brd, hw, params = ctx.options, ctx.board, ctx.hw, ctx.pkg.params
-        t0 = time.monotonic()
         ctx.placeholder = (bram.placeholder_params(hw, params, seed=opt.seed) if self.placeholders
                            else params)
         top = BoardTop(SpikingLSTMNetwork(hw, ctx.placeholder), clk_hz=brd.clock_hz)
-        ctx.tool("amaranth", _version("amaranth"))
         plat = brd.platform(constrain_mhz=opt.target_mhz) if self.constrain_clock else brd.platform()
-        plan = plat.build(top, name="top", do_build=False, **dict(self.build_options),
+        return plat.build(top, name="top", do_build=False, **dict(self.build_options),
                           script_after_synth="tee -q -o stat.json stat -json")
+
+    def run(self, ctx):
+        t0 = time.monotonic()
+        ctx.tool("amaranth", _version("amaranth"))
+        plan = self.plan(ctx)
+        # what make compare checks before it reuses this build: the generated files
+        ctx.flow["design_sha256"] = plan_digest(plan)
         plan.extract(str(ctx.build))
         ctx.wall["elaborate"] = time.monotonic() - t0
         print(f"  wrote {ctx.build / self.design} and the {self.project} "
@@ -563,6 +571,39 @@ def load_model(model: str, seed: int = 1, changes: dict | None = None):
     print(f"  no weights package {model!r}: {what}"
           + "".join(f", {k}={v}" for k, v in changes.items()) + f" with random weights (seed {seed})")
     return Package(path=None, cfg=net, params=random_params(net, seed), manifest={"name": name})
+
+
+def design_fingerprint(board_name: str, model: str, *, lanes=None, par=None, seed: int = 1,
+                       changes: dict | None = None, target_mhz: float = DEFAULT_TARGET_MHZ) -> str:
+    """The digest of the files :class:`GenerateTop` would write for this design now (the
+    elaborated netlist, its constraints and the tool scripts), as ``flow.json`` records it
+    in ``design_sha256``: equal digests mean the same hardware, whatever else changed in
+    the code."""
+    brd = get_board(board_name)
+    opt = FlowOptions(board_name, model, lanes=lanes, par=par, target_mhz=target_mhz, seed=seed,
+                      changes=changes)
+    ctx = FlowContext(opt, brd, time.monotonic())
+    ctx.pkg = load_model(model, seed=seed, changes=changes)
+    ctx.hw = default_hardware(ctx.pkg.cfg, lanes, par)
+    step = next(s for s in flow_steps(brd) if isinstance(s, GenerateTop))
+    return plan_digest(step.plan(ctx))
+
+
+_SRC_ATTRIBUTE = re.compile(r'^\s*attribute \\src "[^"]*"\n|\(\* src = "[^"]*" \*\)\s?', re.M)
+
+
+def plan_digest(plan) -> str:
+    """SHA-256 over a build plan's files (sorted by name) without the netlists' source
+    locations (``src`` attributes: Python file paths and line numbers, which move with
+    the checkout and with edits that change no hardware)."""
+    digest = hashlib.sha256()
+    for name in sorted(plan.files):
+        content = plan.files[name]
+        if isinstance(content, str):
+            content = _SRC_ATTRIBUTE.sub("", content).encode()
+        digest.update(f"{name}\0{len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()
 
 
 #: the packages whose code makes a build: :func:`source_fingerprint` reads their files,

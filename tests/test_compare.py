@@ -236,7 +236,7 @@ def test_trained_and_random_weights_are_not_mixed(monkeypatch):
 
 # ---- reuse -------------------------------------------------------------------------------------
 
-def _flow(name, pkg, hw, pnr_seed, router, seed, build):
+def _flow(name, pkg, hw, pnr_seed, router, seed, build, design_sha256=None):
     """A flow record of a tiny design (direct Datta cell or the LSTM baseline) as
     flows.synth writes it; cycles and LUTs by hand (see the reuse test)."""
     net = pkg.cfg
@@ -258,6 +258,7 @@ def _flow(name, pkg, hw, pnr_seed, router, seed, build):
         "model": name, "model_source": "made up", "net": net.to_dict(),
         "hw": {"lanes": hw.lanes, "par": hw.par},
         "weights_sha256": None, "random_seed": seed, "source_sha256": synth.source_fingerprint(),
+        "design_sha256": design_sha256,
         "tools": {"yosys": "0.64", "nextpnr-ecp5": "0.10", "amaranth": "0.5.10"},
         "resources": {"used": {"LUT4": lut4, "CCU2C": ccu, "TRELLIS_FF": 500, "DP16KD": 2,
                                "MULT18X18D": 4 if lstm else 0},
@@ -299,7 +300,9 @@ def tiny_set(monkeypatch, tmp_path):
         name = pkg.manifest["name"]
         build = build_root / get_board(board_name).name / name
         build.mkdir(parents=True, exist_ok=True)
-        flow = _flow(name, pkg, hw, pnr_seed, router, seed, build)
+        digest = synth.design_fingerprint(board_name, model, lanes=lanes, par=par, seed=seed,
+                                          changes=changes)
+        flow = _flow(name, pkg, hw, pnr_seed, router, seed, build, digest)
         (build / "flow.json").write_text(json.dumps(flow))
         return flow
 
@@ -334,13 +337,13 @@ def test_matching_builds_are_reused_and_stale_ones_rebuilt(tiny_set, capsys):
     text = capsys.readouterr().out
     assert "[1/2] spiking-direct: reusing" in text and "[2/2] baseline: reusing" in text
 
-    # a build of other code is stale; the other one is still reused
+    # a build of another design is stale; the other one is still reused
     path = build / "ulx3s-85f" / "tiny-direct-random" / "flow.json"
     flow = json.loads(path.read_text())
-    path.write_text(json.dumps({**flow, "source_sha256": "0" * 64}))
+    path.write_text(json.dumps({**flow, "design_sha256": "0" * 64}))
     run()
     assert calls == ["tiny"]
-    assert "the code changed since" in capsys.readouterr().out
+    assert "the generated design changed since" in capsys.readouterr().out
 
     calls.clear()
     run(pnr_seed=2)                               # another nextpnr seed: both stale
@@ -372,18 +375,20 @@ def test_stale_reason_reads_each_condition(tiny_set, tmp_path):
     pkg = synth.load_model("tiny-lstm")
     design = cp.SETS["tinyset"][1]
     expect = cp._expected(design, pkg, 1, 1, synth.NEXTPNR_ROUTER)
-    src = synth.source_fingerprint()
-    assert cp.stale_reason(path, expect, src) is None
-    assert "another random-weights seed" in cp.stale_reason(path, cp._expected(design, pkg, 2, 1, "router2"), src)
-    assert "nextpnr seed or router" in cp.stale_reason(path, cp._expected(design, pkg, 1, 1, "router1"), src)
-    assert "L / P" in cp.stale_reason(path, {**expect, "hw": {"lanes": 1, "par": 4}}, src)
-    assert "other weights" in cp.stale_reason(path, {**expect, "weights_sha256": "ab"}, src)
+    expect["design_sha256"] = flow["design_sha256"]
+    src = None
+    assert cp.stale_reason(path, expect) is None
+    assert "design changed" in cp.stale_reason(path, {**expect, "design_sha256": "ab"})
+    assert "another random-weights seed" in cp.stale_reason(path, cp._expected(design, pkg, 2, 1, "router2"))
+    assert "nextpnr seed or router" in cp.stale_reason(path, cp._expected(design, pkg, 1, 1, "router1"))
+    assert "L / P" in cp.stale_reason(path, {**expect, "hw": {"lanes": 1, "par": 4}})
+    assert "other weights" in cp.stale_reason(path, {**expect, "weights_sha256": "ab"})
     path.write_text(json.dumps({**flow, "sim": {**flow["sim"], "cycles_simulated": None}}))
-    assert cp.stale_reason(path, expect, src) == "it was not simulated"
-    assert cp.stale_reason(path, {**expect, "simulate": False}, src) is None
+    assert cp.stale_reason(path, expect) == "it was not simulated"
+    assert cp.stale_reason(path, {**expect, "simulate": False}) is None
     (build / "ulx3s-85f" / "tiny-lstm-random" / "top.bit").unlink()
-    assert cp.stale_reason(path, expect, src) == "its bitstream is not on disk"
-    assert cp.stale_reason(tmp_path / "none.json", expect, src) == "no build yet"
+    assert cp.stale_reason(path, expect) == "its bitstream is not on disk"
+    assert cp.stale_reason(tmp_path / "none.json", expect) == "no build yet"
 
 
 def test_an_error_midway_leaves_no_compare_files(tiny_set, monkeypatch):
