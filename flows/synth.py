@@ -47,9 +47,9 @@ from typing import Any
 
 import numpy as np
 
-from model.cli import positive_float, positive_int
+from model.cli import OutputError, check_writable, positive_float, positive_int
 from model.config import ConfigError
-from hw.config import default_par
+from hw.config import default_par, valid_pars
 from hw.fanout import FANOUT_PREFIX
 from model.export import jsonable
 
@@ -68,6 +68,8 @@ ECP5_SYNTH_OPTS = "-nowidelut -noabc9"
 #: module); nextpnr flattens the hierarchy when it reads the netlist
 KEEP_FANOUT = f"setattr -mod -set keep_hierarchy 1 *.{FANOUT_PREFIX}*"
 DEFAULT_TARGET_MHZ = 100.0
+#: bits of one ECP5 block RAM (DP16KD, 18 kbit)
+ECP5_BLOCK_RAM_BITS = 18 * 1024
 #: nextpnr's router2 finishes the digits design far sooner than router1; on the tmnist
 #: design it did not converge here (overuse rising after 130 passes) while router1 finished
 #: in a few minutes, hence ``--router``
@@ -215,10 +217,18 @@ class LoadPackage(Step):
         opt, brd = ctx.options, ctx.board
         pkg = ctx.pkg = load_model(opt.model, seed=opt.seed, changes=opt.changes)
         net, params = pkg.cfg, pkg.params
-        hw = ctx.hw = default_hardware(net, opt.lanes, opt.par)
+        try:
+            hw = ctx.hw = default_hardware(net, opt.lanes, opt.par)
+        except ConfigError as err:  # HardwareConfig names the rule; the choices it leaves:
+            raise ConfigError(f"{err} ({net.name} takes --lanes 1 to {net.steps} and --par "
+                              f"{', '.join(map(str, valid_pars(net)))})") from None
         check_fits(hw, params)
+        self.check_block_rams(hw, brd)
         model_name = pkg.manifest.get("name") or Path(pkg.path).name
         build = ctx.build = (opt.build_root or ROOT / "build" / "synth") / brd.name / model_name
+        reports = (opt.reports_root or ROOT / "reports") / brd.name / model_name
+        check_writable(build, f"--build {opt.build_root or ROOT / 'build' / 'synth'}")
+        check_writable(reports, f"--reports {opt.reports_root or ROOT / 'reports'}")
         build.mkdir(parents=True, exist_ok=True)
         # flow.json marks a finished build (it is written last, atomically): an earlier
         # one goes now, so that a rebuild cut short (Ctrl-C, a kill, a failed step)
@@ -241,6 +251,26 @@ class LoadPackage(Step):
             "source_sha256": source_fingerprint(),
         })
         ctx.output("build", build)
+
+    @staticmethod
+    def check_block_rams(hw, brd: Board) -> None:
+        """On ECP5 the weight ROMs must sit in block RAM (``ecpbram`` writes the real
+        weights there, :mod:`flows.bram`), so their bits alone, 18 kbit per DP16KD, give
+        a floor of block RAMs that yosys can only exceed: a device with fewer is refused
+        here instead of after synthesis. The other memories may go to logic, so they are
+        not counted; the full fit is still checked on yosys's cells (:func:`check_fit`)."""
+        from hw.memory_map import memory_layout
+        if brd.family != "ecp5":
+            return
+        roms = {k: m for k, m in memory_layout(hw).items() if k == "w_out" or k.endswith(".weights")}
+        need = sum(-(-m["capacity_bits"] * m["instances"] // ECP5_BLOCK_RAM_BITS) for m in roms.values())
+        have = brd.capacity["BRAM"]
+        if need > have:
+            raise FitError(
+                f"the design does not fit {brd.device}: its weight ROMs ({', '.join(roms)}: "
+                f"{sum(m['capacity_bits'] * m['instances'] for m in roms.values()):,} bits) need at "
+                f"least {need} block RAMs of 18 kbit, the device has {have}. Lanes and P do not "
+                f"change the weights: use a larger device or a smaller network.")
 
 
 @dataclass(frozen=True)
@@ -554,9 +584,10 @@ def load_model(model: str, seed: int = 1, changes: dict | None = None):
     baseline = model.endswith("-lstm") and base in PRESETS
     try:
         path = resolve_package(model)
-    except ConfigError:
+    except ConfigError as err:
         if model not in PRESETS and not baseline:
-            raise
+            raise ConfigError(f"{err} Or name a preset (random weights): "
+                              f"{', '.join(PRESETS)}, or <preset>-lstm for its baseline.") from None
         path = None
     if path is not None:
         return load_package(path, expect=changes or None)
@@ -706,7 +737,7 @@ def _report(flow, out_dir):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="make synth", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m flows.synth", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--board", default=DEFAULT_BOARD, help=f"one of: {', '.join(BOARDS)}")
     ap.add_argument("--model", default="digits", help="weights package (bundled name or folder)")
@@ -731,7 +762,7 @@ def main(argv: list[str] | None = None) -> int:
                  sequences=args.sequences, build_root=args.build, reports_root=args.reports,
                  compare=not args.no_compare, simulate=not args.no_simulate, router=args.router,
                  pnr_seed=args.pnr_seed)
-    except (BoardError, ConfigError, FitError, ToolError) as err:
+    except (BoardError, ConfigError, FitError, OutputError, ToolError) as err:
         print(f"spikegate: {err}", file=sys.stderr)
         return 2
     except Exception as err:  # noqa: BLE001 - one clear line for the user, the rest in logs

@@ -36,13 +36,7 @@ def patch_bitstream(build: Path, weights: str, out_dir: Path | None = None) -> P
     from hw.config import HardwareConfig
     from .synth import load_model
     build = Path(build)
-    flow_file, roms_file = build / "flow.json", build / "roms.json"
-    if not (flow_file.exists() and roms_file.exists() and (build / "placeholder.config").exists()):
-        raise BramError(f"no ECP5 build in {build}: run 'make synth' for that board and model first")
-    flow = json.loads(flow_file.read_text())
-    roms = json.loads(roms_file.read_text())
-    if flow.get("family") != "ecp5":
-        raise BramError(f"{build} is a {flow.get('family')} build; only ECP5 bitstreams can be patched")
+    flow, roms = _finished_build(build)
     source = flow["model_source"]
     built = load_model(source if Path(source).exists() else flow["model"].removesuffix("-random"),
                        seed=roms["placeholder_seed"])
@@ -50,9 +44,10 @@ def patch_bitstream(build: Path, weights: str, out_dir: Path | None = None) -> P
     a, b = dict(built.cfg.to_dict()), dict(new.cfg.to_dict())
     a.pop("name", None), b.pop("name", None)
     if a != b:
-        diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        diff = [f"{k} {a.get(k)!r} built, {b.get(k)!r} in the package"
+                for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
         raise BramError(f"the weights package {weights!r} has another configuration than the "
-                        f"built design ({', '.join(diff)} differ); run 'make synth' with it instead")
+                        f"built design ({'; '.join(diff)}); run 'make synth' with it instead")
     check_patchable(built.params, new.params)
     hw = HardwareConfig(built.cfg, lanes=roms["lanes"], par=roms["par"])
     placeholder = placeholder_params(hw, built.params, seed=roms["placeholder_seed"])
@@ -73,8 +68,45 @@ def patch_bitstream(build: Path, weights: str, out_dir: Path | None = None) -> P
     return out_dir / "top.bit"
 
 
+def _finished_build(build: Path) -> tuple[dict, dict]:
+    """``flow.json`` and ``roms.json`` of a finished ECP5 build in ``build``, after a look
+    at the files a patch reads or replaces: the placeholder configuration must be the
+    textual configuration of the recorded device, ``top.bit`` a bitstream of it (the
+    header ``ecppack`` writes). A damaged build is named here, not by a tool later."""
+    again = "; run 'make synth' for that board and model again"
+    files = {name: build / name for name in ("flow.json", "roms.json", "placeholder.config", "top.bit")}
+    if not all(f.is_file() for f in files.values()):
+        raise BramError(f"no ECP5 build in {build}: run 'make synth' for that board and model first")
+    records = []
+    for name in ("flow.json", "roms.json"):
+        try:
+            records.append(json.loads(files[name].read_text()))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise BramError(f"{files[name]} is not valid JSON ({err}){again}") from None
+    flow, roms = records
+    if not (isinstance(flow, dict) and isinstance(roms, dict)
+            and {"family", "device", "model", "model_source"} <= set(flow)
+            and {"placeholder_seed", "lanes", "par"} <= set(roms)):
+        raise BramError(f"{build}: flow.json or roms.json lacks the fields of a finished build{again}")
+    if flow["family"] != "ecp5":
+        raise BramError(f"{build} is a {flow['family']} build; only ECP5 bitstreams can be patched")
+    device = str(flow["device"])
+    with open(files["placeholder.config"], "rb") as f:
+        head = f.read(256)
+    if not head.startswith(f".device {device}".encode()):
+        raise BramError(f"{files['placeholder.config']} is not a textual ECP5 configuration of "
+                        f"{device} (it does not start with '.device {device}'){again}")
+    with open(files["top.bit"], "rb") as f:
+        head = f.read(4096)
+    if not (head.startswith(b"\xff\x00") and f"Part: {device}".encode() in head
+            and b"\xff\xff\xbd\xb3" in head):
+        raise BramError(f"{files['top.bit']} is not an ECP5 bitstream of {device} (no ecppack "
+                        f"header naming the part, or no preamble){again}")
+    return flow, roms
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="make weights", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m flows.weights", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--board", default=DEFAULT_BOARD)
     ap.add_argument("--model", default="digits", help="the model the bitstream was built for")

@@ -5,7 +5,7 @@ hardware's layout (:func:`hw.rom.memories`), so the commands that write or verif
 whole package live here, above both.
 
     python -m hw.package --from build/train/digits --out build/models/digits
-    python -m hw.package --check models/digits --preset digits --set encoding=rate
+    python -m hw.package --check models/digits
 """
 
 from __future__ import annotations

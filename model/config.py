@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from dataclasses import dataclass, field
 
 from . import numerics as nr
@@ -12,6 +13,9 @@ __all__ = ["ConfigError", "NetworkConfig", "PRESETS", "preset", "ENCODINGS", "NO
 
 #: gate sums must stay below this for the golden model's exact integer sums (int64)
 EXACT_SUM_LIMIT = 1 << 62
+#: the most memory :meth:`NetworkConfig.golden_bytes` may estimate for one sequence: a
+#: configuration above it is refused at once, not by a MemoryError deep in a run (#18)
+GOLDEN_BYTES_LIMIT = 8 << 30
 
 #: First-layer input encodings (DESIGN §2.3).
 ENCODINGS = ("direct", "rate", "level", "spikes")
@@ -78,14 +82,19 @@ class NetworkConfig:
     name: str = field(default="custom", compare=False)
 
     def __post_init__(self):
-        if isinstance(self.hidden, int):
-            object.__setattr__(self, "hidden", (self.hidden,))
-        else:
-            object.__setattr__(self, "hidden", tuple(self.hidden))
+        # NumPy integers (np.int64(8), a size read from an array) are integers here; a
+        # field that is neither a number nor a list of them is left for _validate to name
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("hidden", "leak_shift"):
+                if _is_integer(value):
+                    value = (value,)
+                elif isinstance(value, (list, tuple, range)) or getattr(value, "ndim", None) == 1:
+                    value = tuple(_plain(v) for v in value)
+            object.__setattr__(self, f.name, _plain(value))
         if self.leak_shift is None:
             object.__setattr__(self, "leak_shift", (0,) * len(self.cell_def().MEMBRANES)
                                if self._known_cell() else ())
-        object.__setattr__(self, "leak_shift", tuple(self.leak_shift))
         self._validate()
 
     def _known_cell(self) -> bool:
@@ -112,6 +121,9 @@ class NetworkConfig:
         for fname in ("inputs", "steps", "length", "classes"):
             v = getattr(self, fname)
             need(is_int(v), f"{fname} must be an integer, got {v!r}")
+        for fname in ("hidden", "leak_shift"):
+            v = getattr(self, fname)
+            need(isinstance(v, tuple), f"{fname} must be an integer or a list of integers, got {v!r}")
         need(self.inputs >= 1, f"inputs (M) must be >= 1, got {self.inputs}")
         need(self.steps >= 1, f"steps (T) must be >= 1, got {self.steps}")
         need(self.length >= 1, f"length (N) must be >= 1, got {self.length}")
@@ -152,6 +164,24 @@ class NetworkConfig:
                  f"layer {layer}: its largest gate sum (about 2**{bound.bit_length()}, from w_bits "
                  f"{self.w_bits}, x_bits {self.x_bits} and the layer sizes) leaves the exact int64 "
                  f"range of the golden model; lower w_bits, x_bits or the sizes")
+        need(self.golden_bytes() <= GOLDEN_BYTES_LIMIT,
+             f"sizes M={self.inputs}, H={list(self.hidden)}, T={self.steps}, N={self.length} "
+             f"would need about {self.golden_bytes() / (1 << 30):,.0f} GiB for the golden model "
+             f"of one sequence; the limit is {GOLDEN_BYTES_LIMIT >> 30} GiB")
+
+    def golden_bytes(self) -> int:
+        """An upper estimate of the memory the golden model holds for one sequence: 16
+        bytes per parameter (the int64 arrays and their exact float copies) and, per
+        (element, step, neuron) of every layer, 8 bytes for h, each carried value and
+        each recorded value of the cell (the traces, at the widest type they take)."""
+        cell = self.cell_def()
+        per_cell = 1 + len(cell.CARRY) + sum(_product(cell.record_shape(name)) for name in cell.RECORD)
+        total = 16 * self.classes * (self.hidden[-1] + 1)
+        for layer, h in enumerate(self.hidden):
+            weights = cell.gates * h * (self.layer_inputs(layer) + h + 1)
+            total += 16 * (weights + len(cell.MEMBRANES) * (h + 2))
+            total += 8 * per_cell * self.length * self.steps * h
+        return total
 
     # -- derived sizes ------------------------------------------------------------------
     def gate_sum_bound(self, layer: int) -> int:
@@ -205,6 +235,23 @@ class NetworkConfig:
         if unknown:
             raise ConfigError(f"unknown configuration keys: {', '.join(unknown)}")
         return cls(**d)
+
+
+def _is_integer(value) -> bool:
+    """An int or a NumPy integer, not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _plain(value):
+    """A NumPy integer as a Python int (anything else as it is)."""
+    return int(value) if _is_integer(value) and not isinstance(value, int) else value
+
+
+def _product(shape) -> int:
+    out = 1
+    for n in shape:
+        out *= n
+    return out
 
 
 PRESETS: dict[str, NetworkConfig] = {

@@ -28,6 +28,8 @@ import gzip
 import hashlib
 import os
 import struct
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -300,19 +302,25 @@ def load_uci_har(root: str | os.PathLike | None = None) -> Dataset:
 def load_npz(path: str | os.PathLike, seed: int = SPLIT_SEED) -> Dataset:
     """A ``.npz`` with ``x[n_samples, N, M]`` and ``y`` (and optionally ``x_test``, ``y_test``)."""
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise DataError(f"{path} does not exist: place a .npz there holding x[n_samples, N, M] "
                         f"and y[n_samples] (optionally x_test and y_test)")
-    with np.load(path) as z:
-        if "x" not in z or "y" not in z:
-            raise DataError(f"{path} must hold arrays 'x' [n_samples, N, M] and 'y'; "
-                            f"it holds {', '.join(z.files)}")
-        x, y = np.asarray(z["x"], np.float64), np.asarray(z["y"]).astype(np.int64)
-        test = (np.asarray(z["x_test"], np.float64), np.asarray(z["y_test"]).astype(np.int64)) \
-            if "x_test" in z and "y_test" in z else None
-    if x.ndim != 3 or y.shape != (len(x),):
-        raise DataError(f"{path}: x must be [n_samples, N, M] and y [n_samples]; "
-                        f"got x {x.shape}, y {y.shape}")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path} is not a .npz archive (a zip of .npy arrays, as np.savez "
+                        f"writes it)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise DataError(f"{path} cannot be read as a .npz archive ({err})") from None
+    if "x" not in arrays or "y" not in arrays:
+        raise DataError(f"{path} must hold arrays 'x' [n_samples, N, M] and 'y'; "
+                        f"it holds {', '.join(arrays) or 'nothing'}")
+    if ("x_test" in arrays) != ("y_test" in arrays):
+        raise DataError(f"{path} holds {'x_test' if 'x_test' in arrays else 'y_test'} without "
+                        f"{'y_test' if 'x_test' in arrays else 'x_test'}: give both or neither")
+    x, y = _npz_split(path, arrays, "x", "y")
+    test = _npz_split(path, arrays, "x_test", "y_test") if "x_test" in arrays else None
     if test is None:
         x_tr, x_te, y_tr, y_te = _stratified_split(x, y, seed=seed)
     else:
@@ -322,6 +330,28 @@ def load_npz(path: str | os.PathLike, seed: int = SPLIT_SEED) -> Dataset:
     classes = int(max(y_tr.max(), y_te.max())) + 1
     return Dataset(path.stem, x_tr, y_tr, x_te, y_te, classes=classes,
                    signed=bool(min(x_tr.min(), x_te.min()) < 0), note=f"npz from {path}")
+
+
+def _npz_split(path: Path, arrays: dict, x_name: str, y_name: str):
+    """Features ``[n, N, M]`` (finite numbers) and labels ``[n]`` (integers from 0) of one
+    split of a .npz, as float64 and int64; a DataError names what is wrong."""
+    x, y = arrays[x_name], arrays[y_name]
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_) or np.iscomplexobj(x):
+        raise DataError(f"{path}: {x_name} must hold real numbers, got dtype {x.dtype}")
+    if x.ndim != 3 or y.shape != (len(x),):
+        raise DataError(f"{path}: {x_name} must be [n_samples, N, M] and {y_name} [n_samples]; "
+                        f"got {x_name} {x.shape}, {y_name} {y.shape}")
+    if len(x) == 0:
+        raise DataError(f"{path}: {x_name} holds no samples")
+    x = x.astype(np.float64)
+    if not np.all(np.isfinite(x)):
+        raise DataError(f"{path}: {x_name} holds {int(np.sum(~np.isfinite(x)))} NaN or infinite values")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise DataError(f"{path}: {y_name} must hold integer class labels 0, 1, ..., got dtype "
+                        f"{y.dtype} (save them with y.astype(int))")
+    if y.min() < 0:
+        raise DataError(f"{path}: {y_name} holds the label {y.min()}; class labels start at 0")
+    return x, y.astype(np.int64)
 
 
 # --- synthetic tasks -------------------------------------------------------------------

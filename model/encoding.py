@@ -20,8 +20,8 @@ def check_input(cfg: NetworkConfig, x) -> np.ndarray:
     """
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.integer) and not np.issubdtype(x.dtype, np.bool_):
-        raise ConfigError(f"inputs must be integers, got dtype {x.dtype}")
-    x = x.astype(np.int64)
+        raise ConfigError(f"inputs must be integers, got dtype {x.dtype} (float features: "
+                          f"model.data.to_integers turns them into the raw integer input)")
     if cfg.encoding == "spikes":
         want = (cfg.length, cfg.steps, cfg.inputs)
         if x.shape == want:
@@ -41,10 +41,11 @@ def check_input(cfg: NetworkConfig, x) -> np.ndarray:
             lo, hi = nr.signed_range(cfg.x_bits)
         else:
             lo, hi = 0, nr.unsigned_max(cfg.x_bits)
+    # the range is checked in the given type: a uint64 2**64-1 cast first would read -1
     if x.size and (x.min() < lo or x.max() > hi):
         raise ConfigError(f"{cfg.encoding!r} inputs must lie in [{lo}, {hi}], "
                           f"got values in [{x.min()}, {x.max()}]")
-    return x
+    return x.astype(np.int64)
 
 
 @lru_cache(maxsize=32)

@@ -24,8 +24,8 @@ them and checks their hashes; it does not compute them (``model/`` never imports
 package built for another configuration. :func:`write_package` writes a temporary
 folder next to the target and renames it into place, so a failure leaves nothing behind.
 
-    python -m hw.package --from build/train/digits --out build/models/digits
-    python -m hw.package --check models/digits --preset digits --set encoding=rate
+    python -m hw.package --check models/digits --set encoding=level
+    python -m hw.package --from build/train/digits --out build/models/digits   # after make train
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ import shutil
 import sys
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,7 @@ import numpy as np
 
 from . import golden
 from . import numerics as nr
+from .cli import OutputError, check_writable
 from .config import ConfigError, NetworkConfig, PRESETS, preset
 from .params import LayerParams, NetworkParams
 from .runs import jsonable, load_trained
@@ -228,7 +230,9 @@ def load_package(path: str | os.PathLike, expect=None, *, verify: bool = False,
     path = Path(path)
     where = f"weights package {path}"
     manifest_path = path / "manifest.json"
-    if not manifest_path.exists():
+    if not path.is_dir():
+        raise ConfigError(f"{where}: no such folder")
+    if not manifest_path.is_file():
         raise ConfigError(f"{where}: no manifest.json (not a weights package, or incomplete)")
     try:
         manifest = json.loads(manifest_path.read_text())
@@ -239,12 +243,14 @@ def load_package(path: str | os.PathLike, expect=None, *, verify: bool = False,
     if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
         raise ConfigError(f"{where}: format {manifest.get('format')!r} version "
                           f"{manifest.get('version')!r}, expected {FORMAT!r} version {VERSION}")
-    files = dict(manifest.get("files", {}))
+    files = manifest.get("files", {})
+    if not (isinstance(files, dict) and all(isinstance(v, str) for v in files.values())):
+        raise ConfigError(f"{where}: the manifest's \"files\" is not a map of file names to SHA-256 hashes")
     if files.get("weights.npz") != manifest.get("weights_sha256"):
         raise ConfigError(f"{where}: manifest lists no consistent hash for weights.npz")
     for name, digest in files.items():
         f = path / name
-        if not f.exists():
+        if not f.is_file():
             raise ConfigError(f"{where}: {name} is missing")
         actual = _sha256(f)
         if actual != digest:
@@ -257,10 +263,10 @@ def load_package(path: str | os.PathLike, expect=None, *, verify: bool = False,
         raise ConfigError(f"{where}: manifest has no usable configuration ({err})") from None
     except ConfigError as err:
         raise ConfigError(f"{where}: {err}") from None
-    try:
+    try:  # as stored: NetworkParams.validate refuses float arrays, a cast would hide them
         with np.load(path / "weights.npz", allow_pickle=False) as z:
-            arrays = {k: z[k].astype(np.int64) for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         raise ConfigError(f"{where}: weights.npz cannot be read ({err})") from None
     names = [spec.name for spec in cfg.cell_def().params]
     need = [f"l{l}_{n}" for l in range(cfg.layers) for n in names] + ["w_out", "b_out"]
@@ -274,6 +280,10 @@ def load_package(path: str | os.PathLike, expect=None, *, verify: bool = False,
         params.validate(cfg)
     except ConfigError as err:
         raise ConfigError(f"{where}: {err}") from None
+    arrays = {k: v.astype(np.int64) for k, v in arrays.items()}
+    params = NetworkParams(
+        [LayerParams(**{n: arrays[f"l{l}_{n}"] for n in names}) for l in range(cfg.layers)],
+        arrays["w_out"], arrays["b_out"])
     if expect is not None:
         net = getattr(expect, "net", expect)  # a HardwareConfig carries its NetworkConfig
         diff = _differences(cfg, net)
@@ -413,13 +423,22 @@ def main(argv=None, *, memories=None, prog: str = "python -m hw.package") -> int
         dataset = json.loads((Path(a.train_dir) / "summary.json").read_text())["dataset"]["name"] \
             if (Path(a.train_dir) / "summary.json").exists() else Path(a.train_dir).name
         out = a.out or str(REPO_ROOT / "build" / "models" / dataset)
+        check_writable(Path(out).parent, f"--out {out}")  # before the golden check of the test split
         res = export_trained(a.train_dir, out, steps=a.steps, par=a.par, name=a.name,
                              command=shlex.join([*prog.split(), *argv]), memories=memories)
         print(f"wrote {res['path']} (T={res['steps']}): golden accuracy "
               f"{100 * res['golden_acc']:.2f}%, golden = fake-quant on "
               f"{100 * res['agreement']:.2f}% of the test split")
         return 0
-    except ConfigError as err:
+    except (ConfigError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+if __name__ == "__main__":
+    # the commands of this format live in hw.package, which adds the ROM images (model/
+    # never imports hw/); say so rather than do nothing
+    print("spikegate: weights packages are written and checked by python -m hw.package "
+          "(see python -m hw.package --help); model.export holds the format only", file=sys.stderr)
+    sys.exit(2)
 

@@ -2,7 +2,7 @@
 fine-tuning -> integer parameters that the golden model evaluates.
 
     python -m model.train --dataset digits            # the defaults below, ~4 min on 2 cores
-    python -m model.export --from build/train/digits --out build/models/digits
+    python -m hw.package --from build/train/digits --out build/models/digits
 
 Stages, for each T in ``--steps`` (default 1, 2, 4, 8):
 
@@ -49,6 +49,7 @@ from tqdm import tqdm
 from . import data as data_mod
 from . import golden
 from . import numerics as nr
+from .cli import check_writable
 from .ann import HardLSTM, ann_inputs, input_unit
 from .config import NetworkConfig, PRESETS, preset
 from .convert import Conversion, convert
@@ -357,6 +358,9 @@ def run(settings: TrainSettings, command: str | None = None) -> dict:
     out_dir = Path(settings.out or REPO_ROOT / "build" / "train" / key)
     rep_dir = Path(settings.reports or REPO_ROOT / "reports" / "training" / key)
     quiet = settings.quiet
+    # both folders are written only after the training: refuse an unwritable one now
+    check_writable(out_dir.parent, f"--out {out_dir}")
+    check_writable(rep_dir, f"--reports {rep_dir}")
 
     # the run is staged in a fresh folder beside out_dir and published whole at the end:
     # an interrupted run leaves no mix of new weights and an old summary (#18)
