@@ -41,8 +41,7 @@ from model.export import jsonable
 
 from . import report as report_mod
 from . import synth
-from .boards import BOARDS, DEFAULT_BOARD, BoardError, board as get_board
-from .tools import ToolError
+from .boards import BOARDS, DEFAULT_BOARD, board as get_board
 
 __all__ = ["SCHEMA_ID", "Design", "SETS", "Claim", "PAPER_CLAIMS", "CompareError", "design_set",
            "stale_reason", "row_from_report", "ratios", "verdicts", "comparison",
@@ -779,20 +778,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.jobs < 1:
         ap.error(f"--jobs must be at least 1, got {args.jobs}")
-    try:
-        run_compare(args.board, args.model, designs=args.designs, rebuild=args.rebuild,
-                    pnr_seed=args.pnr_seed, router=args.router, jobs=args.jobs, out_root=args.out,
-                    build_root=args.build, seed=args.seed)
-    except (CompareError, BoardError, ConfigError, synth.FitError, ToolError) as err:
-        print(f"spikegate: {err}", file=sys.stderr)
-        return 2
-    except Exception as err:  # noqa: BLE001 - one clear line for the user, the rest in logs
-        from .bram import BramError
-        if isinstance(err, BramError):
-            print(f"spikegate: {err}", file=sys.stderr)
-            return 2
-        raise
-    return 0
+    return synth.one_line_errors(lambda: run_compare(
+        args.board, args.model, designs=args.designs, rebuild=args.rebuild, pnr_seed=args.pnr_seed,
+        router=args.router, jobs=args.jobs, out_root=args.out, build_root=args.build,
+        seed=args.seed), (CompareError,))
 
 
 if __name__ == "__main__":

@@ -757,20 +757,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--build", type=Path, help="build root (default build/synth)")
     ap.add_argument("--reports", type=Path, help="reports root (default reports)")
     args = ap.parse_args(argv)
+    return one_line_errors(lambda: run_flow(
+        args.board, args.model, lanes=args.lanes, par=args.par, target_mhz=args.target_mhz,
+        sequences=args.sequences, build_root=args.build, reports_root=args.reports,
+        compare=not args.no_compare, simulate=not args.no_simulate, router=args.router,
+        pnr_seed=args.pnr_seed))
+
+
+def one_line_errors(call, extra: tuple = ()) -> int:
+    """Run a command's work: the errors of bad input or a failed tool (and ``extra``)
+    become one ``spikegate: ...`` line and exit status 2; anything else is a bug and
+    keeps its traceback."""
+    from .bram import BramError
     try:
-        run_flow(args.board, args.model, lanes=args.lanes, par=args.par, target_mhz=args.target_mhz,
-                 sequences=args.sequences, build_root=args.build, reports_root=args.reports,
-                 compare=not args.no_compare, simulate=not args.no_simulate, router=args.router,
-                 pnr_seed=args.pnr_seed)
-    except (BoardError, ConfigError, FitError, OutputError, ToolError) as err:
+        call()
+    except (BoardError, ConfigError, FitError, OutputError, ToolError, BramError, *extra) as err:
         print(f"spikegate: {err}", file=sys.stderr)
         return 2
-    except Exception as err:  # noqa: BLE001 - one clear line for the user, the rest in logs
-        from .bram import BramError
-        if isinstance(err, BramError):
-            print(f"spikegate: {err}", file=sys.stderr)
-            return 2
-        raise
     return 0
 
 
