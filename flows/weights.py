@@ -31,15 +31,29 @@ __all__ = ["patch_bitstream", "main"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def built_package(flow: dict, roms: dict):
+    """The package a build was made from: its folder, or for random weights the recorded
+    configuration (a preset, maybe changed by make compare) and seed."""
+    from .synth import load_model
+    source = flow["model_source"]
+    if Path(source).exists():
+        return load_model(source, seed=roms["placeholder_seed"])
+    from model.config import NetworkConfig
+    from model.export import Package
+    from model.params import random_params
+    cfg = NetworkConfig.from_dict(flow["net"])
+    seed = flow.get("random_seed")
+    seed = roms["placeholder_seed"] if seed is None else seed
+    return Package(path=None, cfg=cfg, params=random_params(cfg, seed), manifest={"name": flow["model"]})
+
+
 def patch_bitstream(build: Path, weights: str, out_dir: Path | None = None) -> Path:
     """Write ``weights`` into the bitstream built in ``build``; returns the new ``top.bit``."""
     from hw.config import HardwareConfig
     from .synth import load_model
     build = Path(build)
     flow, roms = _finished_build(build)
-    source = flow["model_source"]
-    built = load_model(source if Path(source).exists() else flow["model"].removesuffix("-random"),
-                       seed=roms["placeholder_seed"])
+    built = built_package(flow, roms)
     new = load_model(weights)
     a, b = dict(built.cfg.to_dict()), dict(new.cfg.to_dict())
     a.pop("name", None), b.pop("name", None)

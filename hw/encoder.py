@@ -8,9 +8,10 @@ into its T spike rows, one a cycle, with ``i_stream.ready`` low meanwhile (EXPAN
   golden model's (:func:`model.encoding.rate_draws`: the LFSR of
   :func:`model.numerics.lfsr_draw`, restarted with each sequence, so the same for every
   sequence) and come from a ROM of one word per row ``(n, k)``: the address, the block
-  RAM's read, its output register, then the compares and the write, so a beat takes
-  T + 2 cycles (unrolled in one cycle, the M chained draws of a row were the critical
-  path: 67.1 MHz on the digits rate package, nextpnr seed 1);
+  RAM's read, its output register, then the compares and the write, so a beat's
+  EXPAND takes T + 2 cycles, T + 3 from one beat to the next (unrolled in one cycle,
+  the M chained draws of a row were the critical path: 67.1 MHz on the digits rate
+  package, nextpnr seed 1);
 * ``level``: the feature's level (:func:`model.numerics.level_of`) is followed by a
   reference per channel, one step a cycle; an up step spikes on channel ``i``, a down
   step on channel ``M + i``.

@@ -163,5 +163,5 @@ def worst_case_cycles(hw: HardwareConfig) -> int:
 def result_budget(hw: HardwareConfig) -> int:
     """Cycles a test bench waits for one result before it calls the hardware stuck:
     four times :func:`worst_case_cycles`, plus 8 x T cycles per input beat (the
-    rate/level encoder takes T cycles a beat; room for input gaps and output stalls)."""
+    rate/level encoder takes at most T + 3 cycles a beat; room for input gaps and output stalls)."""
     return 4 * worst_case_cycles(hw) + 8 * hw.net.steps * beats_per_sequence(hw.net) + 1000

@@ -158,6 +158,9 @@ class NetworkConfig:
         need(is_int(self.lfsr_seed) and 1 <= self.lfsr_seed <= nr.unsigned_max(nr.LFSR_BITS),
              f"lfsr_seed must be a non-zero {nr.LFSR_BITS}-bit value, got {self.lfsr_seed!r}")
         cell.validate(self, need)
+        need(self.readout_sum_bound() < EXACT_SUM_LIMIT,
+             f"its largest logit sum (about 2**{self.readout_sum_bound().bit_length()}) leaves the "
+             f"exact int64 range of the golden model; lower w_bits or the sizes")
         for layer in range(len(self.hidden)):
             bound = self.gate_sum_bound(layer)
             need(bound < EXACT_SUM_LIMIT,
@@ -184,6 +187,13 @@ class NetworkConfig:
         return total
 
     # -- derived sizes ------------------------------------------------------------------
+    def readout_sum_bound(self) -> int:
+        """The largest magnitude a logit sum can reach before its saturation: every h of
+        the last element at its largest magnitude, at every step, times the largest
+        weight, plus the largest bias."""
+        h_max = 1 << (self.cell_def().h_bits(self) - 2)  # 1 for a spike
+        return h_max * self.steps * self.hidden[-1] * (1 << (self.w_bits - 1)) + (1 << (self.logit_bits - 1))
+
     def gate_sum_bound(self, layer: int) -> int:
         """The largest magnitude a gate input sum of ``layer`` can reach before its
         saturation: every input and h at its largest magnitude times the largest weight,

@@ -146,8 +146,11 @@ def readout(cfg: NetworkConfig, params: NetworkParams, h_last: np.ndarray, tally
 
     Returns ``(logits of the last element [B, C], per-element logits [B, N, C])``.
     """
-    summed = h_last.astype(np.float64).sum(axis=2)  # sum over the T steps
-    raw = (summed @ params.w_out.T.astype(np.float64)).astype(np.int64) + params.b_out
+    # exact: float64 BLAS while every sum stays below 2**53, else int64 (validation keeps
+    # the bound below 2**62, NetworkConfig.readout_sum_bound)
+    dt = np.float64 if cfg.readout_sum_bound() < 1 << 53 else np.int64
+    summed = h_last.astype(dt).sum(axis=2)  # sum over the T steps
+    raw = (summed @ params.w_out.T.astype(dt)).astype(np.int64) + params.b_out
     logits = nr.saturate(raw[:, -1], cfg.logit_bits, tally, "logit")  # the counted readout
     return logits, nr.saturate(raw, cfg.logit_bits)
 

@@ -301,6 +301,22 @@ def test_synth_cli_refuses_bad_input_with_one_line(tmp_path, capsys):
     assert not (tmp_path / "r").exists()  # nothing written
 
 
+def test_make_weights_rebuilds_the_random_weights_of_a_changed_preset():
+    # make compare builds "tiny-direct-random": a preset changed by config fields
+    from flows.weights import built_package
+    from model.params import random_params
+    pkg = synth.load_model("tiny", seed=3, changes={"encoding": "direct"})
+    flow = {"model_source": "preset tiny, encoding=direct, random weights (seed 3)",
+            "model": pkg.manifest["name"], "net": pkg.cfg.to_dict(), "random_seed": 3}
+    built = built_package(flow, {"placeholder_seed": 3})
+    assert pkg.manifest["name"] == "tiny-direct-random"
+    assert built.cfg == preset("tiny", encoding="direct")
+    want = random_params(preset("tiny", encoding="direct"), 3)
+    assert all(np.array_equal(a, b) for a, b in zip(built.params.layers[0].w_x.ravel(),
+                                                      want.layers[0].w_x.ravel()))
+    assert np.array_equal(built.params.w_out, want.w_out)
+
+
 def test_weights_cli_needs_an_existing_build(tmp_path, capsys):
     from flows.weights import main
     assert main(["--board", "ulx3s-85f", "--model", "digits", "--weights", "digits",

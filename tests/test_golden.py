@@ -268,3 +268,18 @@ def test_gate_sums_beyond_float64_are_exact():
 def test_a_gate_sum_past_int64_is_refused_by_validation():
     with pytest.raises(ConfigError, match="exact int64 range"):
         preset("tiny", encoding="direct", x_bits=32, w_bits=32, acc_bits=32, u_bits=32, logit_bits=32)
+
+
+def test_logit_sums_beyond_float64_are_exact():
+    # h up to 2**15 (lstm, frac_bits 15) times 32-bit weights over 8,193 h: partial sums
+    # near 2**58, where float64 drops the low bits; the exact logit is 3
+    cfg = preset("tiny", cell="lstm", encoding="direct", steps=1, hidden=(8193,), frac_bits=15,
+                 w_bits=32, acc_bits=32, c_bits=17, logit_bits=32, classes=1, nonspiking="none")
+    assert cfg.readout_sum_bound() >= 1 << 53
+    top = (1 << 31) - 1
+    w_out = np.array([[3] + [top] * 4096 + [-top] * 4096], dtype=np.int64)
+    h = np.array([1] + [1 << 15] * 8192, dtype=np.int64).reshape(1, 1, 1, -1)
+    h = np.broadcast_to(h, (1, cfg.length, 1, 8193))
+    params = NetworkParams([], w_out, np.zeros(1, dtype=np.int64))
+    logits, _ = golden.readout(cfg, params, h, None)
+    assert logits[0, 0] == 3

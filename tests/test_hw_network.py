@@ -46,6 +46,10 @@ CASES = [
     (dict(encoding="spikes", steps=3, length=4, hidden=(4,), u_bits=8, acc_bits=8, c_bits=4,
           w_bits=6, logit_bits=8), 3, 4),
     (dict(encoding="rate", steps=3, length=7, inputs=3, hidden=(12,), classes=3), 2, 12),
+    # direct features: the product stage of layer 0 with one lane, and with two layers
+    # (only layer 0 multiplies, so the layers' flush differs)
+    (dict(encoding="direct", x_bits=5), 1, 8),
+    (dict(encoding="direct", x_bits=5, hidden=(4, 8)), 2, 4),
 ]
 
 
