@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from model import numerics as nr
 from model.config import ConfigError, NetworkConfig
 
-__all__ = ["HardwareConfig", "valid_pars", "default_par", "beats_per_sequence", "input_kind", "multiplies"]
+__all__ = ["HardwareConfig", "valid_pars", "default_par", "beats_per_sequence", "input_kind", "multiplies", "multibit_h"]
 
 #: Bits of the cycle counter reported with every result.
 CYCLE_BITS = 32
@@ -129,4 +129,11 @@ def multiplies(hw: HardwareConfig, layer: int) -> bool:
     h of a cell such as the baseline LSTM), so that its accumulate is a multiply-add
     (a product stage more, :func:`hw.accumulate.add_stage`), rather than a spike's
     add, subtract or nothing."""
-    return input_kind(hw, layer) == "features" or hw.net.cell_def().h_bits(hw.net) > 2
+    return input_kind(hw, layer) == "features" or multibit_h(hw.net)
+
+
+def multibit_h(net: NetworkConfig) -> bool:
+    """Whether the cell's h is a multi-bit value (the baseline LSTM) rather than a
+    ternary spike: its consumers (the layer above, the recurrent input, the readout)
+    multiply instead of adding or subtracting."""
+    return net.cell_def().h_bits(net) > 2

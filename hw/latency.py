@@ -29,7 +29,7 @@ from model.encoding import encode
 
 from .banked_rom import LATENCY as WEIGHT_LATENCY
 from .cells import latency as cell_latency
-from .config import HardwareConfig, beats_per_sequence, multiplies
+from .config import HardwareConfig, beats_per_sequence, multibit_h, multiplies
 
 __all__ = ["schedule", "LayerCycles", "sequence_cycles", "cycles_for_batch", "neuron_latency",
            "round_overhead", "round_events", "worst_case_cycles", "result_budget"]
@@ -132,7 +132,7 @@ def sequence_cycles(hw: HardwareConfig, layer_inputs: list[np.ndarray], hs: list
         layers.append(_layer_cycles(hw, l, x != 0, hs[l] != 0, rounds))
     per_step = np.count_nonzero(hs[-1][-1], axis=-1)  # E_k for the last element
     readout_events = int(per_step.sum())
-    readout_multiplies = net.cell_def().h_bits(net) > 2  # the product register (hw.readout)
+    readout_multiplies = multibit_h(net)  # the product register (hw.readout)
     readout = (READOUT_BEGIN + net.steps * READOUT_PER_STEP + readout_events
                + EVENT_LOOKAHEAD * int(np.count_nonzero(per_step)) + READOUT_END
                + int(readout_multiplies) + net.classes - 1)

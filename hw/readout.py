@@ -28,7 +28,7 @@ from model import numerics as nr
 from model.config import NetworkConfig
 
 from .cell import hold
-from .config import COUNTER_BITS
+from .config import COUNTER_BITS, multibit_h
 from .fanout import copies
 from .network_control import Task
 from .onehot import lowest_set, onehot_index, onehot_select
@@ -93,7 +93,7 @@ class Readout(wiring.Component):
         ro_acs = Signal(COUNTER_BITS)
         # a two-stage accumulate: the W_out word is registered before it is added; a
         # multi-bit h (a real multiply) registers the products too and adds them a stage later
-        multiply = self.h_shape.width > 2
+        multiply = multibit_h(net)
         ro_s2, ro_sign = Signal(name="ro_s2"), Signal(self.h_shape, name="ro_sign")
         ro_s3, ro_sign3 = Signal(name="ro_s3"), Signal(self.h_shape, name="ro_sign3")
         w_out_q = Signal.like(self.w_rd.data)
