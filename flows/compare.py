@@ -515,17 +515,8 @@ def validate_compare(doc: dict) -> dict:
 
 
 def _fmt(v, digits=3) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, bool):
-        return str(v)
-    if isinstance(v, float):
-        if v == 0:
-            return "0"
-        if abs(v) >= 1000 or v.is_integer():
-            return f"{v:,.0f}"
-        return f"{v:.{digits}g}"
-    return f"{v:,}" if isinstance(v, int) else str(v)
+    """The reports' number format (:func:`flows.report._fmt`), booleans as words."""
+    return str(v) if isinstance(v, bool) else report_mod._fmt(v, digits)
 
 
 def _markdown(doc: dict) -> str:

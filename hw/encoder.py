@@ -146,7 +146,7 @@ class InputEncoder(wiring.Component):
         word = Signal(M * xb, name="draw_word")
         m.d.sync += word.eq(rd.data)  # no logic after the block RAM's output
         step = Signal(bits_for(T + RATE_EXTRA_CYCLES - 1), name="expand_step")
-        m.d.comb += rd.addr.eq(Cat(step[:kbits] if kbits else Cat(), in_n[:nbits]))
+        m.d.comb += rd.addr.eq(Cat(step[:kbits], in_n[:nbits]))
         row = Signal(self.row)
         m.d.comb += [row[ch].eq(word[ch * xb:(ch + 1) * xb] < features[ch]) for ch in range(M)]
         with m.State("EXPAND"):
