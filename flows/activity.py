@@ -144,7 +144,7 @@ class ToggleCounter:
         self._en_checks = []  # (mem name, key, value or signal slot, is_const)
         for name, info in mem_info.items():
             styles = {str(info["attrs"].get(k, "")) for k in ("ram_style", "rom_style")}
-            block = "block" in styles or info["depth"] >= BLOCK_RAM_MIN_DEPTH
+            block = "block" in styles or ("distributed" not in styles and info["depth"] >= BLOCK_RAM_MIN_DEPTH)
             rec = {"depth": info["depth"], "word_bits": info["word_bits"],
                    "class": "block" if block else "distributed",
                    "read_ports": len(info["read_en"]), "write_ports": len(info["write_en"]),

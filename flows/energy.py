@@ -39,7 +39,7 @@ import numpy as np
 
 from hw.config import HardwareConfig
 from hw.latency import round_events, schedule
-from hw.config import input_kind
+from hw.config import input_kind, recurrent_held
 from hw.memory_map import memory_layout
 from hw.rom import bits_for
 from model import golden
@@ -182,7 +182,7 @@ def memory_reads(hw: HardwareConfig, params, x) -> dict:
     * ``cstate``: C reads (c of the previous element, in the previous lane) per firing
       cell with n > 0, C writes per firing cell;
     * ``bank``: one write per firing cell; one recurrent read per firing cell with
-      n > 0; one read per cell of the layer above (its input row); T reads by the readout;
+      n > 0 (none with one lane and one step: :func:`hw.config.recurrent_held`); one read per cell of the layer above (its input row); T reads by the readout;
     * ``inbuf``: the input rows written while the sequence streams in, one read per
       firing cell of layer 0; ``draws`` (rate coding): one read per row (n, k);
       ``w_out``: one read per non-zero h of the last element.
@@ -228,7 +228,8 @@ def memory_reads(hw: HardwareConfig, params, x) -> dict:
             counts[pre + "cstate"]["reads"] += batch * with_prev * c
             counts[pre + "cstate"]["writes"] += batch * fired * c
         counts[pre + "bank"]["writes"] += batch * fired
-        counts[pre + "bank"]["reads"] += batch * with_prev
+        if not recurrent_held(hw):  # else h(n-1) is held in a register (hw.lanes)
+            counts[pre + "bank"]["reads"] += batch * with_prev
         if l == 0:
             counts["inbuf"]["reads"] += batch * fired
         else:

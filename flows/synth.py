@@ -331,7 +331,8 @@ class SynthEcp5(Step):
     def run(self, ctx):
         build = ctx.build
         ctx.tool("yosys")
-        ctx.wall["synth"] = run_tool("yosys", ["-q", "-l", "top.rpt", "top.ys"], cwd=build,
+        # the whole yosys log in yosys.log (it used to go to top.rpt, beside an empty yosys.log)
+        ctx.wall["synth"] = run_tool("yosys", ["top.ys"], cwd=build,
                                      log=build / "yosys.log", label="yosys")
         cells = ctx.yosys_cells = ecp5_cells(build / "stat.json")
         usage = ecp5_fit(cells, ctx.board.capacity)

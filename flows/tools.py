@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import shlex
 import subprocess
 import sys
 import threading
@@ -76,13 +77,19 @@ def run_tool(name: str, args: list[str], *, cwd: Path, log: Path, label: str,
     ticker.start()
     try:
         with open(log, "w") as out:
-            proc = subprocess.Popen(find_tool(name) + args, cwd=cwd, stdout=subprocess.PIPE,
+            command = find_tool(name) + args
+            proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True)
+            wrote = False
             for line in proc.stdout:
                 out.write(line)
+                wrote = wrote or bool(line.strip())
                 if echo and echo(line):
                     print(f"    {line.rstrip()}", flush=True)
             proc.wait()
+            if not wrote:  # a silent tool (ecppack) still leaves a log that says what ran
+                out.write(f"{shlex.join(command)}\n(in {cwd}) exited with status {proc.returncode}"
+                          f" after {time.monotonic() - start:.1f} s, printing nothing\n")
     finally:
         done.set()
     wall = time.monotonic() - start

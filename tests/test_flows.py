@@ -253,6 +253,9 @@ def test_tiny_builds_to_a_bitstream_whose_brams_hold_the_weights(tmp_path):
                                                    "measure"]
     assert saved["steps"][3]["outputs"]["bitstream"] == str(bit) == saved["bitstream"]
     assert saved["steps"][2]["tools"]["yosys"] == saved["tools"]["yosys"]
+    # every tool's log says what happened: yosys's whole log, ecppack's command line
+    assert "Printing statistics" in (build / "yosys.log").read_text()
+    assert "ecppack" in (build / "ecppack.log").read_text()
 
     net = preset("tiny")
     hw = HardwareConfig(net, lanes=1, par=4)
@@ -393,3 +396,14 @@ def test_make_test_keeps_not_slow_when_a_tier_is_chosen():
                                     text=True, check=True).stdout
     assert '-m "not slow and (golden)"' in run("MARK=golden")
     assert '-m "not slow"' in run()
+
+
+def test_a_silent_tool_leaves_a_log_naming_the_command(tmp_path, monkeypatch, capsys):
+    from flows import tools
+    monkeypatch.setattr(tools, "find_tool", lambda name: [sys.executable, "-c", "pass"])
+    tools.run_tool("ecppack", ["--input", "a b.config"], cwd=tmp_path, log=tmp_path / "x.log", label="x")
+    text = (tmp_path / "x.log").read_text()
+    assert "'a b.config'" in text and "exited with status 0" in text and "printing nothing" in text
+    monkeypatch.setattr(tools, "find_tool", lambda name: [sys.executable, "-c", "print('hello')"])
+    tools.run_tool("ecppack", [], cwd=tmp_path, log=tmp_path / "y.log", label="y")
+    assert (tmp_path / "y.log").read_text() == "hello\n"

@@ -98,3 +98,42 @@ def test_event_list_holds_the_event_without_take():
 def test_event_list_refuses_a_bad_width():
     with pytest.raises(ValueError, match="width"):
         EventList(0)
+
+
+# ---- the h banks: ports and memory style ----------------------------------------------------
+
+def _banks(cfg, lanes: int, par: int = 4):
+    """The h banks of layer 0 of ``cfg`` with L = ``lanes``, after elaboration."""
+    from amaranth.hdl import Fragment
+
+    from hw.config import HardwareConfig
+    from hw.layer import SpikingLSTMLayer
+    from model.params import random_params
+
+    hw = HardwareConfig(cfg, lanes=lanes, par=par)
+    layer = SpikingLSTMLayer(hw, 0, random_params(cfg, 1).layers[0])
+    Fragment.get(layer, None)
+    return hw, layer.banks
+
+
+@pytest.mark.parametrize("steps,lanes,held", [(1, 1, True), (2, 1, False), (2, 2, False)])
+def test_recurrent_row_held_only_with_one_lane_and_one_step(steps, lanes, held):
+    """With L = 1 and T = 1 the recurrent row is the lane's own h row register: the bank
+    has one read port (the readout's, the layer above's), otherwise two."""
+    from hw.config import recurrent_held
+    from model.config import preset
+
+    hw, banks = _banks(preset("tiny", steps=steps), lanes)
+    assert recurrent_held(hw) is held
+    assert [len(b.read_ports) for b in banks] == [1 if held else 2] * lanes
+
+
+def test_shallow_banks_go_to_lut_ram_deep_ones_do_not():
+    from hw.rom import LUT_RAM, LUT_RAM_MAX_DEPTH
+    from model.cells.lstm import baseline_config
+    from model.config import preset
+
+    _, shallow = _banks(baseline_config("tmnist"), 1, par=16)     # 32 elements, T = 1: 64 words
+    assert shallow[0].depth <= LUT_RAM_MAX_DEPTH and dict(shallow[0].attrs) == LUT_RAM
+    _, deep = _banks(preset("tiny", length=40, steps=4), 1)       # 40 x 4 steps: 256 words
+    assert deep[0].depth > LUT_RAM_MAX_DEPTH and dict(deep[0].attrs) == {}
