@@ -65,26 +65,26 @@ bench: $(STAMP)
 	$(PY) bench/hw_cycles.py
 
 synth: $(STAMP)
-	$(PY) -m flows.synth --board $(BOARD) --model $(MODEL) $(SYNTH_OPTS)
+	$(PY) -m flows.synth --board '$(BOARD)' --model '$(MODEL)' $(SYNTH_OPTS)
 
 compare: $(STAMP)
-	$(PY) -m flows.compare --board $(BOARD) --model $(MODEL) $(COMPARE_ARGS)
+	$(PY) -m flows.compare --board '$(BOARD)' --model '$(MODEL)' $(COMPARE_ARGS)
 
 boards: $(STAMP)
 	@$(PY) -m flows.boards
 
 weights: $(STAMP)
 	@test -n "$(WEIGHTS)" || { echo "make weights needs WEIGHTS=<weights package>"; exit 2; }
-	$(PY) -m flows.weights --board $(BOARD) --model $(MODEL) --weights $(WEIGHTS)
+	$(PY) -m flows.weights --board '$(BOARD)' --model '$(MODEL)' --weights '$(WEIGHTS)'
 
 report: $(STAMP)
 	$(PY) -m flows.report --build build/synth --out reports
 
 train: $(STAMP)
-	$(PY) -m model.train --dataset $(DATASET) $(TRAIN_ARGS)
+	$(PY) -m model.train --dataset '$(DATASET)' $(TRAIN_ARGS)
 
 export: $(STAMP)
-	$(PY) -m hw.package --from build/train/$(DATASET) --out $(EXPORT_OUT)
+	$(PY) -m hw.package --from 'build/train/$(DATASET)' --out '$(EXPORT_OUT)'
 
 cosim: $(STAMP)
 	$(PY) -m cosim.runner --regression $(COSIM_CASES) --sequences $(COSIM_SEQS) --presets --seed $(COSIM_SEED) --sim $(SIM) --prove-fault --summary build/cosim/summary_seed$(COSIM_SEED).md

@@ -21,6 +21,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -277,8 +278,14 @@ def _table(rows: list[dict]) -> str:
         lines.append(f"{r['case']:<16} {r['sim']:<9} {r['lanes']:>2} {r['par']:>3} {r['encoding']:<7} "
                      f"{r['sequences']:>4} {r['cycles']:>9} {r.get('build_s', 0.0):>8.1f} "
                      f"{r.get('wall_s', 0.0):>7.2f} {r['cycles_per_s']:>9.0f} "
-                     f"{'ok' if r['mismatch'] is None else 'MISMATCH'}")
+                     f"{_status(r)}")
     return "\n".join(lines)
+
+
+def _status(r: dict) -> str:
+    """``ok``, ``MISMATCH`` (the design ran and disagreed with the golden model) or
+    ``FAILED`` (it could not be built or run: no verdict on the design)."""
+    return "ok" if r["mismatch"] is None else "FAILED" if r.get("failed") else "MISMATCH"
 
 
 def _run_and_report(case: CosimCase, sim: str, waves: bool, build_root: Path = BUILD) -> dict:
@@ -287,7 +294,7 @@ def _run_and_report(case: CosimCase, sim: str, waves: bool, build_root: Path = B
         r = run_case(case, sim=sim, waves=waves, build_root=build_root, localize_mismatch=False)
     except Exception as err:  # a build or run failure is a failed case, with its reason
         r = {"case": case.name, "sim": sim, "sequences": case.sequences, "cycles": 0,
-             "cycles_per_s": 0.0, "build_s": 0.0, "mismatch": f"run failed: {err}",
+             "cycles_per_s": 0.0, "build_s": 0.0, "mismatch": f"run failed: {err}", "failed": True,
              "mismatch_sequence": None, "folder": str(build_root / case.name), "location": None}
     r.update(lanes=case.hw.lanes, par=case.hw.par, encoding=case.hw.net.encoding)
     if r["mismatch"] is None:
@@ -295,7 +302,7 @@ def _run_and_report(case: CosimCase, sim: str, waves: bool, build_root: Path = B
     replay_dir.mkdir(parents=True, exist_ok=True)
     replay = replay_dir / f"{case.name}.json"
     replay.write_text(json.dumps(case.to_dict(), indent=1))
-    lines = [f"MISMATCH in {case.name} ({sim}): {r['mismatch']}"]
+    lines = [f"{_status(r)} in {case.name} ({sim}): {r['mismatch']}"]
     if r["mismatch_sequence"] is not None:
         print(f"{case.name}: locating the first differing h spike in the Amaranth simulation "
               "of the same design ...", flush=True)
@@ -311,8 +318,9 @@ def _run_and_report(case: CosimCase, sim: str, waves: bool, build_root: Path = B
             except Exception as err:
                 lines.append(f"  the rerun with a waveform failed: {err}")
     lines += [f"  waveform: {r.get('waves')}",
-              f"  reproduce: .venv/bin/python -m cosim.runner --replay {replay} --sim {sim} --waves"
-              + (f" --build {build_root}" if Path(build_root) != BUILD else "")]
+              "  reproduce: " + shlex.join([".venv/bin/python", "-m", "cosim.runner", "--replay", str(replay),
+                                            "--sim", sim, "--waves"]
+                                           + (["--build", str(build_root)] if Path(build_root) != BUILD else []))]
     print("\n".join(lines), flush=True)
     return r
 
@@ -369,6 +377,10 @@ def main(argv=None) -> int:
         cases = [c if args.replay and i == 0 else
                  dataclasses.replace(c, fault=args.fault, name=f"{c.name}_{args.fault}")
                  for i, c in enumerate(cases)]
+    if args.sim == "verilator" and " " in str(args.build.resolve()):
+        print(f"error: --build {str(args.build)!r}: Verilator's generated makefiles cannot build in a "
+              "folder whose path has a space; choose a --build folder without one", file=sys.stderr)
+        return 2
     if args.sim == "icarus" and shutil.which("iverilog") is None:
         print("error: --sim icarus needs iverilog on PATH (Debian: apt-get install iverilog)", file=sys.stderr)
         return 2
@@ -379,25 +391,29 @@ def main(argv=None) -> int:
         r = _run_and_report(case, args.sim, args.waves, args.build)
         rows.append(r)
         print(f"[{i + 1}/{len(cases)}] {case.name}: {r['cycles']} cycles, "
-              f"{r['cycles_per_s']:.0f} cycles/s, {'ok' if r['mismatch'] is None else 'MISMATCH'}",
+              f"{r['cycles_per_s']:.0f} cycles/s, {_status(r)}",
               flush=True)
     fault_line, fault_missed = None, False
     if args.prove_fault:
         planted = dataclasses.replace(preset_case("tiny", 2), name="preset_tiny_planted_fault",
                                       fault="threshold")
         r = _run_and_report(planted, args.sim, args.waves, args.build)
-        fault_missed = r["mismatch"] is None
+        # caught only by a real mismatch: a case that failed to build or run proves nothing
+        fault_missed = r["mismatch"] is None or bool(r.get("failed"))
         fault_line = ("planted fault (preset tiny, c threshold + 1): "
-                      + ("NOT caught" if fault_missed else f"caught ({r['mismatch']})"))
+                      + (f"NOT caught ({r['mismatch'] or 'no mismatch'})" if fault_missed
+                         else f"caught ({r['mismatch']})"))
     elapsed = time.perf_counter() - started
     table = _table(rows)
     sequences = sum(r["sequences"] for r in rows)
     bad = [r for r in rows if r["mismatch"] is not None]
+    failed = [r for r in bad if r.get("failed")]
     presets = sum(r["case"].startswith("preset_") for r in rows)
     randoms = sum(r["case"].startswith("random") for r in rows)
     cells_run = sorted({c.hw.net.cell for c in cases})
     total = (f"{len(rows)} configurations ({randoms} random, {presets} presets), {sequences} "
-             f"sequences, {len(bad)} mismatches, simulator {args.sim}, {elapsed / 60:.1f} min in all "
+             f"sequences, {len(bad) - len(failed)} mismatches, {len(failed)} failed to build or run, "
+             f"simulator {args.sim}, {elapsed / 60:.1f} min in all "
              f"(builds {sum(r.get('build_s', 0.0) for r in rows) / 60:.1f} min); cells "
              f"{', '.join(cells_run)}")
     lines = [table, total] + [f"  {r['case']}: {r['mismatch']}" for r in bad]

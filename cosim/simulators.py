@@ -114,6 +114,9 @@ def build(sim: str, folder: Path, waves: bool = False, cache_root: Path | None =
     from cocotb_tools.runner import get_runner
 
     folder = Path(folder).resolve()
+    if sim == "verilator" and " " in str(folder):
+        raise ValueError(f"Verilator's generated makefiles cannot build in a folder whose path has "
+                         f"a space ({str(folder)!r}); build the case elsewhere")
     build_dir = folder / f"sim_{sim}"
     source = folder / HDL_SOURCE
     t0 = time.perf_counter()

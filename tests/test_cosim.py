@@ -95,7 +95,32 @@ def test_the_runner_reports_a_failing_case(tmp_path, capsys):
     assert (tmp_path.joinpath(wave).stat().st_size > 0)
     replay = re.search(r"--replay (\S+)", out).group(1)
     assert CosimCase.from_dict(json.loads(open(replay).read())).fault == "threshold"
-    assert "1 configurations (0 random, 1 presets), 2 sequences, 1 mismatches" in out
+    assert "1 configurations (0 random, 1 presets), 2 sequences, 1 mismatches, 0 failed" in out
+
+
+def test_a_case_that_cannot_run_is_failed_not_a_mismatch(tmp_path, capsys, monkeypatch):
+    """A build that breaks gives no verdict on the design: FAILED, and it does not count
+    as catching the planted fault."""
+    from cosim import runner
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the simulator could not build")
+    monkeypatch.setattr(runner, "run_case", broken)
+    status = main(["--preset", "tiny", "--sequences", "2", "--prove-fault", "--build", str(tmp_path / "b")])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "FAILED in preset_tiny (verilator): run failed: the simulator could not build" in out
+    assert "MISMATCH" not in out
+    assert "0 mismatches, 1 failed to build or run" in out
+    assert "planted fault (preset tiny, c threshold + 1): NOT caught" in out
+
+
+def test_a_build_folder_with_a_space_is_refused_before_any_work(tmp_path, capsys):
+    folder = tmp_path / "with space"
+    assert main(["--preset", "tiny", "--sequences", "1", "--build", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot build in a folder whose path has a space" in err and "with space" in err
+    assert not folder.exists()
 
 
 def test_first_difference_order():

@@ -407,3 +407,17 @@ def test_a_silent_tool_leaves_a_log_naming_the_command(tmp_path, monkeypatch, ca
     monkeypatch.setattr(tools, "find_tool", lambda name: [sys.executable, "-c", "print('hello')"])
     tools.run_tool("ecppack", [], cwd=tmp_path, log=tmp_path / "y.log", label="y")
     assert (tmp_path / "y.log").read_text() == "hello\n"
+
+
+@pytest.mark.parametrize("target,var,flag", [("synth", "MODEL", "--model"), ("compare", "MODEL", "--model"),
+                                             ("weights", "WEIGHTS", "--weights"),
+                                             ("train", "DATASET", "--dataset"),
+                                             ("export", "EXPORT_OUT", "--out")])
+def test_make_passes_a_path_with_spaces_as_one_argument(target, var, flag):
+    import shlex
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(["make", "-n", "-C", str(root), target, f"{var}=my models/pkg one"],
+                         capture_output=True, text=True, check=True).stdout
+    line = next(l for l in out.splitlines() if flag in l)
+    args = shlex.split(line)
+    assert args[args.index(flag) + 1] == "my models/pkg one", line
