@@ -118,8 +118,10 @@ class ToggleCounter:
                 for p in ports_r:
                     for sig in p._data._rhs_signals():
                         read_data[id(sig)] = sig
+                if not ports_r:  # nothing reads it: synthesis removes it (hw.memory_map)
+                    continue
                 mem_info[name] = {
-                    "depth": mem.depth, "attrs": dict(fragment._attrs), "word_bits": len(ports_r[0]._data) if ports_r else len(ports_w[0]._data),
+                    "depth": mem.depth, "attrs": dict(fragment._attrs), "word_bits": len(ports_r[0]._data),
                     "read_en": [p._en for p in ports_r], "write_en": [p._en for p in ports_w]}
         if "sync" not in design.fragment.domains:  # pragma: no cover
             raise RuntimeError("the design has no sync clock domain")

@@ -32,7 +32,9 @@ class LaneRows(wiring.Component):
       at h(n-1, k); absent when ``held`` (:func:`hw.config.recurrent_held`: one lane,
       one step), where h(n-1) is the lane's own h row register, written last;
     * ``x`` / ``h`` (out): the event vectors latched in LOAD (zero when the lane does
-      not fire; ``h`` zero for element 0); no reset;
+      not fire; ``h`` zero for element 0); no reset. When ``held``, ``h`` is the h row
+      register itself, which holds the previous sequence's last row at element 0: only
+      the positions of ``nonzero`` may be read from it;
     * ``nonzero`` (out): this lane's non-zero positions, inputs then h, of the vectors
       LOAD latches (valid in LOAD);
     * ``h_out`` (in, ``h[Q]``): the h of the chunk leaving the neuron stage;
@@ -96,12 +98,20 @@ class LaneRows(wiring.Component):
             m.d.sync += h_raw.eq(self.rec_rd.data)
 
         xvec = Signal(self.in_row, name="xvec", reset_less=True)
-        hvec = Signal(self.h_row, name="hvec", reset_less=True)
-        m.d.comb += [self.x.eq(xvec), self.h.eq(hvec)]
         x_in = Mux(fire, x_raw.as_value(), 0)
         h_in = Mux(fire & (n != 0), h_raw.as_value(), 0)
         with m.If(self.phase.load):
-            m.d.sync += [xvec.eq(x_in), hvec.eq(h_in)]
+            m.d.sync += xvec.eq(x_in)
+        if self.held:
+            # hrow does not change before NEURON, and only event positions are ever
+            # selected from ``h``: the events of element 0 hold no h position, so the
+            # row needs neither a copy nor the element-0 mask
+            m.d.comb += [self.x.eq(xvec), self.h.eq(hrow)]
+        else:
+            hvec = Signal(self.h_row, name="hvec", reset_less=True)
+            m.d.comb += [self.x.eq(xvec), self.h.eq(hvec)]
+            with m.If(self.phase.load):
+                m.d.sync += hvec.eq(h_in)
         x_view, h_view = data.View(self.in_row, x_in), data.View(self.h_row, h_in)
         m.d.comb += self.nonzero.eq(Cat(*[x_view[i] != 0 for i in range(self.in_row.length)],
                                         *[h_view[i] != 0 for i in range(self.h_row.length)]))

@@ -67,7 +67,9 @@ class SpikingLSTMLayer(wiring.Component):
     * ``start`` (pulse while idle) / ``busy``;
     * ``in_addr[L]`` / ``in_data[L]``: each lane's input row request; the provider
       answers the next cycle (a synchronous read port);
-    * ``out_addr[L]`` / ``out_data[L]``: read port on each lane's h bank, address
+    * ``out_addr[L]`` / ``out_data[L]``: read port on each lane's h bank (for the last
+      layer with the recurrent row held, :func:`hw.config.recurrent_held`, the lane's h
+      row register: h(N-1) once the layer is done, whatever the address), address
       ``{e, k}`` for element ``n = e*L + lane``, answered the next cycle;
     * ``acs``, ``h_spikes``: activity counters of the last run.
 
@@ -89,6 +91,7 @@ class SpikingLSTMLayer(wiring.Component):
         self.hw, self.layer, self.params = hw, layer, params
         self.lanes, self.steps, self.length = hw.lanes, net.steps, net.length
         self.hidden, self.inputs = net.hidden[layer], net.layer_inputs(layer)
+        self.last = layer == net.layers - 1
         self.chunks, self.q, self.par = hw.chunks(layer), hw.neurons_per_chunk, hw.par
         self.kind = input_kind(hw, layer)
         self.kbits = bits_for(self.steps - 1)
@@ -186,8 +189,9 @@ class SpikingLSTMLayer(wiring.Component):
             self.banks.append(bank)
             bank_wr.append(bank.write_port())
             bank_rec.append(None if held else bank.read_port())
-            bank_out = bank.read_port()
-            m.d.comb += [bank_out.addr.eq(self.out_addr[l]), self.out_data[l].eq(bank_out.data)]
+            if not (held and self.last):
+                bank_out = bank.read_port()
+                m.d.comb += [bank_out.addr.eq(self.out_addr[l]), self.out_data[l].eq(bank_out.data)]
 
         # ---- the lanes -------------------------------------------------------------------
         nonzero = 0
@@ -206,6 +210,11 @@ class SpikingLSTMLayer(wiring.Component):
             if not held:
                 wiring.connect(m, rows.rec_rd, bank_rec[p])
             wiring.connect(m, rows.bank_wr, bank_wr[l])
+            if held and self.last:
+                # the readout's row is h(N-1), still in the lane's h row register when it
+                # reads it; nothing reads this bank in hardware (synthesis removes it),
+                # the simulation test benches read every cell's h from it
+                m.d.comb += self.out_data[l].eq(rows.bank_wr.data)
             for port, lane in (("u_rd", l), ("u_wr", l), ("c_rd", p), ("c_wr", l)):
                 if port in cell_mem[lane]:  # the memories the cell has (NeuronStage)
                     wiring.connect(m, getattr(ns, port), cell_mem[lane][port])

@@ -116,16 +116,18 @@ def _banks(cfg, lanes: int, par: int = 4):
     return hw, layer.banks
 
 
-@pytest.mark.parametrize("steps,lanes,held", [(1, 1, True), (2, 1, False), (2, 2, False)])
-def test_recurrent_row_held_only_with_one_lane_and_one_step(steps, lanes, held):
+@pytest.mark.parametrize("steps,lanes,layers,held,ports", [(1, 1, 1, True, 0), (1, 1, 2, True, 1),
+                                                            (2, 1, 1, False, 2), (2, 2, 1, False, 2)])
+def test_recurrent_row_held_only_with_one_lane_and_one_step(steps, lanes, layers, held, ports):
     """With L = 1 and T = 1 the recurrent row is the lane's own h row register: the bank
-    has one read port (the readout's, the layer above's), otherwise two."""
+    loses its recurrent read port, and in the last layer the readout's too (it reads the
+    register), so nothing reads it; otherwise the bank has both."""
     from hw.config import recurrent_held
     from model.config import preset
 
-    hw, banks = _banks(preset("tiny", steps=steps), lanes)
+    hw, banks = _banks(preset("tiny", steps=steps, hidden=(8,) * layers), lanes)
     assert recurrent_held(hw) is held
-    assert [len(b.read_ports) for b in banks] == [1 if held else 2] * lanes
+    assert [len(b.read_ports) for b in banks] == [ports] * lanes
 
 
 def test_shallow_banks_go_to_lut_ram_deep_ones_do_not():
