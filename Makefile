@@ -13,6 +13,9 @@ PYTEST_ARGS ?=
 # one tier or marker expression for make test (pytest keeps only the last -m, so a -m in
 # PYTEST_ARGS would drop the "not slow" of the default run)
 MARK ?=
+# REPORTS=reports: refresh the committed reports (make synth, compare, train); by
+# default a run writes its reports under build/reports
+REPORTS ?=
 TEST_MARK := not slow$(if $(MARK), and ($(MARK)))
 
 .DEFAULT_GOAL := help
@@ -41,7 +44,7 @@ help:
 	@echo "  make report          rebuild reports/ from the builds under build/synth"
 	@echo "  make bench           benchmarks that print throughput figures"
 	@echo "  make cosim           cocotb regression: COSIM_CASES random configurations + every preset (SIM=icarus possible)"
-	@echo "  make train DATASET=digits   train, convert, fine-tune, quantize; plots in reports/training/"
+	@echo "  make train DATASET=digits   train, convert, fine-tune, quantize; plots in build/reports/training/ (REPORTS=reports: the committed ones)"
 	@echo "  make export          package the trained integers (EXPORT_OUT=models/digits refreshes the bundled one)"
 	@echo "  make venv            only create .venv and install the pinned packages"
 	@echo "  make clean           remove build/ (keeps .venv)"
@@ -65,10 +68,10 @@ bench: $(STAMP)
 	$(PY) bench/hw_cycles.py
 
 synth: $(STAMP)
-	$(PY) -m flows.synth --board '$(BOARD)' --model '$(MODEL)' $(SYNTH_OPTS)
+	$(PY) -m flows.synth --board '$(BOARD)' --model '$(MODEL)' $(if $(REPORTS),--reports '$(REPORTS)') $(SYNTH_OPTS)
 
 compare: $(STAMP)
-	$(PY) -m flows.compare --board '$(BOARD)' --model '$(MODEL)' $(COMPARE_ARGS)
+	$(PY) -m flows.compare --board '$(BOARD)' --model '$(MODEL)' $(if $(REPORTS),--out '$(REPORTS)') $(COMPARE_ARGS)
 
 boards: $(STAMP)
 	@$(PY) -m flows.boards
@@ -81,7 +84,7 @@ report: $(STAMP)
 	$(PY) -m flows.report --build build/synth --out reports
 
 train: $(STAMP)
-	$(PY) -m model.train --dataset '$(DATASET)' $(TRAIN_ARGS)
+	$(PY) -m model.train --dataset '$(DATASET)' $(if $(REPORTS),--reports '$(REPORTS)/training/$(DATASET)') $(TRAIN_ARGS)
 
 export: $(STAMP)
 	$(PY) -m hw.package --from 'build/train/$(DATASET)' --out '$(EXPORT_OUT)'

@@ -675,7 +675,7 @@ def run_compare(board_name: str, set_name: str, *, designs=None, rebuild: bool =
     brd = get_board(board_name)
     chosen = design_set(set_name, designs)
     build_root = Path(build_root) if build_root else ROOT / "build" / "synth"
-    out_dir = (Path(out_root) if out_root else ROOT / "reports") / brd.name / set_name
+    out_dir = (Path(out_root) if out_root else synth.REPORTS_ROOT) / brd.name / set_name
     source = synth.source_fingerprint()
 
     plans = []
@@ -765,7 +765,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1,
                     help="designs built at once, each in its own process (default 1)")
     ap.add_argument("--build", type=Path, help="build root (default build/synth)")
-    ap.add_argument("--out", type=Path, help="reports root (default reports)")
+    ap.add_argument("--out", type=Path,
+                    help="reports root (default build/reports; --out reports refreshes the committed ones)")
     args = ap.parse_args(argv)
     if args.jobs < 1:
         ap.error(f"--jobs must be at least 1, got {args.jobs}")

@@ -73,6 +73,9 @@ ECP5_BLOCK_RAM_BITS = 18 * 1024
 #: nextpnr's router2 finishes the digits design far sooner than router1; on the tmnist
 #: design it did not converge here (overuse rising after 130 passes) while router1 finished
 #: in a few minutes, hence ``--router``
+#: where a run's reports go unless ``--reports`` says otherwise: under build/, so that a
+#: run never overwrites the reports committed under reports/ without being asked to
+REPORTS_ROOT = ROOT / "build" / "reports"
 NEXTPNR_ROUTER = "router2"
 NEXTPNR_ROUTERS = ("router1", "router2")
 
@@ -226,9 +229,9 @@ class LoadPackage(Step):
         self.check_block_rams(hw, brd)
         model_name = pkg.manifest.get("name") or Path(pkg.path).name
         build = ctx.build = (opt.build_root or ROOT / "build" / "synth") / brd.name / model_name
-        reports = (opt.reports_root or ROOT / "reports") / brd.name / model_name
+        reports = (opt.reports_root or REPORTS_ROOT) / brd.name / model_name
         check_writable(build, f"--build {opt.build_root or ROOT / 'build' / 'synth'}")
-        check_writable(reports, f"--reports {opt.reports_root or ROOT / 'reports'}")
+        check_writable(reports, f"--reports {opt.reports_root or REPORTS_ROOT}")
         build.mkdir(parents=True, exist_ok=True)
         # flow.json marks a finished build (it is written last, atomically): an earlier
         # one goes now, so that a rebuild cut short (Ctrl-C, a kill, a failed step)
@@ -504,7 +507,7 @@ class WriteReport(Step):
         flow["wall_s"] = {k: round(v, 2) for k, v in ctx.wall.items()}
         flow["steps"] = list(ctx.steps)
         _write_json(build / "flow.json", flow)
-        out = _report(flow, (ctx.options.reports_root or ROOT / "reports") / ctx.board.name / flow["model"])
+        out = _report(flow, (ctx.options.reports_root or REPORTS_ROOT) / ctx.board.name / flow["model"])
         print(f"  flow.json: {build / 'flow.json'}" + (f"\n  report: {out}" if out else ""))
         if "bitstream" in flow:
             print(f"  bitstream: {flow['bitstream']}")
@@ -756,7 +759,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pnr-seed", type=int, default=1,
                     help="nextpnr placement seed (default 1); Fmax moves by several MHz between seeds")
     ap.add_argument("--build", type=Path, help="build root (default build/synth)")
-    ap.add_argument("--reports", type=Path, help="reports root (default reports)")
+    ap.add_argument("--reports", type=Path,
+                    help="reports root (default build/reports; --reports reports refreshes the committed ones)")
     args = ap.parse_args(argv)
     return one_line_errors(lambda: run_flow(
         args.board, args.model, lanes=args.lanes, par=args.par, target_mhz=args.target_mhz,

@@ -88,7 +88,7 @@ class TrainSettings:
     shift_in: str = "bias"
     threads: int = 1
     out: str | None = None        # default build/train/<dataset>
-    reports: str | None = None    # default reports/training/<dataset>
+    reports: str | None = None    # default build/reports/training/<dataset>
     quiet: bool = False
     config_changes: dict = field(default_factory=dict)
 
@@ -356,7 +356,8 @@ def run(settings: TrainSettings, command: str | None = None) -> dict:
     steps_list = sorted(set(settings.steps) | {export_steps})
     key = Path(settings.dataset).stem if settings.dataset.endswith(".npz") else settings.dataset
     out_dir = Path(settings.out or REPO_ROOT / "build" / "train" / key)
-    rep_dir = Path(settings.reports or REPO_ROOT / "reports" / "training" / key)
+    # under build/ unless asked: a run never overwrites the committed reports/ silently
+    rep_dir = Path(settings.reports or REPO_ROOT / "build" / "reports" / "training" / key)
     quiet = settings.quiet
     # both folders are written only after the training: refuse an unwritable one now
     check_writable(out_dir.parent, f"--out {out_dir}")
@@ -581,7 +582,7 @@ def parse_args(argv=None) -> TrainSettings:
     ap.add_argument("--shift-in", default=d.shift_in, choices=["bias", "u0"])
     ap.add_argument("--threads", type=int, default=d.threads)
     ap.add_argument("--out", default=None, help="output folder (default build/train/<dataset>)")
-    ap.add_argument("--reports", default=None, help="report folder (default reports/training/<dataset>)")
+    ap.add_argument("--reports", default=None, help="report folder (default build/reports/training/<dataset>; reports/training/<dataset> refreshes the committed one)")
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="change a config field, e.g. --set hidden=64 --set ns_bits=5")
     ap.add_argument("--quiet", action="store_true")

@@ -421,3 +421,24 @@ def test_make_passes_a_path_with_spaces_as_one_argument(target, var, flag):
     line = next(l for l in out.splitlines() if flag in l)
     args = shlex.split(line)
     assert args[args.index(flag) + 1] == "my models/pkg one", line
+
+
+def test_runs_write_reports_under_build_unless_asked_for_the_committed_ones():
+    # #18: make synth / compare / train overwrote the committed reports/ without a word
+    import shlex
+    from flows import compare
+    root = Path(__file__).resolve().parent.parent
+    assert synth.REPORTS_ROOT == root / "build" / "reports"
+    assert "synth.REPORTS_ROOT" in Path(compare.__file__).read_text()
+    import inspect
+    from model import train
+    assert '"build" / "reports" / "training"' in inspect.getsource(train.run)
+
+    def args(target, *extra):
+        out = subprocess.run(["make", "-n", "-C", str(root), target, *extra], capture_output=True,
+                             text=True, check=True).stdout
+        return shlex.split(next(l for l in out.splitlines() if "-m flows." in l or "-m model.train" in l))
+    for target, flag in (("synth", "--reports"), ("compare", "--out"), ("train", "--reports")):
+        assert flag not in args(target), target
+        given = args(target, "REPORTS=reports")
+        assert given[given.index(flag) + 1].startswith("reports"), (target, given)
