@@ -7,7 +7,8 @@
 its ROM contents (``w_x``, ``w_h``, ``w_out``) may differ: :func:`flows.bram.check_patchable`
 names anything else. The new words go into the placeholder configuration kept by the
 build (``placeholder.config``), ``ecppack`` packs it, and the result is written to
-``build/synth/<board>/<model>/weights/<name>/top.bit``; the original bitstream stays.
+``build/synth/<board>/<model>/weights/<name>-<digest>/top.bit`` (the digest of the
+ROM contents, :func:`rom_digest`); the original bitstream stays.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .boards import DEFAULT_BOARD, BoardError, board as get_board
 from .bram import BramError, check_patchable, patch_config, patchable_roms, placeholder_params
 from .tools import ToolError, run_tool
 
-__all__ = ["patch_bitstream", "main"]
+__all__ = ["patch_bitstream", "rom_digest", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,6 +46,20 @@ def built_package(flow: dict, roms: dict):
     seed = flow.get("random_seed")
     seed = roms["placeholder_seed"] if seed is None else seed
     return Package(path=None, cfg=cfg, params=random_params(cfg, seed), manifest={"name": flow["model"]})
+
+
+def rom_digest(params) -> str:
+    """The first 12 hex digits of the SHA-256 of the weight ROMs' contents (w_x, w_h of
+    every layer, w_out), as 64-bit integers: what a patched bitstream holds."""
+    import hashlib
+
+    import numpy as np
+    h = hashlib.sha256()
+    for arr in [a for lp in params.layers for a in (lp.w_x, lp.w_h)] + [params.w_out]:
+        a = np.ascontiguousarray(np.asarray(arr, dtype=np.int64))
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:12]
 
 
 def patch_bitstream(build: Path, weights: str, out_dir: Path | None = None) -> Path:
@@ -66,7 +81,9 @@ def patch_bitstream(build: Path, weights: str, out_dir: Path | None = None) -> P
     hw = HardwareConfig(built.cfg, lanes=roms["lanes"], par=roms["par"])
     placeholder = placeholder_params(hw, built.params, seed=roms["placeholder_seed"])
     name = new.manifest.get("name") or Path(weights).name
-    out_dir = Path(out_dir) if out_dir else build / "weights" / name
+    # keyed by the name and the ROM contents: two packages of one name (retrained, or
+    # from another folder) get two bitstreams, and the same package the same folder
+    out_dir = Path(out_dir) if out_dir else build / "weights" / f"{name}-{rom_digest(new.params)}"
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     try:

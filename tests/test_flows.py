@@ -285,6 +285,15 @@ def test_tiny_builds_to_a_bitstream_whose_brams_hold_the_weights(tmp_path):
     slices = _unpacked_slices(new_bit, unpack2)
     for rom in bram.patchable_roms(hw, new_params):
         assert all(c in slices for c in rom.columns() if any(c)), rom.name
+    # a second package of the same name (other weights) gets a bitstream of its own; the
+    # first stays, and the same package again lands in the same folder
+    other = replace(new_params, w_out=-np.asarray(new_params.w_out))
+    pkg2 = write_package(tmp_path / "again" / pkg.name, net, other)
+    assert json.loads((pkg2 / "manifest.json").read_text())["name"] == \
+        json.loads((pkg / "manifest.json").read_text())["name"]
+    bit2 = patch_bitstream(build, str(pkg2))
+    assert bit2.parent != new_bit.parent and new_bit.exists() and bit2.exists()
+    assert patch_bitstream(build, str(pkg)) == new_bit
 
 
 def test_synth_cli_refuses_bad_input_with_one_line(tmp_path, capsys):
