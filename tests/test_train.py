@@ -243,3 +243,35 @@ def test_an_interrupted_run_leaves_the_old_run_as_it_was(tmp_path, monkeypatch):
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["T2", "summary.json"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".run.")]  # no partial folder
     assert first["command"] == "first"
+
+
+def test_ctrl_c_during_training_leaves_no_run_and_a_rerun_works(tmp_path):
+    """#18: SIGINT in the middle of make train: no run folder, no staged leftovers, no
+    report; the same command then runs to the end."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out, rep = tmp_path / "run", tmp_path / "rep"
+    cmd = [sys.executable, "-m", "model.train", "--dataset", "digits", "--steps", "2",
+           "--ann-epochs", "400", "--snn-epochs", "1", "--qat-epochs", "1", "--threads", "1",
+           "--out", str(out), "--reports", str(rep)]
+    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
+    deadline = time.monotonic() + 240
+    for line in proc.stdout:  # interrupt once the float model is training
+        seen.append(line)
+        if "epoch" in line.lower() or time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0, "".join(seen) + rest
+    assert not out.exists() and not rep.exists()
+    assert [p.name for p in tmp_path.iterdir()] == [], list(tmp_path.iterdir())
+    short = [a if a != "400" else "2" for a in cmd]
+    done = subprocess.run(short, cwd=root, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert (out / "summary.json").is_file() and rep.is_dir()
