@@ -301,7 +301,7 @@ def _run_and_report(case: CosimCase, sim: str, waves: bool, build_root: Path = B
         return r
     replay_dir.mkdir(parents=True, exist_ok=True)
     replay = replay_dir / f"{case.name}.json"
-    replay.write_text(json.dumps(case.to_dict(), indent=1))
+    _write_text(replay, json.dumps(case.to_dict(), indent=1))
     lines = [f"{_status(r)} in {case.name} ({sim}): {r['mismatch']}"]
     if r["mismatch_sequence"] is not None:
         print(f"{case.name}: locating the first differing h spike in the Amaranth simulation "

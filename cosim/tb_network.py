@@ -167,7 +167,10 @@ async def network_matches_golden(dut):
     if protocol_error and (found is None or found[0] >= len(tb.results)):
         found = (len(tb.results), protocol_error)
     sequence, mismatch = found if found else (None, None)
-    (case_dir / "results.json").write_text(json.dumps({
+    # written beside and renamed: an interrupted bench leaves no half-written results
+    partial = case_dir / "results.json.partial"
+    partial.write_text(json.dumps({
         "results": tb.results, "wall_s": wall, "cpu_s": cpu, "sim_cycles": total_cycles,
         "mismatch": mismatch, "mismatch_sequence": sequence}))
+    os.replace(partial, case_dir / "results.json")
     assert mismatch is None, mismatch
