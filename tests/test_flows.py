@@ -451,3 +451,23 @@ def test_runs_write_reports_under_build_unless_asked_for_the_committed_ones():
         assert flag not in args(target), target
         given = args(target, "REPORTS=reports")
         assert given[given.index(flag) + 1].startswith("reports"), (target, given)
+
+
+def test_wirelength_sums_half_perimeters_by_signal(tmp_path, capsys):
+    from flows import wirelength
+    cell = lambda x, y, **conn: {"type": "TRELLIS_FF", "attributes": {"NEXTPNR_BEL": f"X{x}/Y{y}/SLICEA"},  # noqa: E731
+                                 "connections": conn}
+    placed = {"modules": {"top": {
+        "cells": {"a": cell(1, 1, Q=[2], D=[3]), "b": cell(4, 5, D=[2]), "c": cell(1, 3, D=[2], Q=[3]),
+                  "d": cell(7, 1, D=[3]), "e": {"type": "X", "attributes": {}, "connections": {"A": [2]}}},
+        "netnames": {"top.layer0.h[3]": {"bits": [2]}, "top.layer0.h_alias_long_name": {"bits": [2]},
+                     "top.layer0.h[4]": {"bits": [3]}}}}}
+    groups = wirelength.wire_by_group(placed)
+    # bit 2: tiles (1,1), (4,5), (1,3): 3 + 4; bit 3: (1,1), (1,3), (7,1): 6 + 2; one group
+    assert groups == {"top.layer#.h#": {"hpwl": 15, "nets": 2, "pins": 6}}
+    path = tmp_path / "placed.json"
+    path.write_text(json.dumps(placed))
+    assert wirelength.main(["--placed", str(path)]) == 0
+    assert "placed half-perimeter wire length 15 tiles" in capsys.readouterr().out
+    assert wirelength.main(["--build", str(tmp_path / "none")]) == 2
+    assert "placed.json is missing (add --place" in capsys.readouterr().err
