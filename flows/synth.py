@@ -157,6 +157,8 @@ class FlowOptions:
     router: str = NEXTPNR_ROUTER
     pnr_seed: int = 1
     changes: dict | None = None    # NetworkConfig fields for a preset with random weights
+    #: several nextpnr seeds, placed side by side (one process each); the best Fmax is kept
+    pnr_seeds: tuple[int, ...] = ()
 
 
 @dataclass
@@ -344,6 +346,11 @@ class SynthEcp5(Step):
         check_fit(usage, ctx.board.device)
 
 
+def _fmax(pnr: dict) -> float | None:
+    """The slowest clock's achieved Fmax in a nextpnr report (None without a clock)."""
+    return min((v["achieved"] for v in pnr.get("fmax", {}).values()), default=None)
+
+
 class PlaceAndRouteEcp5(Step):
     """nextpnr-ecp5, the real weights into the block RAMs (ecpbram), ecppack."""
 
@@ -360,12 +367,36 @@ class PlaceAndRouteEcp5(Step):
         pkg_opt = plat._nextpnr_package_options[plat.package].upper()
         echo = lambda line: any(s in line for s in ("Max frequency", "Device utilisation", "ERROR",  # noqa: E731
                                                     "Program finished", "TRELLIS_COMB:", "DP16KD:"))
-        ctx.wall["pnr"] = run_tool(
-            "nextpnr-ecp5", [dev_opt, "--package", pkg_opt, "--speed", str(plat.speed),
-                             "--json", "top.json", "--lpf", "top.lpf",
-                             "--textcfg", "placeholder.config", "--report", "pnr.json",
-                             "--timing-allow-fail", "--seed", str(opt.pnr_seed), "--router", opt.router],
-            cwd=build, log=build / "nextpnr.log", label="nextpnr-ecp5", echo=echo)
+        seeds = tuple(opt.pnr_seeds) or (opt.pnr_seed,)
+
+        def place(seed: int, suffix: str) -> float:
+            return run_tool(
+                "nextpnr-ecp5", [dev_opt, "--package", pkg_opt, "--speed", str(plat.speed),
+                                 "--json", "top.json", "--lpf", "top.lpf",
+                                 "--textcfg", f"placeholder{suffix}.config", "--report", f"pnr{suffix}.json",
+                                 "--timing-allow-fail", "--seed", str(seed), "--router", opt.router],
+                cwd=build, log=build / f"nextpnr{suffix}.log",
+                label=f"nextpnr-ecp5 (seed {seed})" if suffix else "nextpnr-ecp5", echo=echo)
+
+        t0 = time.monotonic()
+        sweep = None
+        if len(seeds) == 1:
+            place(seeds[0], "")
+            kept = seeds[0]
+        else:
+            # one placement is one noisy sample: several seeds side by side, the best kept
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(max_workers=len(seeds)) as pool:
+                list(pool.map(lambda s: place(s, f".seed{s}"), seeds))
+            sweep = {str(s): _fmax(json.loads((build / f"pnr.seed{s}.json").read_text())) for s in seeds}
+            kept = max(seeds, key=lambda s: sweep[str(s)] or 0.0)
+            for name in ("placeholder{}.config", "pnr{}.json", "nextpnr{}.log"):
+                os.replace(build / name.format(f".seed{kept}"), build / name.format(""))
+            for s in seeds:  # the others' logs stay for reading; their configurations go
+                (build / f"placeholder.seed{s}.config").unlink(missing_ok=True)
+            print("  seeds: " + ", ".join(f"{s}: {sweep[str(s)]:.1f} MHz" if sweep[str(s)] else f"{s}: no Fmax"
+                                          for s in seeds) + f"; kept seed {kept}")
+        ctx.wall["pnr"] = time.monotonic() - t0
         pnr = json.loads((build / "pnr.json").read_text())
         t0 = time.monotonic()
         counts = bram.patch_config(build / "placeholder.config", build / "top.config",
@@ -380,7 +411,7 @@ class PlaceAndRouteEcp5(Step):
         # keep what `make weights` needs to patch this build again
         _write_json(build / "roms.json", {"placeholder_seed": opt.seed, "lanes": hw.lanes, "par": hw.par})
 
-        timing = self._timing(pnr, brd.clock_hz / 1e6, opt)
+        timing = self._timing(pnr, brd.clock_hz / 1e6, opt, kept, sweep)
         cells = ctx.yosys_cells
         used = {k: v for k, v in cells.items() if not k.startswith("$")}  # not $scopeinfo
         available = {}
@@ -401,11 +432,13 @@ class PlaceAndRouteEcp5(Step):
             ctx.output(kind, build / name)
 
     @staticmethod
-    def _timing(pnr: dict, board_mhz: float, opt: FlowOptions) -> dict:
+    def _timing(pnr: dict, board_mhz: float, opt: FlowOptions, seed: int, sweep: dict | None = None) -> dict:
         target_mhz = opt.target_mhz
-        achieved = min((v["achieved"] for v in pnr.get("fmax", {}).values()), default=None)
+        achieved = _fmax(pnr)
         timing = {"fmax_mhz": achieved, "target_mhz": target_mhz, "board_clock_mhz": board_mhz,
-                  "measured": achieved is not None, "pnr": {"router": opt.router, "seed": opt.pnr_seed}}
+                  "measured": achieved is not None, "pnr": {"router": opt.router, "seed": seed}}
+        if sweep:
+            timing["pnr"]["sweep_mhz"] = sweep  # seed -> Fmax of every placement
         if achieved is None:
             timing["note"] = "nextpnr reported no clock"
         elif achieved < board_mhz:
@@ -548,14 +581,15 @@ def flow_steps(brd: Board) -> tuple[Step, ...]:
 def run_flow(board_name: str, model: str, *, lanes=None, par=None, target_mhz=DEFAULT_TARGET_MHZ,
              sequences: int = 8, build_root: Path | None = None, reports_root: Path | None = None,
              compare: bool = True, seed: int = 1, simulate: bool = True,
-             router: str = NEXTPNR_ROUTER, pnr_seed: int = 1, changes: dict | None = None) -> dict:
+             router: str = NEXTPNR_ROUTER, pnr_seed: int = 1, changes: dict | None = None,
+             pnr_seeds: tuple[int, ...] = ()) -> dict:
     """Run the board's steps in order; returns the flow record (what ``flow.json`` holds).
     ``changes``: NetworkConfig fields for a preset with random weights (see :func:`load_model`)."""
     t_start = time.monotonic()
     opt = FlowOptions(board_name, model, lanes=lanes, par=par, target_mhz=target_mhz,
                       sequences=sequences, build_root=build_root, reports_root=reports_root,
                       compare=compare, seed=seed, simulate=simulate, router=router, pnr_seed=pnr_seed,
-                      changes=changes)
+                      changes=changes, pnr_seeds=tuple(pnr_seeds))
     ctx = FlowContext(opt, get_board(board_name), t_start)
     steps = flow_steps(ctx.board)
     for i, step in enumerate(steps, 1):
@@ -758,6 +792,9 @@ def main(argv: list[str] | None = None) -> int:
                          "does not converge on)")
     ap.add_argument("--pnr-seed", type=int, default=1,
                     help="nextpnr placement seed (default 1); Fmax moves by several MHz between seeds")
+    ap.add_argument("--pnr-seeds", type=seed_list, default=(), metavar="1,2,3",
+                    help="several placements side by side (one nextpnr each), the best Fmax kept and "
+                         "every seed's Fmax reported; overrides --pnr-seed")
     ap.add_argument("--build", type=Path, help="build root (default build/synth)")
     ap.add_argument("--reports", type=Path,
                     help="reports root (default build/reports; --reports reports refreshes the committed ones)")
@@ -766,7 +803,18 @@ def main(argv: list[str] | None = None) -> int:
         args.board, args.model, lanes=args.lanes, par=args.par, target_mhz=args.target_mhz,
         sequences=args.sequences, build_root=args.build, reports_root=args.reports,
         compare=not args.no_compare, simulate=not args.no_simulate, router=args.router,
-        pnr_seed=args.pnr_seed))
+        pnr_seed=args.pnr_seed, pnr_seeds=args.pnr_seeds))
+
+
+def seed_list(text: str) -> tuple[int, ...]:
+    """``1,2,3``: distinct non-negative nextpnr seeds (argparse type)."""
+    try:
+        seeds = tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seeds like 1,2,3, got {text!r}") from None
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"expected distinct non-negative seeds like 1,2,3, got {text!r}")
+    return seeds
 
 
 def one_line_errors(call, extra: tuple = ()) -> int:

@@ -471,3 +471,29 @@ def test_wirelength_sums_half_perimeters_by_signal(tmp_path, capsys):
     assert "placed half-perimeter wire length 15 tiles" in capsys.readouterr().out
     assert wirelength.main(["--build", str(tmp_path / "none")]) == 2
     assert "placed.json is missing (add --place" in capsys.readouterr().err
+
+
+def test_pnr_seeds_place_side_by_side_and_keep_the_best(tmp_path):
+    """#14: --pnr-seeds 1,2 runs both placements, keeps the best Fmax, reports both."""
+    from flows.report import report_from_flow
+    flow = synth.run_flow("ulx3s-85f", "tiny", lanes=1, par=4, sequences=1, build_root=tmp_path / "b",
+                          reports_root=tmp_path / "r", compare=False, simulate=False, pnr_seeds=(1, 2))
+    pnr = flow["timing"]["pnr"]
+    sweep = pnr["sweep_mhz"]
+    assert set(sweep) == {"1", "2"} and all(f and f > 25 for f in sweep.values())
+    assert flow["timing"]["fmax_mhz"] == max(sweep.values()) == sweep[str(pnr["seed"])]
+    build = tmp_path / "b" / "ulx3s-85f" / "tiny-random"
+    assert (build / "top.bit").is_file() and (build / "nextpnr.log").is_file()
+    assert not list(build.glob("placeholder.seed*.config"))
+    other = 3 - pnr["seed"]
+    assert "Max frequency" in (build / f"nextpnr.seed{other}.log").read_text()  # the other one's log stays
+    statement = report_from_flow(json.loads((build / "flow.json").read_text()))
+    assert "best of seeds 1: " in json.dumps(statement)
+
+
+def test_seed_list_parses_and_refuses():
+    import argparse
+    assert synth.seed_list("1,2,3") == (1, 2, 3)
+    for bad in ("", "1,,2", "1,1", "-1", "a"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            synth.seed_list(bad)
