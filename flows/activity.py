@@ -118,10 +118,8 @@ class ToggleCounter:
                 for p in ports_r:
                     for sig in p._data._rhs_signals():
                         read_data[id(sig)] = sig
-                if not ports_r:  # nothing reads it: synthesis removes it (hw.memory_map)
-                    continue
                 mem_info[name] = {
-                    "depth": mem.depth, "attrs": dict(fragment._attrs), "word_bits": len(ports_r[0]._data),
+                    "depth": mem.depth, "attrs": dict(fragment._attrs), "word_bits": len(ports_r[0]._data) if ports_r else len(ports_w[0]._data),
                     "read_en": [p._en for p in ports_r], "write_en": [p._en for p in ports_w]}
         if "sync" not in design.fragment.domains:  # pragma: no cover
             raise RuntimeError("the design has no sync clock domain")
@@ -146,7 +144,7 @@ class ToggleCounter:
         self._en_checks = []  # (mem name, key, value or signal slot, is_const)
         for name, info in mem_info.items():
             styles = {str(info["attrs"].get(k, "")) for k in ("ram_style", "rom_style")}
-            block = "block" in styles or ("distributed" not in styles and info["depth"] >= BLOCK_RAM_MIN_DEPTH)
+            block = "block" in styles or info["depth"] >= BLOCK_RAM_MIN_DEPTH
             rec = {"depth": info["depth"], "word_bits": info["word_bits"],
                    "class": "block" if block else "distributed",
                    "read_ports": len(info["read_en"]), "write_ports": len(info["write_en"]),

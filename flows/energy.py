@@ -39,7 +39,7 @@ import numpy as np
 
 from hw.config import HardwareConfig
 from hw.latency import round_events, schedule
-from hw.config import input_kind, recurrent_held
+from hw.config import input_kind
 from hw.memory_map import memory_layout
 from hw.rom import bits_for
 from model import golden
@@ -182,8 +182,7 @@ def memory_reads(hw: HardwareConfig, params, x) -> dict:
     * ``cstate``: C reads (c of the previous element, in the previous lane) per firing
       cell with n > 0, C writes per firing cell;
     * ``bank``: one write per firing cell; one recurrent read per firing cell with
-      n > 0 (none with one lane and one step, :func:`hw.config.recurrent_held`, whose last
-      layer has no bank at all: the readout reads the h row register); one read per cell of the layer above (its input row); T reads by the readout;
+      n > 0; one read per cell of the layer above (its input row); T reads by the readout;
     * ``inbuf``: the input rows written while the sequence streams in, one read per
       firing cell of layer 0; ``draws`` (rate coding): one read per row (n, k);
       ``w_out``: one read per non-zero h of the last element.
@@ -228,16 +227,13 @@ def memory_reads(hw: HardwareConfig, params, x) -> dict:
         if pre + "cstate" in counts:  # a cell that carries values across elements
             counts[pre + "cstate"]["reads"] += batch * with_prev * c
             counts[pre + "cstate"]["writes"] += batch * fired * c
-        if pre + "bank" in counts:  # (none for a held last layer: hw.memory_map)
-            counts[pre + "bank"]["writes"] += batch * fired
-            if not recurrent_held(hw):  # else h(n-1) is held in a register (hw.lanes)
-                counts[pre + "bank"]["reads"] += batch * with_prev
+        counts[pre + "bank"]["writes"] += batch * fired
+        counts[pre + "bank"]["reads"] += batch * with_prev
         if l == 0:
             counts["inbuf"]["reads"] += batch * fired
         else:
             counts[f"layer{l - 1}.bank"]["reads"] += batch * fired
-    if f"layer{net.layers - 1}.bank" in counts:  # else the readout reads the h row register
-        counts[f"layer{net.layers - 1}.bank"]["reads"] += batch * net.steps
+    counts[f"layer{net.layers - 1}.bank"]["reads"] += batch * net.steps
     counts["inbuf"]["writes"] += batch * (net.length if input_kind(hw, 0) == "features"
                                           else net.length * net.steps)
     if "draws" in counts:  # rate coding: the draws of every row, as the sequence streams in

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from model import numerics as nr
 from model.config import ConfigError, NetworkConfig
 
-__all__ = ["HardwareConfig", "valid_pars", "default_par", "beats_per_sequence", "input_kind", "multiplies", "multibit_h", "recurrent_held"]
+__all__ = ["HardwareConfig", "valid_pars", "default_par", "beats_per_sequence", "input_kind", "multiplies", "multibit_h"]
 
 #: Bits of the cycle counter reported with every result.
 CYCLE_BITS = 32
@@ -137,13 +137,3 @@ def multibit_h(net: NetworkConfig) -> bool:
     ternary spike: its consumers (the layer above, the recurrent input, the readout)
     multiply instead of adding or subtracting."""
     return net.cell_def().h_bits(net) > 2
-
-
-def recurrent_held(hw: HardwareConfig) -> bool:
-    """Whether a layer's recurrent row h(n-1) is taken from the register that collected
-    it rather than read back from the h bank: with one lane and one step (the baseline
-    LSTM) the row the lane wrote last is h(n-1) itself, so the bank needs no recurrent
-    read port. (The bank stays: the readout, the layer above and the test benches read
-    it.) At tmnist size the recurrent read doubled the h bank's block RAMs (58 of 101)
-    and their wide routes were a third of the placed wire length."""
-    return hw.lanes == 1 and hw.net.steps == 1

@@ -29,12 +29,9 @@ class LaneRows(wiring.Component):
     * ``lane`` (in, :class:`hw.links.LaneSignature`): the lane's cell ``(n, k)``;
     * ``in_addr`` (out) / ``in_data`` (in): the input row request, answered next cycle;
     * ``rec_rd`` (out, a flipped read port signature): the previous lane's h bank, read
-      at h(n-1, k); absent when ``held`` (:func:`hw.config.recurrent_held`: one lane,
-      one step), where h(n-1) is the lane's own h row register, written last;
+      at h(n-1, k);
     * ``x`` / ``h`` (out): the event vectors latched in LOAD (zero when the lane does
-      not fire; ``h`` zero for element 0); no reset. When ``held``, ``h`` is the h row
-      register itself, which holds the previous sequence's last row at element 0: only
-      the positions of ``nonzero`` may be read from it;
+      not fire; ``h`` zero for element 0); no reset;
     * ``nonzero`` (out): this lane's non-zero positions, inputs then h, of the vectors
       LOAD latches (valid in LOAD);
     * ``h_out`` (in, ``h[Q]``): the h of the chunk leaving the neuron stage;
@@ -44,15 +41,13 @@ class LaneRows(wiring.Component):
     """
 
     def __init__(self, *, lane: int, kind: str, in_row, h_row, in_addr_bits: int, bank_depth: int,
-                 nbits: int, ebits: int, kbits: int, cbits: int, chunks: int, neurons: int,
-                 held: bool = False):
+                 nbits: int, ebits: int, kbits: int, cbits: int, chunks: int, neurons: int):
         if kind not in ("rows", "features", "banks"):
             raise ValueError(f"unknown input kind {kind!r}")
         self.index, self.kind, self.in_row, self.h_row = lane, kind, in_row, h_row
         self.nbits, self.ebits, self.kbits, self.chunks, self.neurons = nbits, ebits, kbits, chunks, neurons
-        self.held = held
         bank_addr = ceil_log2(bank_depth)  # the h banks' address width
-        members = {
+        super().__init__({
             "phase": In(Phases(cbits)),
             "lane": In(LaneSignature(nbits=nbits, ebits=ebits, kbits=kbits)),
             "in_addr": Out(unsigned(in_addr_bits)),
@@ -64,10 +59,7 @@ class LaneRows(wiring.Component):
             "h_out": In(data.ArrayLayout(h_row.elem_shape, neurons)),
             "wb": In(WriteBack(cbits=cbits, chunks=chunks)),
             "bank_wr": In(memory.WritePort.Signature(addr_width=bank_addr, shape=h_row)),
-        }
-        if held:
-            del members["rec_rd"]
-        super().__init__(members)
+        })
 
     def elaborate(self, platform):
         m = Module()
@@ -79,43 +71,29 @@ class LaneRows(wiring.Component):
             m.d.comb += self.in_addr.eq(n[:self.nbits])
         else:
             m.d.comb += self.in_addr.eq(Cat(kk, e))
-        # the h row, a chunk of Q neurons at a time, written to the bank in FINISH
-        hrow = Signal(self.h_row, name="hrow", reset_less=True)
+        # the recurrent row h(n-1, k) from the previous lane's bank; lane 0's previous
+        # element is the last lane's, one element number lower
+        prev_e = e if self.index > 0 else e - 1
+        m.d.comb += self.rec_rd.addr.eq(Cat(kk, prev_e[:self.ebits]))
         # the rows as read (FETCH), registered before any logic sees them: block RAM
         # data arrives late in its cycle
         x_raw = Signal(self.in_row, name="x_raw", reset_less=True)
-        m.d.sync += x_raw.eq(self.in_data)
-        if self.held:
-            # one lane, one step: h(n-1) is the row this lane wrote last, still in hrow
-            # (NEURON rewrites it only after LOAD has latched it)
-            h_raw = hrow
-        else:
-            # the recurrent row h(n-1, k) from the previous lane's bank; lane 0's
-            # previous element is the last lane's, one element number lower
-            prev_e = e if self.index > 0 else e - 1
-            m.d.comb += self.rec_rd.addr.eq(Cat(kk, prev_e[:self.ebits]))
-            h_raw = Signal(self.h_row, name="h_raw", reset_less=True)
-            m.d.sync += h_raw.eq(self.rec_rd.data)
+        h_raw = Signal(self.h_row, name="h_raw", reset_less=True)
+        m.d.sync += [x_raw.eq(self.in_data), h_raw.eq(self.rec_rd.data)]
 
         xvec = Signal(self.in_row, name="xvec", reset_less=True)
+        hvec = Signal(self.h_row, name="hvec", reset_less=True)
+        m.d.comb += [self.x.eq(xvec), self.h.eq(hvec)]
         x_in = Mux(fire, x_raw.as_value(), 0)
         h_in = Mux(fire & (n != 0), h_raw.as_value(), 0)
         with m.If(self.phase.load):
-            m.d.sync += xvec.eq(x_in)
-        if self.held:
-            # hrow does not change before NEURON, and only event positions are ever
-            # selected from ``h``: the events of element 0 hold no h position, so the
-            # row needs neither a copy nor the element-0 mask
-            m.d.comb += [self.x.eq(xvec), self.h.eq(hrow)]
-        else:
-            hvec = Signal(self.h_row, name="hvec", reset_less=True)
-            m.d.comb += [self.x.eq(xvec), self.h.eq(hvec)]
-            with m.If(self.phase.load):
-                m.d.sync += hvec.eq(h_in)
+            m.d.sync += [xvec.eq(x_in), hvec.eq(h_in)]
         x_view, h_view = data.View(self.in_row, x_in), data.View(self.h_row, h_in)
         m.d.comb += self.nonzero.eq(Cat(*[x_view[i] != 0 for i in range(self.in_row.length)],
                                         *[h_view[i] != 0 for i in range(self.h_row.length)]))
 
+        # the h row, a chunk of Q neurons at a time, written to the bank in FINISH
+        hrow = Signal(self.h_row, name="hrow", reset_less=True)
         width = self.h_row.elem_shape.width * self.neurons
         for c in range(self.chunks):
             with m.If(self.wb.hsel[c]):

@@ -12,8 +12,7 @@ A round of the lanes that fire:
 * ``FETCH`` (1 cycle): the rows arrive and are registered as they are (no logic after
   a block RAM's output).
 * ``LOAD`` (1 cycle): latch each lane's event vector: the layer input x(n, k) and the
-  recurrent h(n-1, k) (from the previous lane's h bank; with one lane and one step,
-  :func:`hw.config.recurrent_held`, from the lane's own h row register). The union of the non-zero
+  recurrent h(n-1, k) (from the previous lane's h bank). The union of the non-zero
   positions of all lanes is the round's event list.
 * ``ACC`` (E x C + 5 cycles for E > 0 events in the union, C chunks, 6 when the events
   are multi-bit; 1 cycle when there are none; the next event is taken from the union one cycle ahead, by clearing its
@@ -46,14 +45,14 @@ from model.params import LayerParams
 
 from .accumulate import AccumulatePipeline, LaneAccumulator, popcount, times_const
 from .banked_rom import LATENCY as WEIGHT_LATENCY, BankedROM
-from .config import COUNTER_BITS, HardwareConfig, input_kind, multiplies, recurrent_held
+from .config import COUNTER_BITS, HardwareConfig, input_kind, multiplies
 from .events import EventList
 from .lanes import LaneRows
 from .latency import neuron_latency
 from .layer_control import LayerControl, NeuronTrack
 from .links import LaneSignature
 from .neuron_stage import NeuronStage
-from .rom import LUT_RAM, LUT_RAM_MAX_DEPTH, bias_words, bits_for, u0_words, weight_rom
+from .rom import bias_words, bits_for, u0_words, weight_rom
 
 __all__ = ["SpikingLSTMLayer", "WEIGHT_LATENCY", "popcount", "times_const", "input_kind"]
 
@@ -67,9 +66,7 @@ class SpikingLSTMLayer(wiring.Component):
     * ``start`` (pulse while idle) / ``busy``;
     * ``in_addr[L]`` / ``in_data[L]``: each lane's input row request; the provider
       answers the next cycle (a synchronous read port);
-    * ``out_addr[L]`` / ``out_data[L]``: read port on each lane's h bank (for the last
-      layer with the recurrent row held, :func:`hw.config.recurrent_held`, the lane's h
-      row register: h(N-1) once the layer is done, whatever the address), address
+    * ``out_addr[L]`` / ``out_data[L]``: read port on each lane's h bank, address
       ``{e, k}`` for element ``n = e*L + lane``, answered the next cycle;
     * ``acs``, ``h_spikes``: activity counters of the last run.
 
@@ -91,7 +88,6 @@ class SpikingLSTMLayer(wiring.Component):
         self.hw, self.layer, self.params = hw, layer, params
         self.lanes, self.steps, self.length = hw.lanes, net.steps, net.length
         self.hidden, self.inputs = net.hidden[layer], net.layer_inputs(layer)
-        self.last = layer == net.layers - 1
         self.chunks, self.q, self.par = hw.chunks(layer), hw.neurons_per_chunk, hw.par
         self.kind = input_kind(hw, layer)
         self.kbits = bits_for(self.steps - 1)
@@ -174,7 +170,6 @@ class SpikingLSTMLayer(wiring.Component):
 
         # ---- per-lane memories (named in the layer: flows.activity and flows.energy
         # count them as layer<i>.acc<l>, ...) ---------------------------------------------
-        held = recurrent_held(hw)  # h(n-1) from the lane's own h row register
         acc_rd, acc_wr, cell_mem, bank_wr, bank_rec = ([] for _ in range(5))
         self.banks = []  # kept for simulation test benches, which read the h of every cell
         for l in range(L):
@@ -182,16 +177,13 @@ class SpikingLSTMLayer(wiring.Component):
             acc_wr.append(acc.write_port())
             acc_rd.append(acc.read_port(domain="comb"))
             cell_mem.append(self._cell_memories(m, l, neurons[l]))
-            depth = self.elements_per_lane << self.kbits
-            bank = memory.Memory(shape=self.h_row, depth=depth, init=[],
-                                 attrs=LUT_RAM if depth <= LUT_RAM_MAX_DEPTH else {})
+            bank = memory.Memory(shape=self.h_row, depth=self.elements_per_lane << self.kbits, init=[])
             m.submodules[f"bank{l}"] = bank
             self.banks.append(bank)
             bank_wr.append(bank.write_port())
-            bank_rec.append(None if held else bank.read_port())
-            if not (held and self.last):
-                bank_out = bank.read_port()
-                m.d.comb += [bank_out.addr.eq(self.out_addr[l]), self.out_data[l].eq(bank_out.data)]
+            bank_rec.append(bank.read_port())
+            bank_out = bank.read_port()
+            m.d.comb += [bank_out.addr.eq(self.out_addr[l]), self.out_data[l].eq(bank_out.data)]
 
         # ---- the lanes -------------------------------------------------------------------
         nonzero = 0
@@ -199,22 +191,15 @@ class SpikingLSTMLayer(wiring.Component):
             p = (l - 1) % L  # the previous lane: element n - 1, its h and c
             m.submodules[f"rows{l}"] = rows = LaneRows(
                 lane=l, kind=self.kind, in_row=self.in_row, h_row=self.h_row,
-                in_addr_bits=len(self.in_addr[l]), bank_depth=self.banks[l].depth, cbits=cbits, chunks=C,
-                neurons=Q, held=held, **counters)
+                in_addr_bits=len(self.in_addr[l]), bank_depth=self.banks[l].depth, cbits=cbits, chunks=C, neurons=Q, **counters)
             m.submodules[f"lane_acc{l}"] = lacc = LaneAccumulator(
                 par=P, chunks=C, cbits=cbits, zbits=self.zbits, w_word=w_word, value_shape=val_shape,
                 multiply=self.multiply, lane=lane_sig)
             m.submodules[f"neuron{l}"] = ns = neurons[l]
             wiring.connect(m, ctl.lane[l], rows.lane, lacc.lane, ns.lane, track.lane[l])
             wiring.connect(m, track.wb[l], rows.wb, ns.wb)
-            if not held:
-                wiring.connect(m, rows.rec_rd, bank_rec[p])
+            wiring.connect(m, rows.rec_rd, bank_rec[p])
             wiring.connect(m, rows.bank_wr, bank_wr[l])
-            if held and self.last:
-                # the readout's row is h(N-1), still in the lane's h row register when it
-                # reads it; nothing reads this bank in hardware (synthesis removes it),
-                # the simulation test benches read every cell's h from it
-                m.d.comb += self.out_data[l].eq(rows.bank_wr.data)
             for port, lane in (("u_rd", l), ("u_wr", l), ("c_rd", p), ("c_wr", l)):
                 if port in cell_mem[lane]:  # the memories the cell has (NeuronStage)
                     wiring.connect(m, getattr(ns, port), cell_mem[lane][port])

@@ -8,7 +8,7 @@ from the cell's G gate rows, S membranes and carried values (:mod:`model.cells`)
 from __future__ import annotations
 
 from .config import HardwareConfig
-from .config import input_kind, recurrent_held
+from .config import input_kind
 from .rom import bits_for
 
 __all__ = ["memory_layout"]
@@ -37,10 +37,7 @@ def memory_layout(hw: HardwareConfig) -> dict[str, dict]:
             out[f"layer{l}.membranes"] = {"word_bits": q * states * net.u_bits, "depth": c, "instances": hw.lanes, "kind": "ram"}
         if carry_bits:
             out[f"layer{l}.cstate"] = {"word_bits": q * carry_bits, "depth": net.steps << cbits, "instances": hw.lanes, "kind": "ram"}
-        if not (recurrent_held(hw) and l == net.layers - 1):
-            # (a held last layer's bank has no reader in hardware: synthesis removes it)
-            out[f"layer{l}.bank"] = {"word_bits": hw.h_bits * h, "depth": per_lane << kbits,
-                                     "instances": hw.lanes, "kind": "ram"}
+        out[f"layer{l}.bank"] = {"word_bits": hw.h_bits * h, "depth": per_lane << kbits, "instances": hw.lanes, "kind": "ram"}
     if input_kind(hw, 0) == "features":
         out["inbuf"] = {"word_bits": net.inputs * net.x_bits, "depth": net.length, "instances": 1, "kind": "ram"}
     else:

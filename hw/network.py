@@ -24,7 +24,7 @@ from amaranth.lib.wiring import In, Out
 from model.config import ConfigError
 from model.params import NetworkParams
 
-from .config import COUNTER_BITS, CYCLE_BITS, HardwareConfig, beats_per_sequence, input_kind, recurrent_held
+from .config import COUNTER_BITS, CYCLE_BITS, HardwareConfig, beats_per_sequence, input_kind
 from .encoder import InputEncoder
 from .layer import SpikingLSTMLayer
 from .network_control import NetworkControl
@@ -119,8 +119,7 @@ class SpikingLSTMNetwork(wiring.Component):
             net, beat=input_layout(hw), row=first.in_row, depth=depth)
         last_lane, last_e = (N - 1) % L, (N - 1) // L
         m.submodules.readout = readout = Readout(
-            net, params.b_out, element=last_e, ebits=last.ebits, sum_bits=hw.logit_sum_bits(),
-            row_held=recurrent_held(hw))
+            net, params.b_out, element=last_e, ebits=last.ebits, sum_bits=hw.logit_sum_bits())
         m.submodules.argmax = argmax = ArgmaxScan(net.classes, signed(net.logit_bits))
         m.submodules.control = ctl = NetworkControl(layers=net.layers, classes=net.classes)
 

@@ -48,8 +48,7 @@ class Readout(wiring.Component):
       the logits from the biases (the BEGIN cycle); ``last`` is the DRAIN cycle, after
       which the logits are final;
     * ``h_addr`` (out) / ``h_data`` (in): a read port on the lane's h bank, address
-      ``{e, k}``, answered the next cycle (``h_addr`` is 0 outside ADDR); with
-      ``row_held``, a register that holds the row throughout, read without a copy;
+      ``{e, k}``, answered the next cycle (``h_addr`` is 0 outside ADDR);
     * ``w_rd`` (out, a flipped read port signature): the ``W_out`` ROM, one word of
       ``classes`` weights per hidden neuron;
     * ``logits`` (out): the logits saturated to ``logit_bits`` (from registers);
@@ -57,12 +56,8 @@ class Readout(wiring.Component):
       h is multi-bit).
     """
 
-    def __init__(self, net: NetworkConfig, b_out, *, element: int, ebits: int, sum_bits: int,
-                 row_held: bool = False):
+    def __init__(self, net: NetworkConfig, b_out, *, element: int, ebits: int, sum_bits: int):
         self.net, self.b_out = net, [int(b) for b in b_out]
-        #: ``h_data`` is a register that holds the row for the whole readout (the last
-        #: layer's h row register, :func:`hw.config.recurrent_held`): it is used as it is
-        self.row_held = row_held
         if len(self.b_out) != net.classes:
             self._MustUse__silence = True
             raise ValueError(f"{len(self.b_out)} readout biases for {net.classes} classes")
@@ -90,8 +85,6 @@ class Readout(wiring.Component):
         sums = Signal(data.ArrayLayout(signed(self.sum_bits), classes))
         ro_k = Signal(kbits + 1)
         ro_row = Signal(self.h_row)
-        if self.row_held:  # no copy of a row that a register holds already
-            ro_row = self.h_data
         ro_mask = Signal(hidden)
         ro_cur = Signal(hidden)  # one-hot: the h spike being added, taken a cycle ahead
         ro_valid = Signal()
@@ -139,8 +132,7 @@ class Readout(wiring.Component):
                 m.d.comb += self.h_addr.eq(Cat(ro_k[:kbits], Const(self.element, self.ebits)))
                 m.next = "LATCH"
             with m.State("LATCH"):
-                if not self.row_held:
-                    m.d.sync += ro_row.eq(self.h_data)
+                m.d.sync += ro_row.eq(self.h_data)
                 m.next = "MASK"
             with m.State("MASK"):
                 m.d.sync += [ro_valid.eq(0), ro_mask.eq(Cat(*[ro_row[i] != 0 for i in range(hidden)]))]

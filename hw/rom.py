@@ -18,23 +18,13 @@ from model.params import LayerParams, NetworkParams
 
 from .config import HardwareConfig
 
-__all__ = ["BLOCK_ROM", "LUT_RAM", "LUT_RAM_MAX_DEPTH", "WEIGHT_BANK", "bits_for", "weight_rom", "weight_banks", "bias_words", "u0_words",
+__all__ = ["BLOCK_ROM", "WEIGHT_BANK", "bits_for", "weight_rom", "weight_banks", "bias_words", "u0_words",
            "readout_rom", "memories"]
 
 
 #: synthesis attributes of the weight ROMs: block RAM even when small, so that a
 #: bitstream's weights can be replaced (see :mod:`flows.bram`)
 BLOCK_ROM = {"ram_style": "block", "rom_style": "block"}
-
-
-#: synthesis attributes of a memory kept out of block RAM: the h banks of at most
-#: :data:`LUT_RAM_MAX_DEPTH` words. Left to itself, yosys put the tmnist baseline's
-#: 1024-bit h bank (64 words, 32 of them used) in block RAMs a sixteenth full, 29 per
-#: read port, spread over the device; their data routes were a third of the placed wire
-#: length (nextpnr seed 1)
-LUT_RAM = {"ram_style": "distributed"}
-#: the deepest h bank built in LUT RAM (16-word LUT RAMs, a multiplexer over them)
-LUT_RAM_MAX_DEPTH = 64
 
 
 #: words per bank of a weight ROM (see :mod:`hw.banked_rom`)

@@ -188,17 +188,11 @@ def test_memory_reads_hand_counted():
     assert (mem["layer0.acc"]["reads"], mem["layer0.acc"]["writes"]) == (5, 5)   # 3 + 2 x 1
     assert (mem["layer0.membranes"]["reads"], mem["layer0.membranes"]["writes"]) == (0, 2)
     assert (mem["layer0.cstate"]["reads"], mem["layer0.cstate"]["writes"]) == (1, 2)
-    # no bank: with one lane and one step, h(0) is still in the lane's h row register
-    # when element 1 needs it, and the readout reads h(1) from there too
-    assert "layer0.bank" not in mem
+    # bank: 2 writes; 1 recurrent read (element 1) + 1 readout read (T = 1)
+    assert (mem["layer0.bank"]["reads"], mem["layer0.bank"]["writes"]) == (2, 2)
     assert (mem["inbuf"]["reads"], mem["inbuf"]["writes"]) == (2, 2)
     assert mem["w_out"]["reads"] == 0
     assert mem["layer0.weights"]["word_bits"] == 4 * 8
-    # with T = 2 the same layer has its bank: 2 x 2 writes, element 1's recurrent reads
-    # (2 steps) and the readout's (T = 2)
-    two = energy.memory_reads(HardwareConfig(cfg.replace(steps=2), lanes=1, par=4), params,
-                              np.repeat(x, 2, axis=2))["memories"]["layer0.bank"]
-    assert (two["reads"], two["writes"]) == (4, 4)
     # (M + H) columns << 1 chunk-address bit (hw.rom.bits_for gives at least one bit)
     assert mem["layer0.weights"]["depth"] == 6
 
