@@ -70,12 +70,12 @@ KEEP_FANOUT = f"setattr -mod -set keep_hierarchy 1 *.{FANOUT_PREFIX}*"
 DEFAULT_TARGET_MHZ = 100.0
 #: bits of one ECP5 block RAM (DP16KD, 18 kbit)
 ECP5_BLOCK_RAM_BITS = 18 * 1024
-#: nextpnr's router2 finishes the digits design far sooner than router1; on the tmnist
-#: design it did not converge here (overuse rising after 130 passes) while router1 finished
-#: in a few minutes, hence ``--router``
 #: where a run's reports go unless ``--reports`` says otherwise: under build/, so that a
 #: run never overwrites the reports committed under reports/ without being asked to
 REPORTS_ROOT = ROOT / "build" / "reports"
+#: nextpnr's router2 finishes the digits design far sooner than router1; on the tmnist
+#: design it did not converge here (overuse rising after 130 passes) while router1 finished
+#: in a few minutes, hence ``--router``
 NEXTPNR_ROUTER = "router2"
 NEXTPNR_ROUTERS = ("router1", "router2")
 
