@@ -44,7 +44,7 @@ from model.params import random_params
 
 from .hdl import HDL_SOURCE, write_simulation_source
 from .localize import localize
-from .simulators import SIMULATORS, build, run_bench, simulator_env
+from .simulators import SIMULATORS, build, check_build_folder, run_bench, simulator_env
 
 __all__ = ["CosimCase", "prepare_case", "run_case", "locate_mismatch", "random_case", "preset_case",
            "case_params", "case_inputs", "simulator_env", "main"]
@@ -377,9 +377,10 @@ def main(argv=None) -> int:
         cases = [c if args.replay and i == 0 else
                  dataclasses.replace(c, fault=args.fault, name=f"{c.name}_{args.fault}")
                  for i, c in enumerate(cases)]
-    if args.sim == "verilator" and " " in str(args.build.resolve()):
-        print(f"error: --build {str(args.build)!r}: Verilator's generated makefiles cannot build in a "
-              "folder whose path has a space; choose a --build folder without one", file=sys.stderr)
+    try:  # refused before any case is prepared
+        check_build_folder(args.sim, args.build)
+    except ValueError as err:
+        print(f"error: --build: {err}", file=sys.stderr)
         return 2
     if args.sim == "icarus" and shutil.which("iverilog") is None:
         print("error: --sim icarus needs iverilog on PATH (Debian: apt-get install iverilog)", file=sys.stderr)

@@ -108,15 +108,22 @@ def _runtime_key(waves: bool) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def check_build_folder(sim: str, folder: Path) -> None:
+    """ValueError when ``sim`` cannot build in ``folder``: Verilator's generated makefiles
+    refuse a path that has a space."""
+    folder = Path(folder).resolve()
+    if sim == "verilator" and " " in str(folder):
+        raise ValueError(f"Verilator's generated makefiles cannot build in a folder whose path has "
+                         f"a space ({str(folder)!r}); choose a folder without one")
+
+
 def build(sim: str, folder: Path, waves: bool = False, cache_root: Path | None = None):
     """Build ``folder/top.v`` for ``sim`` in ``folder/sim_<sim>``; returns the runner,
     the build folder and the build time in seconds."""
     from cocotb_tools.runner import get_runner
 
     folder = Path(folder).resolve()
-    if sim == "verilator" and " " in str(folder):
-        raise ValueError(f"Verilator's generated makefiles cannot build in a folder whose path has "
-                         f"a space ({str(folder)!r}); build the case elsewhere")
+    check_build_folder(sim, folder)
     build_dir = folder / f"sim_{sim}"
     source = folder / HDL_SOURCE
     t0 = time.perf_counter()

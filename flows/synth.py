@@ -346,6 +346,15 @@ class SynthEcp5(Step):
         check_fit(usage, ctx.board.device)
 
 
+def nextpnr_args(brd: Board, seed: int) -> list[str]:
+    """nextpnr-ecp5's arguments for a build folder's ``top.json`` and ``top.lpf`` on the
+    board's device, placement seed ``seed``, failing timing allowed (the flow reports it)."""
+    plat = brd.platform()
+    return [plat._nextpnr_device_options[plat.device], "--package",
+            plat._nextpnr_package_options[plat.package].upper(), "--speed", str(plat.speed),
+            "--json", "top.json", "--lpf", "top.lpf", "--timing-allow-fail", "--seed", str(seed)]
+
+
 def _fmax(pnr: dict) -> float | None:
     """The slowest clock's achieved Fmax in a nextpnr report (None without a clock)."""
     return min((v["achieved"] for v in pnr.get("fmax", {}).values()), default=None)
@@ -362,19 +371,15 @@ class PlaceAndRouteEcp5(Step):
     def run(self, ctx):
         from . import bram
         opt, brd, build, hw = ctx.options, ctx.board, ctx.build, ctx.hw
-        plat = brd.platform()
-        dev_opt = plat._nextpnr_device_options[plat.device]
-        pkg_opt = plat._nextpnr_package_options[plat.package].upper()
         echo = lambda line: any(s in line for s in ("Max frequency", "Device utilisation", "ERROR",  # noqa: E731
                                                     "Program finished", "TRELLIS_COMB:", "DP16KD:"))
         seeds = tuple(opt.pnr_seeds) or (opt.pnr_seed,)
 
         def place(seed: int, suffix: str) -> float:
             return run_tool(
-                "nextpnr-ecp5", [dev_opt, "--package", pkg_opt, "--speed", str(plat.speed),
-                                 "--json", "top.json", "--lpf", "top.lpf",
-                                 "--textcfg", f"placeholder{suffix}.config", "--report", f"pnr{suffix}.json",
-                                 "--timing-allow-fail", "--seed", str(seed), "--router", opt.router],
+                "nextpnr-ecp5", nextpnr_args(brd, seed) + [
+                    "--textcfg", f"placeholder{suffix}.config", "--report", f"pnr{suffix}.json",
+                    "--router", opt.router],
                 cwd=build, log=build / f"nextpnr{suffix}.log",
                 label=f"nextpnr-ecp5 (seed {seed})" if suffix else "nextpnr-ecp5", echo=echo)
 

@@ -68,16 +68,13 @@ def wire_by_group(placed: dict, top: str = "top") -> dict[str, dict]:
 
 def _place(build: Path, board_name: str, seed: int) -> Path:
     from .boards import board as get_board
+    from .synth import nextpnr_args
     from .tools import run_tool
     for name in ("top.json", "top.lpf"):
         if not (build / name).is_file():
             raise FileNotFoundError(f"{build / name} is missing: run make synth for this design first")
-    plat = get_board(board_name).platform()
     out = build / "placed.json"
-    run_tool("nextpnr-ecp5", [plat._nextpnr_device_options[plat.device], "--package",
-                              plat._nextpnr_package_options[plat.package].upper(), "--speed", str(plat.speed),
-                              "--json", "top.json", "--lpf", "top.lpf", "--timing-allow-fail", "--seed",
-                              str(seed), "--no-route", "--write", "placed.json.partial"],
+    run_tool("nextpnr-ecp5", nextpnr_args(get_board(board_name), seed) + ["--no-route", "--write", "placed.json.partial"],
              cwd=build, log=build / "place.log", label="nextpnr-ecp5 (placement only)")
     os.replace(build / "placed.json.partial", out)
     return out
