@@ -38,7 +38,7 @@ from hw.rom import bits_for
 from model import cells
 from model.cli import positive_int
 from model.cells.lstm import baseline_config
-from model.config import DEFAULT_CELL, ConfigError, NetworkConfig, PRESETS, preset
+from model.config import DEFAULT_CELL, ConfigError, NetworkConfig, PRESETS, preset, random_widths
 from model.encoding import random_input
 from model.params import random_params
 
@@ -204,7 +204,7 @@ def random_case(rng: np.random.Generator, index: int, sequences: int) -> CosimCa
         name=f"random{index}")
     options = [p for p in (4, 8, 12, 16, 24, 32) if p in valid_pars(net)]
     hw = HardwareConfig(net, lanes=int(rng.integers(1, steps + 1)), par=int(rng.choice(options)))
-    hw = _other_cell(hw, index)
+    hw = _wide_widths(_other_cell(hw, index), index)
     return CosimCase(
         name=f"random{index:03d}", hw=hw, params_seed=int(rng.integers(1 << 16)),
         threshold_scale=float(rng.uniform(0.05 if narrow else 0.2, 1.0)),
@@ -228,6 +228,20 @@ def _other_cell(hw: HardwareConfig, index: int) -> HardwareConfig:
     net = cell.random_config(hw.net, side)
     options = valid_pars(net, 8 * cell.gates)
     return HardwareConfig(net, lanes=min(hw.lanes, net.steps), par=int(side.choice(options)))
+
+
+#: share of the random configurations whose widths are drawn again from the whole range
+#: validation accepts (2 to 32 bits, :func:`model.config.random_widths`)
+WIDE_WIDTHS = 0.2
+
+
+def _wide_widths(hw: HardwareConfig, index: int) -> HardwareConfig:
+    """Now and then the same sizes with every width redrawn over the accepted range, from
+    a generator of its own (the other draws of the seed stay as they were)."""
+    side = np.random.default_rng([index, 0x31DE])
+    if side.random() >= WIDE_WIDTHS:
+        return hw
+    return HardwareConfig(random_widths(hw.net, side), lanes=hw.lanes, par=hw.par)
 
 
 #: the baselines of :func:`model.cells.lstm.baseline_config` that ``--presets all`` adds

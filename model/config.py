@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from . import numerics as nr
 
 __all__ = ["ConfigError", "NetworkConfig", "PRESETS", "preset", "ENCODINGS", "NONSPIKING",
-           "DEFAULT_CELL"]
+           "DEFAULT_CELL", "WIDTH_FIELDS", "WIDTH_RANGE", "random_widths"]
 
 #: gate sums must stay below this for the golden model's exact integer sums (int64)
 EXACT_SUM_LIMIT = 1 << 62
@@ -21,6 +21,9 @@ GOLDEN_BYTES_LIMIT = 8 << 30
 ENCODINGS = ("direct", "rate", "level", "spikes")
 #: Which gate of the Datta cell is kept non-spiking ("none": all gates spike).
 NONSPIKING = ("none", "i", "g")
+#: the declared widths, and the range validation accepts for each of them (bits)
+WIDTH_FIELDS = ("x_bits", "w_bits", "acc_bits", "u_bits", "c_bits", "logit_bits", "ns_bits")
+WIDTH_RANGE = (2, 32)
 #: the cell of a configuration that names none (every package before cells were plug-ins)
 DEFAULT_CELL = "datta"
 
@@ -134,9 +137,10 @@ class NetworkConfig:
         need(self.encoding in ENCODINGS,
              f"unknown encoding {self.encoding!r}; choose one of {', '.join(ENCODINGS)}")
         cell = self.cell_def()
-        for fname in ("x_bits", "w_bits", "acc_bits", "u_bits", "c_bits", "logit_bits", "ns_bits"):
+        lo, hi = WIDTH_RANGE
+        for fname in WIDTH_FIELDS:
             v = getattr(self, fname)
-            need(is_int(v) and 2 <= v <= 32, f"{fname} must be an integer from 2 to 32, got {v!r}")
+            need(is_int(v) and lo <= v <= hi, f"{fname} must be an integer from {lo} to {hi}, got {v!r}")
         need(self.x_bits <= nr.LFSR_BITS or self.encoding != "rate",
              f"x_bits={self.x_bits} is wider than the {nr.LFSR_BITS}-bit rate-coding LFSR")
         need(self.acc_bits >= self.w_bits,
@@ -245,6 +249,36 @@ class NetworkConfig:
         if unknown:
             raise ConfigError(f"unknown configuration keys: {', '.join(unknown)}")
         return cls(**d)
+
+
+def random_widths(cfg: NetworkConfig, rng, tries: int = 200) -> NetworkConfig:
+    """``cfg`` with every declared width drawn uniformly from what validation accepts
+    (:data:`WIDTH_RANGE`, ``acc_bits`` and ``logit_bits`` at least ``w_bits``, the
+    LFSR's width for rate-coded ``x_bits``), and the shifts that depend on them redrawn
+    inside their new ranges. A draw that validation refuses (a gate sum past the exact
+    int64 range, a non-spiking gate wider than ``c_bits``) is drawn again. The random
+    generators of the tests and of ``make cosim`` use it, so that they reach every width
+    a user may configure (#18)."""
+    lo, hi = WIDTH_RANGE
+    last = None
+    for _ in range(tries):
+        w = int(rng.integers(lo, hi + 1))
+        x_hi = nr.LFSR_BITS if cfg.encoding == "rate" else hi
+        x = int(rng.integers(lo, x_hi + 1))
+        acc = int(rng.integers(w, hi + 1))
+        changes = dict(
+            x_bits=x, w_bits=w, acc_bits=acc, u_bits=int(rng.integers(lo, hi + 1)),
+            c_bits=int(rng.integers(lo, hi + 1)), logit_bits=int(rng.integers(w, hi + 1)),
+            ns_bits=int(rng.integers(lo, hi + 1)), ns_shift=int(rng.integers(0, acc)),
+            level_shift=int(rng.integers(0, x)))
+        u = changes["u_bits"]
+        changes["leak_shift"] = tuple(int(rng.integers(0, min(u, 4))) for _ in cfg.leak_shift)
+        changes["frac_bits"] = int(rng.integers(1, 16))  # the cells that take no fraction ignore it
+        try:
+            return cfg.replace(**changes)
+        except ConfigError as e:
+            last = e
+    raise ConfigError(f"no accepted widths for {cfg.name!r} in {tries} draws; the last: {last}")
 
 
 def _is_integer(value) -> bool:

@@ -61,6 +61,30 @@ def test_the_baseline_preset_matches_golden_under_verilator(tmp_path):
     assert len(r["results"]) == 12
 
 
+def test_32_bit_widths_match_golden_under_verilator(tmp_path):
+    """Direct 12-bit inputs times 32-bit weights: gate sums far past 2**31 (the golden
+    model's old int32 wrap, #18), 32-bit accumulators, membranes, cell state and logits."""
+    net = preset("tiny", encoding="direct", x_bits=12, w_bits=32, acc_bits=32, u_bits=32,
+                 c_bits=32, logit_bits=32, hidden=(6, 4), length=4, steps=3, classes=3)
+    assert net.gate_sum_bound(0) > 1 << 40
+    case = CosimCase(name="wide32", hw=HardwareConfig(net, lanes=2, par=4), params_seed=3,
+                     threshold_scale=0.3, sequences=12, input_seed=5, output_stalls=0.3)
+    r = run_case(case, build_root=tmp_path)
+    assert r["mismatch"] is None, r["mismatch"]
+    assert len({tuple(res["logits"]) for res in r["results"]}) >= 4  # not all saturated alike
+    assert max(abs(v) for res in r["results"] for v in res["logits"]) > 1 << 24
+
+
+def test_the_random_cases_reach_the_whole_width_range():
+    from cosim.runner import random_case
+    from model.config import WIDTH_FIELDS
+    rng = np.random.default_rng(1)
+    cases = [random_case(rng, i, 1) for i in range(100)]
+    for name in WIDTH_FIELDS:
+        values = [getattr(c.hw.net, name) for c in cases]
+        assert min(values) <= 5 and max(values) >= 24, (name, sorted(set(values)))
+
+
 def test_a_faulty_design_is_reported_and_located(tmp_path):
     # the hardware gets the c LIF's threshold off by one; the golden model does not
     case = small_case("ci_fault", fault="threshold", input_seed=5)

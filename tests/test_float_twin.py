@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from conftest import random_input
 from model import golden
-from model.config import NetworkConfig, preset
+from model.config import NetworkConfig, preset, random_widths
 from model.encoding import encode
 from model.float_twin import FloatSpikingLSTM, SpikeStep
 from model.params import random_params
@@ -38,6 +38,27 @@ def test_twin_equals_golden(encoding, nonspiking, seed, leak):
         assert np.array_equal(out["layers"][l]["h"].numpy(), tr.h)
     assert np.array_equal(out["logits"].numpy(), ref.logits)
     assert np.array_equal(out["element_logits"].numpy(), ref.element_logits)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["spikes", "rate", "level", "direct"]),
+       st.sampled_from(["none", "i", "g"]), st.integers(0, 2**16))
+def test_twin_equals_golden_at_any_width_below_float64s_exact_range(encoding, nonspiking, seed):
+    """Every width validation accepts, drawn by model.config.random_widths: the float64
+    twin is exact while every sum stays below 2**53 (docs/arithmetic.md); past that only
+    the golden model (int64 sums) and the hardware are exact."""
+    rng = np.random.default_rng(seed)
+    cfg = random_widths(preset("tiny", encoding=encoding, nonspiking=nonspiking, hidden=(5, 4)), rng)
+    assume(max(cfg.gate_sum_bound(l) for l in range(cfg.layers)) < 1 << 53)
+    assume(cfg.readout_sum_bound() < 1 << 53)
+    params = random_params(cfg, seed, threshold_scale=0.5)
+    x = random_input(cfg, 3, rng)
+    ref = golden.run(cfg, params, x)
+    out = twin_output(cfg, params, x)
+    for l, tr in enumerate(ref.layers):
+        assert np.array_equal(out["layers"][l]["gates"].numpy(), tr.gates)
+        assert np.array_equal(out["layers"][l]["h"].numpy(), tr.h)
+    assert np.array_equal(out["logits"].numpy(), ref.logits)
 
 
 def test_twin_if_neurons_on_digits_preset(rng):

@@ -16,7 +16,7 @@ from conftest import random_input
 from hw.config import HardwareConfig
 from hw.latency import cycles_for_batch, schedule
 from hw.simulate import simulate_network
-from model.config import ConfigError, NetworkConfig, preset
+from model.config import ConfigError, NetworkConfig, preset, random_widths
 from model.params import random_params
 
 pytestmark = pytest.mark.hwsim
@@ -139,6 +139,20 @@ def random_hardware_case(rng):
 def test_random_configurations_match_golden(seed):
     rng = np.random.default_rng(seed)
     hw = random_hardware_case(rng)
+    params = random_params(hw.net, seed, threshold_scale=float(rng.uniform(0.05, 1.0)))
+    x = random_input(hw.net, 3, rng)
+    print(f"seed {seed}: {hw}")  # shown by pytest when the case fails
+    check_against_golden(hw, params, x, input_gaps=0.2, output_stalls=0.2, seed=seed)
+
+
+@pytest.mark.parametrize("seed", [106, 115, 124, 128, 130])
+def test_random_configurations_at_any_accepted_width_match_golden(seed):
+    """The sizes of a random case with every width redrawn from the whole range that
+    validation accepts (2 to 32 bits, model.config.random_widths): up to 32-bit weights,
+    accumulators past 2**31, 32-bit membranes and logits (#18)."""
+    rng = np.random.default_rng(seed)
+    base = random_hardware_case(rng)
+    hw = HardwareConfig(random_widths(base.net, rng), lanes=base.lanes, par=base.par)
     params = random_params(hw.net, seed, threshold_scale=float(rng.uniform(0.05, 1.0)))
     x = random_input(hw.net, 3, rng)
     print(f"seed {seed}: {hw}")  # shown by pytest when the case fails
