@@ -21,6 +21,16 @@ def twin_output(cfg, params, x):
         return model(torch.as_tensor(encode(cfg, x), dtype=torch.float64))
 
 
+def assert_twin_equals_golden(cfg, params, x):
+    ref = golden.run(cfg, params, x)
+    out = twin_output(cfg, params, x)
+    for l, tr in enumerate(ref.layers):
+        for name in ("gates", "c", "h"):
+            assert np.array_equal(out["layers"][l][name].numpy(), getattr(tr, name)), (l, name)
+    assert np.array_equal(out["logits"].numpy(), ref.logits)
+    assert np.array_equal(out["element_logits"].numpy(), ref.element_logits)
+
+
 @given(st.sampled_from(["spikes", "rate", "level", "direct"]),
        st.sampled_from(["none", "i", "g"]), st.integers(0, 1000),
        st.lists(st.integers(0, 3), min_size=5, max_size=5))
@@ -30,14 +40,7 @@ def test_twin_equals_golden(encoding, nonspiking, seed, leak):
     rng = np.random.default_rng(seed)
     params = random_params(cfg, seed, threshold_scale=0.5)
     x = random_input(cfg, 4, rng)
-    ref = golden.run(cfg, params, x)
-    out = twin_output(cfg, params, x)
-    for l, tr in enumerate(ref.layers):
-        assert np.array_equal(out["layers"][l]["gates"].numpy(), tr.gates)
-        assert np.array_equal(out["layers"][l]["c"].numpy(), tr.c)
-        assert np.array_equal(out["layers"][l]["h"].numpy(), tr.h)
-    assert np.array_equal(out["logits"].numpy(), ref.logits)
-    assert np.array_equal(out["element_logits"].numpy(), ref.element_logits)
+    assert_twin_equals_golden(cfg, params, x)
 
 
 @settings(max_examples=40, deadline=None)
@@ -53,12 +56,7 @@ def test_twin_equals_golden_at_any_width_below_float64s_exact_range(encoding, no
     assume(cfg.readout_sum_bound() < 1 << 53)
     params = random_params(cfg, seed, threshold_scale=0.5)
     x = random_input(cfg, 3, rng)
-    ref = golden.run(cfg, params, x)
-    out = twin_output(cfg, params, x)
-    for l, tr in enumerate(ref.layers):
-        assert np.array_equal(out["layers"][l]["gates"].numpy(), tr.gates)
-        assert np.array_equal(out["layers"][l]["h"].numpy(), tr.h)
-    assert np.array_equal(out["logits"].numpy(), ref.logits)
+    assert_twin_equals_golden(cfg, params, x)
 
 
 def test_twin_if_neurons_on_digits_preset(rng):
