@@ -259,7 +259,11 @@ def test_ctrl_c_during_training_leaves_no_run_and_a_rerun_works(tmp_path):
     cmd = [sys.executable, "-m", "model.train", "--dataset", "digits", "--steps", "2",
            "--ann-epochs", "400", "--snn-epochs", "1", "--qat-epochs", "1", "--threads", "1",
            "--out", str(out), "--reports", str(rep)]
-    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # A shell that starts a job in the background without job control hands it SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler: give the child the
+    # default disposition so that the test means the same under any CI launcher.
+    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     deadline = time.monotonic() + 240
     for line in proc.stdout:  # interrupt once the float model is training
