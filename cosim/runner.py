@@ -36,7 +36,7 @@ from hw.latency import cycles_for_batch, result_budget
 from hw.network import SpikingLSTMNetwork, input_beats
 from hw.rom import bits_for
 from model import cells
-from model.cli import positive_int
+from model.cli import positive_int, write_text_atomic
 from model.cells.lstm import baseline_config
 from model.config import DEFAULT_CELL, ConfigError, NetworkConfig, PRESETS, preset, random_widths
 from model.encoding import random_input
@@ -275,15 +275,6 @@ def preset_sequences(name: str, sequences: int, cycle_budget: int) -> int:
     return max(1, min(sequences, cycle_budget // max(per_sequence, 1)))
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (a temporary file renamed into place)."""
-    import tempfile
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
-        tmp.write(text)
-    os.replace(tmp.name, path)
-
-
 def _table(rows: list[dict]) -> str:
     head = (f"{'case':<16} {'sim':<9} {'L':>2} {'P':>3} {'enc':<7} {'seqs':>4} {'cycles':>9} "
             f"{'build s':>8} {'run s':>7} {'cyc/s':>9} result")
@@ -315,7 +306,7 @@ def _run_and_report(case: CosimCase, sim: str, waves: bool, build_root: Path = B
         return r
     replay_dir.mkdir(parents=True, exist_ok=True)
     replay = replay_dir / f"{case.name}.json"
-    _write_text(replay, json.dumps(case.to_dict(), indent=1))
+    write_text_atomic(replay, json.dumps(case.to_dict(), indent=1))
     lines = [f"{_status(r)} in {case.name} ({sim}): {r['mismatch']}"]
     if r["mismatch_sequence"] is not None:
         print(f"{case.name}: locating the first differing h spike in the Amaranth simulation "
@@ -364,7 +355,8 @@ def main(argv=None) -> int:
                     help="after the cases, run preset tiny with a planted threshold fault: the "
                          "run fails unless the checker reports it")
     ap.add_argument("--summary", type=Path, metavar="FILE",
-                    help="also write the table and the totals to FILE (Markdown, atomically)")
+                    help="also write the table and the totals to FILE (Markdown, atomically; an old "
+                         "FILE is removed when the cases start)")
     args = ap.parse_args(argv)
 
     try:
@@ -400,6 +392,8 @@ def main(argv=None) -> int:
         print("error: --sim icarus needs iverilog on PATH (Debian: apt-get install iverilog)", file=sys.stderr)
         return 2
 
+    if args.summary:  # an interrupted run leaves no summary, not the last run's one
+        args.summary.unlink(missing_ok=True)
     rows = []
     started = time.perf_counter()
     for i, case in enumerate(cases):
@@ -435,9 +429,10 @@ def main(argv=None) -> int:
     lines += [fault_line] if fault_line else []
     print("\n".join(lines))
     if args.summary:
-        _write_text(args.summary, f"# cosim run, seed {args.seed}\n\n```\n" + "\n".join(lines) + "\n```\n")
+        write_text_atomic(args.summary, f"# cosim run, seed {args.seed}\n\n```\n" + "\n".join(lines) + "\n```\n")
     return 1 if bad or fault_missed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from model.cli import run_command
+    run_command(main)

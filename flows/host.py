@@ -264,4 +264,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from model.cli import run_command
+    run_command(main)

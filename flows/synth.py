@@ -39,7 +39,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from model.cli import OutputError, check_writable, positive_float, positive_int
+from model.cli import OutputError, check_writable, positive_float, positive_int, write_text_atomic
 from model.config import ConfigError
 from hw.config import default_par, valid_pars
 from hw.fanout import FANOUT_PREFIX
@@ -93,10 +92,7 @@ def default_hardware(net, lanes=None, par=None):
 
 
 def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
-        json.dump(data, tmp, indent=1, default=jsonable)
-    os.replace(tmp.name, path)
+    write_text_atomic(path, json.dumps(data, indent=1, default=jsonable))
 
 
 # ---- yosys figures -----------------------------------------------------------------------
@@ -836,4 +832,5 @@ def one_line_errors(call, extra: tuple = ()) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from model.cli import run_command
+    run_command(main)

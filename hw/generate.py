@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 
+from model.cli import write_text_atomic
 from model.config import ConfigError, PRESETS, preset
 from model.params import random_params
 
@@ -35,12 +35,7 @@ def write_design(design: SpikingLSTMNetwork, path: str | os.PathLike, fmt: str =
     """Write the design atomically (a temporary file renamed into place)."""
     from amaranth.back import rtlil, verilog
     text = verilog.convert(design, name=name) if fmt == "verilog" else rtlil.convert(design, name=name)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
-        tmp.write(text)
-    os.replace(tmp.name, path)
-    return path
+    return write_text_atomic(path, text)
 
 
 def main(argv=None) -> int:
@@ -73,4 +68,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from model.cli import run_command
+    run_command(main)

@@ -10,8 +10,6 @@ whole package live here, above both.
 
 from __future__ import annotations
 
-import sys
-
 from model import export
 
 from .rom import memories
@@ -38,4 +36,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from model.cli import run_command
+    run_command(main)

@@ -387,4 +387,5 @@ def _config_changes(ap: argparse.ArgumentParser, items: list[str]) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from model.cli import run_command
+    run_command(main)

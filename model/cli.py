@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+import sys
 import tempfile
 from pathlib import Path
 
@@ -53,3 +55,45 @@ def check_writable(folder: str | os.PathLike, what: str) -> None:
         tempfile.TemporaryDirectory(dir=existing, prefix=".spikegate-write-test.").cleanup()
     except OSError as err:
         raise OutputError(f"{what}: cannot write in {existing} ({err.strerror or err})") from None
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` through a hidden temporary file beside it, renamed into
+    place: a reader sees the old file or the new one, never half of one. The temporary
+    file goes whatever stops the write, Ctrl-C included (only SIGKILL can leave one,
+    named ``.<name>.*.tmp``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is an ordinary file
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def _terminated(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def run_command(main) -> None:
+    """Run ``main()`` as a ``python -m`` command and exit with its status.
+
+    SIGTERM (``kill``, a CI time-out) becomes ``SystemExit(143)`` and Ctrl-C ends in one
+    line and status 130. Both unwind the stack, so the cleanup handlers of the atomic
+    writers run exactly as for any other error."""
+    signal.signal(signal.SIGTERM, _terminated)
+    try:
+        status = main()
+    except KeyboardInterrupt:
+        print("spikegate: interrupted; finished outputs were kept, unfinished ones removed",
+              file=sys.stderr)
+        status = 130
+    sys.exit(status)

@@ -626,4 +626,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from model.cli import run_command
+    run_command(main)

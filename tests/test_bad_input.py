@@ -406,3 +406,22 @@ def test_the_package_help_examples_run(tmp_path):
 def test_model_export_says_where_its_commands_are():
     status, _, err = run_cli("model.export", "--help")
     assert status == 2 and "python -m hw.package" in err
+
+
+def test_an_atomic_write_cut_short_keeps_the_old_file(tmp_path, monkeypatch):
+    """model.cli.write_text_atomic writes flow.json, the Verilog and the cosim summary."""
+    from model import cli
+    path = tmp_path / "summary.md"
+    path.write_text("old\n")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cli.write_text_atomic(path, "new\n")
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.md"]
+    assert path.read_text() == "old\n"
+    cli.write_text_atomic(path, "new\n")
+    assert path.read_text() == "new\n"
+    assert oct(path.stat().st_mode & 0o777) == "0o644"

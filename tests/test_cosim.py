@@ -139,6 +139,22 @@ def test_a_case_that_cannot_run_is_failed_not_a_mismatch(tmp_path, capsys, monke
     assert "planted fault (preset tiny, c threshold + 1): NOT caught" in out
 
 
+def test_an_interrupted_run_leaves_no_summary(tmp_path, monkeypatch):
+    """Ctrl-C during the cases: neither a half summary nor the previous run's one."""
+    from cosim import runner
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    summary = tmp_path / "out" / "summary.md"
+    summary.parent.mkdir()
+    summary.write_text("# cosim run, seed 1 (an older run)\n")
+    monkeypatch.setattr(runner, "run_case", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        main(["--preset", "tiny", "--sequences", "1", "--build", str(tmp_path / "b"),
+              "--summary", str(summary)])
+    assert list(summary.parent.iterdir()) == []
+
+
 def test_a_build_folder_with_a_space_is_refused_before_any_work(tmp_path, capsys):
     folder = tmp_path / "with space"
     assert main(["--preset", "tiny", "--sequences", "1", "--build", str(folder)]) == 2

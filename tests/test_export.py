@@ -140,6 +140,49 @@ def test_failed_overwrite_keeps_the_old_package(tmp_path, model, monkeypatch):
     hwpkg.load_package(path)
 
 
+def test_ctrl_c_during_an_overwrite_keeps_the_old_package(tmp_path, model, monkeypatch):
+    """A KeyboardInterrupt is not an Exception: the staging folder must still go."""
+    cfg, params = model
+    path = hwpkg.write_package(tmp_path / "pkg", cfg, params)
+    before = (path / "manifest.json").read_text()
+    other = random_params(cfg, 4)
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export, "_mem_files", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        hwpkg.write_package(path, cfg, other)
+    monkeypatch.undo()
+    assert (path / "manifest.json").read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pkg"]
+    again = hwpkg.write_package(path, cfg, other)
+    assert (again / "manifest.json").read_text() != before
+    hwpkg.load_package(again)
+
+
+def test_ctrl_c_between_the_two_renames_puts_the_old_package_back(tmp_path, model, monkeypatch):
+    cfg, params = model
+    path = hwpkg.write_package(tmp_path / "pkg", cfg, params)
+    before = (path / "manifest.json").read_text()
+    real_replace = os.replace
+    calls = []
+
+    def second_rename_interrupted(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(export.os, "replace", second_rename_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        hwpkg.write_package(path, cfg, random_params(cfg, 4))
+    monkeypatch.undo()
+    assert len(calls) == 3  # old aside, new in (interrupted), old back
+    assert (path / "manifest.json").read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pkg"]
+
+
 def test_invalid_parameters_are_not_written(tmp_path, model):
     cfg, params = model
     params.layers[0].w_x[0, 0, 0] = 200  # outside 8-bit

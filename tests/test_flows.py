@@ -234,7 +234,7 @@ def _unpacked_slices(bit: Path, tmp: Path) -> dict:
 
 
 @pytest.mark.synth
-def test_tiny_builds_to_a_bitstream_whose_brams_hold_the_weights(tmp_path):
+def test_tiny_builds_to_a_bitstream_whose_brams_hold_the_weights(tmp_path, monkeypatch):
     from flows.synth import run_flow
     from flows.weights import patch_bitstream
     from hw.package import write_package
@@ -278,6 +278,17 @@ def test_tiny_builds_to_a_bitstream_whose_brams_hold_the_weights(tmp_path):
     new_params = replace(real, w_out=rng.integers(-128, 128, size=real.w_out.shape),
                          layers=[lp.replace(w_h=rng.integers(-128, 128, size=lp.w_h.shape))])
     pkg = write_package(tmp_path / "newpkg", net, new_params)
+    # Ctrl-C while ecppack runs: no weights folder, finished or staged, is left behind
+    from flows import weights as flow_weights
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(flow_weights, "run_tool", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        patch_bitstream(build, str(pkg))
+    monkeypatch.undo()
+    assert not (build / "weights").exists() or not any((build / "weights").iterdir())
     new_bit = patch_bitstream(build, str(pkg))
     assert new_bit.exists() and new_bit != bit
     unpack2 = tmp_path / "unpack2"
