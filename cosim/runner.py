@@ -330,6 +330,57 @@ def _run_and_report(case: CosimCase, sim: str, waves: bool, build_root: Path = B
     return r
 
 
+AGREE_SEQUENCES = 2  # per case in the agreement stage: enough to compare, cheap under Icarus
+AGREE_RANDOM = 4      # random cases rerun there, besides presets tiny and digits
+
+
+def disagreement(a: dict, b: dict) -> str | None:
+    """How two simulators' runs of one case differ (None when they agree): the verdict,
+    then the results sequence by sequence, then the cycle count."""
+    if bool(a.get("failed")) or bool(b.get("failed")):
+        return f"did not run: {a['sim']}: {_status(a)}, {b['sim']}: {_status(b)}"
+    if (a["mismatch"] is None) != (b["mismatch"] is None):
+        return f"{a['sim']} says {_status(a)}, {b['sim']} says {_status(b)}"
+    ra, rb = a.get("results", []), b.get("results", [])
+    if len(ra) != len(rb):
+        return f"{len(ra)} results under {a['sim']}, {len(rb)} under {b['sim']}"
+    for i, (x, y) in enumerate(zip(ra, rb)):
+        if x != y:
+            return f"sequence {i}: {a['sim']} gives {x}, {b['sim']} gives {y}"
+    if a["cycles"] != b["cycles"]:
+        return f"{a['cycles']} cycles under {a['sim']}, {b['cycles']} under {b['sim']}"
+    return None
+
+
+def agreement_cases(cases: list[CosimCase]) -> list[CosimCase]:
+    """Presets tiny and digits and the first few random cases, short, under new names."""
+    picked = [c for c in cases if c.name in ("preset_tiny", "preset_digits")]
+    picked += [c for c in cases if c.name.startswith("random")][:AGREE_RANDOM]
+    return [dataclasses.replace(c, name=f"{c.name}_agree", sequences=min(c.sequences, AGREE_SEQUENCES))
+            for c in picked]
+
+
+def run_agreement(cases: list[CosimCase], sim: str, other: str, build_root: Path) -> tuple[str, bool]:
+    """Run ``cases`` under both simulators; the summary line and whether any disagreed.
+    A missing optional simulator is reported as skipped, not as a failure."""
+    if other == sim:
+        return f"{other} agreement: skipped (the run itself used {sim})", False
+    if other == "icarus" and shutil.which("iverilog") is None:
+        return ("icarus agreement: skipped, iverilog is not on PATH (Debian package iverilog); "
+                f"{len(cases)} cases were to run under both simulators"), False
+    bad = []
+    for case in cases:
+        a = _run_and_report(case, sim, False, build_root)
+        b = _run_and_report(case, other, False, build_root)
+        why = disagreement(a, b) or (None if a["mismatch"] is None else f"both: {_status(a)} ({a['mismatch']})")
+        print(f"  agreement {case.name}: {why or 'same results and cycles'}", flush=True)
+        if why:
+            bad.append(f"{case.name}: {why}")
+    head = (f"{sim}/{other} agreement: {len(cases) - len(bad)} of {len(cases)} cases give the same "
+            f"results and cycles ({sum(c.sequences for c in cases)} sequences)")
+    return "\n".join([head] + [f"  {line}" for line in bad]), bool(bad)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sim", default=os.environ.get("SIM", "verilator"), choices=SIMULATORS)
@@ -354,6 +405,11 @@ def main(argv=None) -> int:
     ap.add_argument("--prove-fault", action="store_true",
                     help="after the cases, run preset tiny with a planted threshold fault: the "
                          "run fails unless the checker reports it")
+    ap.add_argument("--agree", choices=SIMULATORS, metavar="SIM",
+                    help="after the cases, rerun presets tiny and digits and the first "
+                         f"{AGREE_RANDOM} random cases ({AGREE_SEQUENCES} sequences each) under "
+                         "both --sim and SIM and compare results and cycles (skipped, and "
+                         "said so, when SIM is not installed)")
     ap.add_argument("--summary", type=Path, metavar="FILE",
                     help="also write the table and the totals to FILE (Markdown, atomically; an old "
                          "FILE is removed when the cases start)")
@@ -402,6 +458,9 @@ def main(argv=None) -> int:
         print(f"[{i + 1}/{len(cases)}] {case.name}: {r['cycles']} cycles, "
               f"{r['cycles_per_s']:.0f} cycles/s, {_status(r)}",
               flush=True)
+    agree_line, disagreed = None, False
+    if args.agree:
+        agree_line, disagreed = run_agreement(agreement_cases(cases), args.sim, args.agree, args.build)
     fault_line, fault_missed = None, False
     if args.prove_fault:
         planted = dataclasses.replace(preset_case("tiny", 2), name="preset_tiny_planted_fault",
@@ -426,11 +485,12 @@ def main(argv=None) -> int:
              f"(builds {sum(r.get('build_s', 0.0) for r in rows) / 60:.1f} min); cells "
              f"{', '.join(cells_run)}")
     lines = [table, total] + [f"  {r['case']}: {r['mismatch']}" for r in bad]
+    lines += [agree_line] if agree_line else []
     lines += [fault_line] if fault_line else []
     print("\n".join(lines))
     if args.summary:
         write_text_atomic(args.summary, f"# cosim run, seed {args.seed}\n\n```\n" + "\n".join(lines) + "\n```\n")
-    return 1 if bad or fault_missed else 0
+    return 1 if bad or fault_missed or disagreed else 0
 
 
 if __name__ == "__main__":

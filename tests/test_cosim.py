@@ -155,6 +155,55 @@ def test_an_interrupted_run_leaves_no_summary(tmp_path, monkeypatch):
     assert list(summary.parent.iterdir()) == []
 
 
+def _row(sim, results=((1, 2), (0, 3)), cycles=100, mismatch=None, **more):
+    return {"case": "c", "sim": sim, "sequences": len(results), "cycles": cycles,
+            "results": [list(r) for r in results], "mismatch": mismatch, **more}
+
+
+@pytest.mark.parametrize("b, expected", [
+    (_row("icarus"), None),
+    (_row("icarus", cycles=101), "100 cycles under verilator, 101 under icarus"),
+    (_row("icarus", results=((1, 2), (0, 4))), "sequence 1: verilator gives [0, 3], icarus gives [0, 4]"),
+    (_row("icarus", results=((1, 2),)), "2 results under verilator, 1 under icarus"),
+    (_row("icarus", mismatch="sequence 0: logits differ"), "verilator says ok, icarus says MISMATCH"),
+    (_row("icarus", mismatch="run failed: no vvp", failed=True), "did not run: verilator: ok, icarus: FAILED"),
+])
+def test_two_simulators_disagree_by_the_first_difference(b, expected):
+    from cosim.runner import disagreement
+    assert disagreement(_row("verilator"), b) == expected
+
+
+def test_the_agreement_stage_fails_the_run_when_the_simulators_differ(tmp_path, capsys, monkeypatch):
+    """The whole --agree path with fabricated simulator runs: Icarus off by one cycle."""
+    from cosim import runner
+
+    def fake(case, sim="verilator", **kwargs):
+        return _row(sim, cycles=100 + (sim == "icarus"), wall_s=1.0, build_s=0.0, cpu_s=0.0,
+                    cycles_per_s=100.0, mismatch_sequence=None, folder=str(tmp_path), waves=None,
+                    location=None)
+    monkeypatch.setattr(runner, "run_case", fake)
+    monkeypatch.setattr(runner.shutil, "which", lambda name: "/usr/bin/" + name)
+    summary = tmp_path / "s.md"
+    assert main(["--preset", "tiny", "--sequences", "3", "--agree", "icarus", "--build",
+                 str(tmp_path / "b"), "--summary", str(summary)]) == 1
+    out = capsys.readouterr().out
+    assert "agreement preset_tiny_agree: 100 cycles under verilator, 101 under icarus" in out
+    assert "verilator/icarus agreement: 0 of 1 cases give the same results and cycles (2 sequences)" \
+        in summary.read_text()
+
+
+def test_the_agreement_stage_says_when_icarus_is_absent(tmp_path, capsys, monkeypatch):
+    from cosim import runner
+    real_which = shutil.which
+    monkeypatch.setattr(runner.shutil, "which",
+                        lambda name: None if name == "iverilog" else real_which(name))
+    assert main(["--preset", "tiny", "--sequences", "1", "--agree", "icarus",
+                 "--build", str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out
+    assert ("icarus agreement: skipped, iverilog is not on PATH (Debian package iverilog); "
+            "1 cases were to run under both simulators") in out
+
+
 def test_a_build_folder_with_a_space_is_refused_before_any_work(tmp_path, capsys):
     folder = tmp_path / "with space"
     assert main(["--preset", "tiny", "--sequences", "1", "--build", str(folder)]) == 2
