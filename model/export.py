@@ -4,7 +4,9 @@ A package is a directory::
 
     manifest.json        configuration (NetworkConfig.to_dict()), widths, scales, dataset,
                          accuracies, spike rates, the training and export commands and seed,
-                         the memory map, and the SHA-256 of every other file
+                         the memory map, the SHA-256 of every other file, and
+                         manifest_sha256: the hash of its own content (manifest_digest),
+                         so that an edited manifest is refused like an edited file
     weights.npz          the integer arrays (l<layer>_w_x, ..., w_out, b_out) plus check
                          vectors: check_x (raw test inputs) and check_logits (their golden
                          logits)
@@ -58,7 +60,7 @@ __all__ = ["FORMAT", "VERSION", "Package", "write_package", "load_package", "ver
            "resolve_package", "memories", "main"]
 
 FORMAT = "spikegate-weights"
-VERSION = 1
+VERSION = 2  # 2: the manifest carries manifest_sha256, the hash of its own content
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _CHECK_SAMPLES = 16
 
@@ -71,6 +73,14 @@ class Package:
     manifest: dict
     check_x: np.ndarray | None = None
     check_logits: np.ndarray | None = None
+
+
+def manifest_digest(manifest: dict) -> str:
+    """SHA-256 of a manifest's content without its own ``manifest_sha256`` field: the
+    JSON with sorted keys and no spaces, so that it does not depend on indentation."""
+    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=jsonable)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _sha256(path: Path) -> str:
@@ -161,7 +171,9 @@ def write_package(path: str | os.PathLike, cfg: NetworkConfig, params: NetworkPa
         files = ["weights.npz"] + sorted(f"mem/{p.name}" for p in (tmp / "mem").iterdir())
         manifest["weights_sha256"] = _sha256(tmp / "weights.npz")
         manifest["files"] = {f: _sha256(tmp / f) for f in files}
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=jsonable) + "\n")
+        manifest = json.loads(json.dumps(manifest, default=jsonable))  # as a reader will see it
+        manifest["manifest_sha256"] = manifest_digest(manifest)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
         swap_into_place(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -220,8 +232,8 @@ def load_package(path: str | os.PathLike, expect=None, *, verify: bool = False,
                  memories=None) -> Package:
     """Load and check a package; raise ConfigError naming what is wrong.
 
-    Checks: the manifest's format and version, the SHA-256 of every listed file, the
-    configuration, the shape and range of every array (``NetworkParams.validate``).
+    Checks: the manifest's format and version, its own hash (``manifest_sha256``), the
+    SHA-256 of every listed file, the configuration, the shape and range of every array (``NetworkParams.validate``).
     ``expect`` (a NetworkConfig, a HardwareConfig, or a dict of config fields) must match
     the package's configuration field by field. ``verify`` also reruns the golden model
     on the stored check inputs and, with ``memories``, rebuilds the memory files (see
@@ -243,6 +255,10 @@ def load_package(path: str | os.PathLike, expect=None, *, verify: bool = False,
     if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
         raise ConfigError(f"{where}: format {manifest.get('format')!r} version "
                           f"{manifest.get('version')!r}, expected {FORMAT!r} version {VERSION}")
+    if manifest.get("manifest_sha256") != manifest_digest(manifest):
+        raise ConfigError(f"{where}: manifest.json was changed after the package was written (its "
+                          "content no longer matches its manifest_sha256); a package is not edited "
+                          "by hand: write it again with python -m hw.package --from <training run>")
     files = manifest.get("files", {})
     if not (isinstance(files, dict) and all(isinstance(v, str) for v in files.values())):
         raise ConfigError(f"{where}: the manifest's \"files\" is not a map of file names to SHA-256 hashes")

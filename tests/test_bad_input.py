@@ -147,6 +147,7 @@ def _rehash(path):
     m = json.loads((path / "manifest.json").read_text())
     m["files"] = {f: export._sha256(path / f) for f in m["files"]}
     m["weights_sha256"] = m["files"]["weights.npz"]
+    m["manifest_sha256"] = export.manifest_digest(m)
     (path / "manifest.json").write_text(json.dumps(m))
 
 
@@ -172,6 +173,7 @@ def _truncate(path):
 def _files_not_a_map(path):
     m = json.loads((path / "manifest.json").read_text())
     m["files"] = ["weights.npz"]
+    m["manifest_sha256"] = export.manifest_digest(m)
     (path / "manifest.json").write_text(json.dumps(m))
 
 

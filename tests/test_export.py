@@ -89,10 +89,27 @@ def test_missing_file_and_manifest_are_refused(package, tmp_path):
         hwpkg.load_package(tmp_path)
 
 
+@pytest.mark.parametrize("field, value", [
+    ("leak_shift", [3, 3, 3, 3, 3]),   # same arrays, other arithmetic: the hashes of the files hold
+    ("lfsr_seed", 77),                 # the rate coder's draws: no array check looks at it
+    ("hidden", [8, 5]),
+])
+def test_an_edited_manifest_is_refused(package, field, value):
+    """#18 item 2: a manifest edited to another leak_shift used to load and build."""
+    path = package[0]
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["config"][field] = value
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match="manifest.json was changed after the package was written"):
+        hwpkg.load_package(path)
+
+
 def test_edited_manifest_config_is_refused(package):
+    # edited and re-sealed (manifest_sha256 recomputed): the checks behind the hash still hold
     path = package[0]
     manifest = json.loads((path / "manifest.json").read_text())
     manifest["config"]["hidden"] = [8, 5]
+    manifest["manifest_sha256"] = export.manifest_digest(manifest)
     (path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ConfigError, match=r"layer 1 w_x has shape \(4, 4, 8\).*needs \(4, 5, 8\)"):
         hwpkg.load_package(path)

@@ -401,7 +401,7 @@ def test_a_package_that_fails_its_checks_is_not_replaced_by_random_weights(tmp_p
     data["weights_sha256"] = "0" * 64
     manifest.write_text(json.dumps(data))
     monkeypatch.setattr(export, "REPO_ROOT", tmp_path)
-    with pytest.raises(ConfigError, match="no consistent hash"):
+    with pytest.raises(ConfigError, match="manifest.json was changed after the package was written"):
         synth.load_model("digits")
     # with no package of that name at all, a preset name still means random weights
     shutil.rmtree(tmp_path / "models" / "digits")
