@@ -301,6 +301,7 @@ def _product(shape) -> int:
 PRESETS: dict[str, NetworkConfig] = {
     "tiny": NetworkConfig(inputs=4, hidden=(8,), steps=2, length=5, classes=4, name="tiny"),
     "digits": NetworkConfig(inputs=8, hidden=(32,), steps=4, length=8, classes=10, name="digits"),
+    "mnist1d": NetworkConfig(inputs=1, hidden=(64,), steps=4, length=40, classes=10, name="mnist1d"),
     "tmnist": NetworkConfig(inputs=32, hidden=(128,), steps=8, length=32, classes=10, name="tmnist"),
     "gsc": NetworkConfig(inputs=20, hidden=(128,), steps=4, length=81, classes=12, name="gsc"),
     "uci": NetworkConfig(inputs=9, hidden=(128,), steps=4, length=128, classes=6, name="uci"),

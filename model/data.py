@@ -7,6 +7,9 @@ training split only.
 
 * ``digits``: scikit-learn's bundled 8x8 digits, read row by row (N = 8 elements of
   M = 8 pixels), split 75/25, stratified, with a fixed seed. Always available.
+* ``mnist1d``: MNIST-1D (Greydanus), generated offline by the ``mnist1d`` package from
+  its digit templates with the package's published arguments (seed 42): 4,000 train and
+  1,000 test sequences of N = 40 signed samples, M = 1, 10 classes. Always available.
 * ``tmnist``: temporal MNIST, row by row, from the four IDX files (gzip or not) in
   ``<data>/mnist/``; rows and columns are padded with zeros to the preset's 32 x 32.
 * ``gsc``: Google Speech Commands (v0.01 or v0.02 folder layout) in
@@ -39,7 +42,7 @@ from . import numerics as nr
 from .config import NetworkConfig
 
 __all__ = ["DataError", "Dataset", "DATASETS", "data_root", "load", "load_digits",
-           "load_tmnist", "load_gsc", "load_uci_har", "load_npz", "synthetic",
+           "load_mnist1d", "load_tmnist", "load_gsc", "load_uci_har", "load_npz", "synthetic",
            "read_idx", "log_mel", "fit_shape", "to_integers", "integer_splits"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +102,32 @@ def load_digits(seed: int = SPLIT_SEED) -> Dataset:
     x_tr, x_te, y_tr, y_te = _stratified_split(x, y, seed=seed)
     return Dataset("digits", x_tr, y_tr, x_te, y_te, classes=10,
                    note=f"sklearn digits, rows as elements, stratified 75/25 split, seed {seed}")
+
+
+# --- MNIST-1D -----------------------------------------------------------------------
+
+def load_mnist1d() -> Dataset:
+    """MNIST-1D as the ``mnist1d`` package generates it (``make_dataset`` with
+    ``get_dataset_args()``: 5,000 sequences, 80/20 split, seed 42); nothing is
+    downloaded. The generator seeds NumPy's and Python's global random state, which is
+    put back afterwards."""
+    import random
+    try:
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError as err:  # pragma: no cover - the package is pinned in requirements.lock
+        raise DataError(f"MNIST-1D needs the mnist1d package (pinned in requirements.lock; "
+                        f"run make venv): {err}") from None
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:
+        d = make_dataset(get_dataset_args())
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+    return Dataset("mnist1d", np.asarray(d["x"], np.float64)[:, :, None], np.asarray(d["y"], np.int64),
+                   np.asarray(d["x_test"], np.float64)[:, :, None], np.asarray(d["y_test"], np.int64),
+                   classes=10, signed=True,
+                   note="MNIST-1D from the mnist1d package's templates (its default arguments, "
+                        "seed 42), 4,000 / 1,000 split as published")
 
 
 # --- temporal MNIST -----------------------------------------------------------------
@@ -390,11 +419,15 @@ def synthetic(task: str = "bars", samples: int = 400, length: int = 5, inputs: i
 
 # --- registry, shapes, integers -------------------------------------------------------
 
-DATASETS = {"digits": load_digits, "tmnist": load_tmnist, "gsc": load_gsc, "uci": load_uci_har}
+DATASETS = {"digits": load_digits, "mnist1d": load_mnist1d, "tmnist": load_tmnist, "gsc": load_gsc, "uci": load_uci_har}
+
+
+#: Datasets that need no files: ``--data-path`` does not apply to them.
+GENERATED = ("digits", "mnist1d")
 
 
 def load(name: str, path: str | os.PathLike | None = None) -> Dataset:
-    """A dataset by name (``digits``, ``tmnist``, ``gsc``, ``uci``, ``synthetic-bars``,
+    """A dataset by name (``digits``, ``mnist1d``, ``tmnist``, ``gsc``, ``uci``, ``synthetic-bars``,
     ``synthetic-order``) or the path of a ``.npz``."""
     if name.endswith(".npz") or name == "npz":
         return load_npz(path if name == "npz" else name)
@@ -403,7 +436,7 @@ def load(name: str, path: str | os.PathLike | None = None) -> Dataset:
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}, "
                         f"synthetic-bars, synthetic-order, or give a .npz path")
-    return DATASETS[name]() if path is None or name == "digits" else DATASETS[name](path)
+    return DATASETS[name]() if path is None or name in GENERATED else DATASETS[name](path)
 
 
 def fit_shape(x: np.ndarray, length: int, inputs: int) -> np.ndarray:

@@ -556,7 +556,7 @@ def parse_args(argv=None) -> TrainSettings:
     ap = argparse.ArgumentParser(prog="python -m model.train", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default=d.dataset,
-                    help="digits, tmnist, gsc, uci, synthetic-bars, synthetic-order or a .npz path")
+                    help="digits, mnist1d, tmnist, gsc, uci, synthetic-bars, synthetic-order or a .npz path")
     ap.add_argument("--data-path", default=None, help="folder (or .npz) of the dataset's files")
     ap.add_argument("--preset", default=None, choices=sorted(PRESETS),
                     help="network preset (default: the dataset's name if it is a preset, else tiny)")

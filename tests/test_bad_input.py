@@ -38,7 +38,7 @@ def run_cli(*argv):
      "argument --timeout: must be a number above 0, got -1"),
     (["model.train", "--set", "bogus=1"], "'bogus' is not a configuration field"),
     (["model.train", "--set", "hidden=[6"], "'[6' is not a value"),
-    (["model.train", "--dataset", "nope"], "unknown dataset 'nope'; choose one of digits, tmnist"),
+    (["model.train", "--dataset", "nope"], "unknown dataset 'nope'; choose one of digits, mnist1d, tmnist"),
     # a float size is refused by NetworkConfig itself, before any data is read
     (["model.train", "--set", "hidden=8.0"], "hidden must be an integer or a list of integers, got 8.0"),
 ])
@@ -58,7 +58,7 @@ def test_a_manifest_that_is_not_an_object_is_named(tmp_path):
 
 @pytest.mark.parametrize("argv, message", [
     (["--board", "nope"], "unknown board 'nope'; valid boards: ulx3s-12f, ulx3s-25f"),
-    (["--model", "nope"], "Or name a preset (random weights): tiny, digits, tmnist, gsc, uci"),
+    (["--model", "nope"], "Or name a preset (random weights): tiny, digits, mnist1d, tmnist, gsc, uci"),
     (["--model", "tiny", "--lanes", "9"],
      "lanes must be from 1 to T=2, got 9 (tiny takes --lanes 1 to 2 and --par 4, 8, 16, 32)"),
     (["--model", "tiny", "--lanes", "0"], "lanes must be from 1 to T=2, got 0"),

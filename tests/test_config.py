@@ -40,7 +40,7 @@ def test_bad_config_names_the_problem(change, message):
 def test_presets_have_the_documented_sizes():
     sizes = {name: (c.inputs, c.hidden, c.steps, c.length) for name, c in PRESETS.items()}
     assert sizes == {
-        "tiny": (4, (8,), 2, 5), "digits": (8, (32,), 4, 8), "tmnist": (32, (128,), 8, 32),
+        "tiny": (4, (8,), 2, 5), "digits": (8, (32,), 4, 8), "mnist1d": (1, (64,), 4, 40), "tmnist": (32, (128,), 8, 32),
         "gsc": (20, (128,), 4, 81), "uci": (9, (128,), 4, 128),
     }
 

@@ -167,8 +167,29 @@ def test_npz_loader(tmp_path):
         data.load_npz(tmp_path / "d.npz")
 
 
+def test_mnist1d_is_generated_offline_as_published():
+    import random
+    np.random.seed(123)
+    random.seed(123)
+    before = (np.random.random(), random.random())
+    np.random.seed(123)
+    random.seed(123)
+    ds = data.load("mnist1d")
+    assert (np.random.random(), random.random()) == before  # the generator's seeding is undone
+    assert ds.x_train.shape == (4000, 40, 1) and ds.x_test.shape == (1000, 40, 1)
+    assert ds.classes == 10 and ds.signed and ds.x_train.min() < 0 < ds.x_train.max()
+    assert sorted(set(ds.y_train.tolist())) == list(range(10))
+    assert 380 <= np.bincount(ds.y_train).min() and np.bincount(ds.y_train).max() <= 420
+    # the same arrays every time (seed 42 of the package's published arguments)
+    again = data.load("mnist1d")
+    assert data.fingerprint(ds) == data.fingerprint(again)
+    # whitened as the package does it: the whole set has mean 0 and standard deviation 1
+    whole = np.concatenate([ds.x_train, ds.x_test]).ravel()
+    assert abs(whole.mean()) < 1e-9 and abs(whole.std() - 1) < 1e-9
+
+
 def test_unknown_dataset_names_the_choices():
-    with pytest.raises(data.DataError, match="digits, tmnist, gsc, uci"):
+    with pytest.raises(data.DataError, match="digits, mnist1d, tmnist, gsc, uci"):
         data.load("imagenet")
 
 
