@@ -85,7 +85,12 @@ class HardLSTM(nn.Module):
     ``c_bits`` can hold, like the integer model.
     """
 
-    def __init__(self, cfg: NetworkConfig, seed: int = 0):
+    def __init__(self, cfg: NetworkConfig, seed: int = 0, *, forget_bias: float = 0.75,
+                 input_gain: float = 1.0):
+        """``forget_bias``: the start value of f's bias, so f starts at that rate (a long
+        sequence needs it near 1 to carry c across its elements); ``input_gain``: a factor
+        on the input weights' uniform bound ``1/sqrt(H)`` (one input channel needs more
+        than H inputs do)."""
         super().__init__()
         self.cfg = cfg
         gen = torch.Generator().manual_seed(seed)
@@ -94,13 +99,14 @@ class HardLSTM(nn.Module):
             m = cfg.layer_inputs(l)
             bound = 1.0 / np.sqrt(h)
             layer = nn.Module()
-            layer.w_x = nn.Parameter((torch.rand(4, h, m, generator=gen) * 2 - 1) * bound)
+            gain = input_gain if l == 0 else 1.0
+            layer.w_x = nn.Parameter((torch.rand(4, h, m, generator=gen) * 2 - 1) * bound * gain)
             layer.w_h = nn.Parameter((torch.rand(4, h, h, generator=gen) * 2 - 1) * bound)
             bias = torch.zeros(4, h)
             for a, gate in enumerate(nr.GATES):  # start inside the linear region
                 if gate == cfg.nonspiking or gate == "g":
                     continue
-                bias[a] = 0.75 if gate == "f" else 0.5
+                bias[a] = forget_bias if gate == "f" else 0.5
             layer.bias = nn.Parameter(bias)
             layer.theta_pos = nn.Parameter(torch.ones(5))
             layer.theta_neg = nn.Parameter(torch.ones(5))

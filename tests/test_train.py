@@ -283,3 +283,17 @@ def test_ctrl_c_during_training_leaves_no_run_and_a_rerun_works(tmp_path, signam
     done = subprocess.run(short, cwd=root, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert (out / "summary.json").is_file() and rep.is_dir()
+
+
+def test_the_source_lstm_start_is_set_per_dataset():
+    """#16: MNIST-1D's long one-channel sequences need f near 1 and larger input weights
+    at the start; every other dataset keeps the start it had."""
+    from model.train import TrainSettings
+    cfg = preset("mnist1d", encoding="direct")
+    plain, tuned = HardLSTM(cfg, seed=2), HardLSTM(cfg, seed=2, forget_bias=0.95, input_gain=4.0)
+    assert torch.all(plain.layers[0].bias[0] == 0.75) and torch.all(tuned.layers[0].bias[0] == 0.95)
+    assert torch.equal(tuned.layers[0].w_x, 4.0 * plain.layers[0].w_x)
+    assert torch.equal(tuned.layers[0].w_h, plain.layers[0].w_h)
+    assert TrainSettings(dataset="mnist1d").ann_init() == {"forget_bias": 0.95, "input_gain": 4.0}
+    assert TrainSettings(dataset="digits").ann_init() == {"forget_bias": 0.75, "input_gain": 1.0}
+    assert TrainSettings(dataset="mnist1d", input_gain=2.0).ann_init()["input_gain"] == 2.0
