@@ -52,8 +52,8 @@ help:
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q -r requirements.lock
-	$(PY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	$(PY) -m pip install --disable-pip-version-check -qq -r requirements.lock
+	$(PY) -m pip install --disable-pip-version-check -qq --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 venv: $(STAMP)
