@@ -93,6 +93,9 @@ def run_command(main) -> None:
     try:
         status = main()
     except KeyboardInterrupt:
+        # objects cut short in their constructor (a progress bar) complain in __del__ at
+        # exit ("Exception ignored ..."): after an interrupt that is noise, not news
+        sys.unraisablehook = lambda unraisable: None
         print("spikegate: interrupted; finished outputs were kept, unfinished ones removed",
               file=sys.stderr)
         status = 130
