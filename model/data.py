@@ -419,7 +419,8 @@ def synthetic(task: str = "bars", samples: int = 400, length: int = 5, inputs: i
 
 # --- registry, shapes, integers -------------------------------------------------------
 
-DATASETS = {"digits": load_digits, "mnist1d": load_mnist1d, "tmnist": load_tmnist, "gsc": load_gsc, "uci": load_uci_har}
+DATASETS = {"digits": load_digits, "mnist1d": load_mnist1d, "tmnist": load_tmnist,
+            "gsc": load_gsc, "uci": load_uci_har}
 
 
 #: Datasets that need no files: ``--data-path`` does not apply to them.

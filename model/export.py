@@ -233,7 +233,8 @@ def load_package(path: str | os.PathLike, expect=None, *, verify: bool = False,
     """Load and check a package; raise ConfigError naming what is wrong.
 
     Checks: the manifest's format and version, its own hash (``manifest_sha256``), the
-    SHA-256 of every listed file, the configuration, the shape and range of every array (``NetworkParams.validate``).
+    SHA-256 of every listed file, the configuration, the shape and range of every array
+    (``NetworkParams.validate``).
     ``expect`` (a NetworkConfig, a HardwareConfig, or a dict of config fields) must match
     the package's configuration field by field. ``verify`` also reruns the golden model
     on the stored check inputs and, with ``memories``, rebuilds the memory files (see

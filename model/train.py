@@ -50,7 +50,7 @@ from . import data as data_mod
 from . import golden
 from . import numerics as nr
 from .cli import check_writable
-from .ann import HardLSTM, ann_inputs, input_unit
+from .ann import START as ann_start, HardLSTM, ann_inputs, input_unit
 from .config import NetworkConfig, PRESETS, preset
 from .convert import Conversion, convert
 from .encoding import encode
@@ -96,7 +96,7 @@ class TrainSettings:
 
     def ann_init(self) -> dict:
         """``HardLSTM`` start values: the given ones, else the dataset's, else the defaults."""
-        init = {**DEFAULT_INIT, **DATASET_INIT.get(self.dataset, {})}
+        init = {**ann_start, **DATASET_INIT.get(self.dataset, {})}
         return {k: init[k] if getattr(self, k) is None else getattr(self, k) for k in init}
 
     def base_config(self) -> NetworkConfig:
@@ -116,7 +116,6 @@ DATASET_CONFIG = {"digits": {"level_shift": 5}}
 #: moves the gates; the float LSTM then reached 52% after 12 epochs (direct coding),
 #: 82.5% with these values, 96.3% after 40 epochs (docs/training.md).
 DATASET_INIT = {"mnist1d": {"forget_bias": 0.95, "input_gain": 4.0}}
-DEFAULT_INIT = {"forget_bias": 0.75, "input_gain": 1.0}
 
 
 # --- the trainable spiking model ------------------------------------------------------
@@ -572,7 +571,7 @@ def parse_args(argv=None) -> TrainSettings:
     ap = argparse.ArgumentParser(prog="python -m model.train", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default=d.dataset,
-                    help="digits, mnist1d, tmnist, gsc, uci, synthetic-bars, synthetic-order or a .npz path")
+                    help=f"{', '.join(data_mod.DATASETS)}, synthetic-bars, synthetic-order or a .npz path")
     ap.add_argument("--data-path", default=None, help="folder (or .npz) of the dataset's files")
     ap.add_argument("--preset", default=None, choices=sorted(PRESETS),
                     help="network preset (default: the dataset's name if it is a preset, else tiny)")

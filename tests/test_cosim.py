@@ -175,14 +175,14 @@ def test_two_simulators_disagree_by_the_first_difference(b, expected):
 
 def test_the_agreement_stage_fails_the_run_when_the_simulators_differ(tmp_path, capsys, monkeypatch):
     """The whole --agree path with fabricated simulator runs: Icarus off by one cycle."""
-    from cosim import runner
+    from cosim import runner, simulators
 
     def fake(case, sim="verilator", **kwargs):
         return _row(sim, cycles=100 + (sim == "icarus"), wall_s=1.0, build_s=0.0, cpu_s=0.0,
                     cycles_per_s=100.0, mismatch_sequence=None, folder=str(tmp_path), waves=None,
                     location=None)
     monkeypatch.setattr(runner, "run_case", fake)
-    monkeypatch.setattr(runner.shutil, "which", lambda name: "/usr/bin/" + name)
+    monkeypatch.setattr(simulators.shutil, "which", lambda name: "/usr/bin/" + name)
     summary = tmp_path / "s.md"
     assert main(["--preset", "tiny", "--sequences", "3", "--agree", "icarus", "--build",
                  str(tmp_path / "b"), "--summary", str(summary)]) == 1
@@ -193,9 +193,9 @@ def test_the_agreement_stage_fails_the_run_when_the_simulators_differ(tmp_path, 
 
 
 def test_the_agreement_stage_says_when_icarus_is_absent(tmp_path, capsys, monkeypatch):
-    from cosim import runner
+    from cosim import simulators
     real_which = shutil.which
-    monkeypatch.setattr(runner.shutil, "which",
+    monkeypatch.setattr(simulators.shutil, "which",
                         lambda name: None if name == "iverilog" else real_which(name))
     assert main(["--preset", "tiny", "--sequences", "1", "--agree", "icarus",
                  "--build", str(tmp_path / "b")]) == 0
