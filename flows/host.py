@@ -41,8 +41,9 @@ Command line::
 
     python -m flows.host --port /dev/ttyUSB0 --model digits [--baud 115200] [--samples 20]
 
-sends test samples (the digits test split for a digits model, random inputs of the
-model's encoding otherwise), prints the board's class, logits and cycle count per
+sends test samples (the test split of a digits or mnist1d model's dataset, coded with
+the feature scale and coding recorded in its package; random inputs of the model's
+encoding otherwise), prints the board's class, logits and cycle count per
 sample and compares them with the golden model. Needs pyserial (``pip install
 pyserial==3.5``).
 """
@@ -179,19 +180,18 @@ def open_serial(port: str, baud: int = DEFAULT_BAUD, timeout: float = 2.0):
 
 
 def sample_inputs(pkg, samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
-    """Raw inputs for a package: the digits test split for a digits model, else random."""
-    cfg = pkg.cfg
+    """Raw inputs for a package: the first ``samples`` test sequences of its dataset when
+    that dataset is one the project generates (digits, mnist1d), coded by the package's
+    own input preparation (``Package.inputs``: the training's feature scale and coding);
+    otherwise seeded random inputs."""
+    from model import data
     dataset = (pkg.manifest.get("dataset") or {}).get("name")
-    if dataset == "digits":
-        from model import data
-        ds = data.load_digits()
+    if dataset in data.GENERATED:
+        ds = data.load(dataset)
         n = min(samples, len(ds.y_test))
-        # the seed model.train uses for the test split (it matters for "spikes" only)
-        data_seed = int((pkg.manifest.get("training") or {}).get("seed", 0)) + 1
-        x = data.to_integers(cfg, ds.x_test[:n], signed=ds.signed, seed=data_seed)
-        return x, ds.y_test[:n]
+        return pkg.inputs(ds.x_test[:n]), ds.y_test[:n]
     from model.encoding import random_input
-    return random_input(cfg, samples, np.random.default_rng(seed)), None
+    return random_input(pkg.cfg, samples, np.random.default_rng(seed)), None
 
 
 def run_samples(link: Transport, cfg: NetworkConfig, params, x, labels=None, *, out=print) -> dict:
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baud", type=int, default=DEFAULT_BAUD,
                     help="must match the baud rate the bitstream was built with")
     ap.add_argument("--samples", type=int, default=20)
-    ap.add_argument("--seed", type=int, default=0, help="seed of random inputs (non-digits models)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of random inputs (models of other datasets)")
     ap.add_argument("--timeout", type=positive_float, default=2.0, help="seconds to wait for a reply")
     args = ap.parse_args(argv)
 

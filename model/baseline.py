@@ -313,6 +313,7 @@ def _write_run(result: dict, settings: BaselineSettings, out: Path, command: str
                  test_x=result["x_test"], test_y=result["y_test"],
                  test_fake_quant_logits=result["fq_logits"])
     summary = {"dataset": ds.summary(), "dataset_fingerprint": data_mod.fingerprint(ds),
+               "input": data_mod.InputPrep.fit(ds, settings.seed).to_dict(),
                "export_steps": 1, "ann_acc": result["init"].get("ann_acc", result["float_acc"]),
                "ann_raw_features_acc": None, "init": result["init"],
                "command": command, "seed": settings.seed, "settings": asdict(settings),

@@ -43,7 +43,8 @@ from .config import NetworkConfig
 
 __all__ = ["DataError", "Dataset", "DATASETS", "data_root", "load", "load_digits",
            "load_mnist1d", "load_tmnist", "load_gsc", "load_uci_har", "load_npz", "synthetic",
-           "read_idx", "log_mel", "fit_shape", "to_integers", "integer_splits"]
+           "read_idx", "log_mel", "fit_shape", "FeatureScale", "InputPrep", "to_integers",
+           "integer_splits"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -502,18 +503,74 @@ def to_integers(cfg: NetworkConfig, x: np.ndarray, *, signed: bool = False,
     return np.rint(x * nr.unsigned_max(cfg.x_bits)).astype(np.int64)
 
 
+@dataclass(frozen=True)
+class InputPrep:
+    """What turns a dataset's float features into a model's raw integer input, besides
+    the configuration's own coding fields (``encoding``, ``x_bits``, N and M): whether
+    the features are signed, the :class:`FeatureScale` fitted on the training split
+    (signed data only) and the seed of the test split's spike draws (``spikes`` coding).
+    A weights package records it (manifest key ``input``) so that everything running
+    the package on new features codes them as the training did."""
+    signed: bool = False
+    scale: FeatureScale | None = None
+    test_seed: int = 1
+
+    @classmethod
+    def fit(cls, ds: "Dataset", seed: int = 0) -> "InputPrep":
+        """The preparation ``model.train`` uses: scale fitted on ``ds``'s training split;
+        spike draws seeded ``seed`` (train) and ``seed + 1`` (test)."""
+        scale = FeatureScale.fit(ds.x_train, ds.signed) if ds.signed else None
+        return cls(bool(ds.signed), scale, seed + 1)
+
+    def __call__(self, cfg: NetworkConfig, x: np.ndarray, seed: int | None = None) -> np.ndarray:
+        """Float features ``[n, N', M']`` -> raw integer input of ``cfg``."""
+        return to_integers(cfg, x, signed=self.signed, scale=self.scale,
+                           seed=self.test_seed if seed is None else seed)
+
+    def to_dict(self) -> dict:
+        return {"signed": self.signed, "test_seed": self.test_seed,
+                "scale": None if self.scale is None else
+                {"lo": [float(v) for v in np.ravel(self.scale.lo)],
+                 "span": [float(v) for v in np.ravel(self.scale.span)]}}
+
+    @classmethod
+    def from_dict(cls, d, where: str = "input preparation") -> "InputPrep":
+        """Read :meth:`to_dict`'s form back; raises ValueError naming the first problem."""
+        if not isinstance(d, dict) or set(d) != {"signed", "test_seed", "scale"}:
+            raise ValueError(f"{where}: expected the keys signed, test_seed, scale")
+        if not isinstance(d["signed"], bool) or not isinstance(d["test_seed"], int) \
+                or isinstance(d["test_seed"], bool):
+            raise ValueError(f"{where}: signed must be true/false and test_seed an integer")
+        scale = d["scale"]
+        if scale is not None:
+            if not isinstance(scale, dict) or set(scale) != {"lo", "span"}:
+                raise ValueError(f"{where}: scale must hold lo and span")
+            try:
+                lo, span = (np.asarray(scale[k], np.float64) for k in ("lo", "span"))
+            except (TypeError, ValueError):
+                raise ValueError(f"{where}: scale lo and span must be lists of numbers") from None
+            if lo.ndim != 1 or lo.shape != span.shape or lo.size == 0:
+                raise ValueError(f"{where}: scale lo and span must be lists of one value per "
+                                 f"input channel, of the same length")
+            if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(span)) and np.all(span > 0)):
+                raise ValueError(f"{where}: scale lo must be finite and span finite and > 0")
+            scale = FeatureScale(lo, span)
+        elif d["signed"]:
+            raise ValueError(f"{where}: signed features need a scale")
+        return cls(d["signed"], scale, d["test_seed"])
+
+
 def integer_splits(cfg: NetworkConfig, dataset: str, data_path=None, seed: int = 0):
     """``(dataset, x_train, x_test)``: the dataset loaded and both splits turned into the
-    raw integer input of ``cfg`` (signed data scaled by a :class:`FeatureScale` fit on the
-    training split; spike draws seeded ``seed`` and ``seed + 1``)."""
+    raw integer input of ``cfg`` by :meth:`InputPrep.fit` (signed data scaled by a
+    :class:`FeatureScale` fit on the training split; spike draws seeded ``seed`` and
+    ``seed + 1``)."""
     ds = load(dataset, data_path)
     if ds.classes > cfg.classes:
         raise DataError(f"dataset {ds.name} has {ds.classes} classes, config "
                         f"{cfg.name!r} reads out {cfg.classes}")
-    scale = FeatureScale.fit(ds.x_train, ds.signed) if ds.signed else None
-    x_tr = to_integers(cfg, ds.x_train, signed=ds.signed, scale=scale, seed=seed)
-    x_te = to_integers(cfg, ds.x_test, signed=ds.signed, scale=scale, seed=seed + 1)
-    return ds, x_tr, x_te
+    prep = InputPrep.fit(ds, seed)
+    return ds, prep(cfg, ds.x_train, seed=seed), prep(cfg, ds.x_test)
 
 
 def fingerprint(ds: Dataset) -> str:

@@ -52,10 +52,12 @@ from . import golden
 from . import numerics as nr
 from .cli import OutputError, check_writable
 from .config import ConfigError, NetworkConfig, PRESETS, preset
+from .data import DataError, InputPrep
 from .params import LayerParams, NetworkParams
 from .runs import jsonable, load_trained
 
 __all__ = ["FORMAT", "VERSION", "Package", "write_package", "load_package", "verify_package",
+           "evaluate_package",
            "swap_into_place", "jsonable",
            "resolve_package", "memories", "main"]
 
@@ -73,6 +75,22 @@ class Package:
     manifest: dict
     check_x: np.ndarray | None = None
     check_logits: np.ndarray | None = None
+    #: how the training coded its dataset's features (manifest ``input``); None for a
+    #: package of random or hand-made weights
+    prep: InputPrep | None = None
+
+    def input_prep(self) -> InputPrep:
+        """:attr:`prep`, or ConfigError when the package records none."""
+        if self.prep is None:
+            raise ConfigError(f"weights package {self.path} records no input preparation "
+                              f"(manifest key 'input'): it was not exported from a training run "
+                              f"of this version; export it again with python -m hw.package --from <run>")
+        return self.prep
+
+    def inputs(self, x: np.ndarray, seed: int | None = None) -> np.ndarray:
+        """Float features of the package's dataset -> the model's raw integer input, coded
+        as the training coded its test split (:class:`model.data.InputPrep`)."""
+        return self.input_prep()(self.cfg, x, seed)
 
 
 def manifest_digest(manifest: dict) -> str:
@@ -306,7 +324,13 @@ def load_package(path: str | os.PathLike, expect=None, *, verify: bool = False,
         diff = _differences(cfg, net)
         if diff:
             raise ConfigError(f"{where} does not fit the requested configuration: " + "; ".join(diff))
-    pkg = Package(path, cfg, params, manifest, arrays.get("check_x"), arrays.get("check_logits"))
+    prep = None
+    if manifest.get("input") is not None:
+        try:
+            prep = InputPrep.from_dict(manifest["input"], "the manifest's \"input\"")
+        except ValueError as err:
+            raise ConfigError(f"{where}: {err}") from None
+    pkg = Package(path, cfg, params, manifest, arrays.get("check_x"), arrays.get("check_logits"), prep)
     if verify:
         verify_package(pkg, memories)
     return pkg
@@ -337,6 +361,35 @@ def verify_package(pkg: Package, memories=None) -> dict:
     return report
 
 
+def evaluate_package(pkg: Package, samples: int | None = None) -> dict:
+    """Run the golden model on the test split of the package's dataset, coded by the
+    package's own input preparation. On the whole split the accuracy must be the one the
+    manifest records (``accuracy.golden``): the same integers give the same answers.
+    Raises ConfigError (no preparation recorded, another dataset under that name, a
+    different accuracy) or :class:`model.data.DataError` (dataset files absent)."""
+    from . import data
+    where = f"weights package {pkg.path}"
+    info = pkg.manifest.get("dataset") or {}
+    name = info.get("name")
+    if not name:
+        raise ConfigError(f"{where} records no dataset (random or hand-made weights)")
+    pkg.input_prep()
+    ds = data.load(name)
+    if info.get("fingerprint") and data.fingerprint(ds) != info["fingerprint"]:
+        raise ConfigError(f"{where}: dataset {name!r} here (fingerprint {data.fingerprint(ds)}) is "
+                          f"not the one it was trained on ({info['fingerprint']})")
+    n = len(ds.y_test) if samples is None else min(int(samples), len(ds.y_test))
+    x = pkg.inputs(ds.x_test[:n])
+    pred = golden.run(pkg.cfg, pkg.params, x).predicted
+    acc = float(np.mean(pred == ds.y_test[:n]))
+    recorded = (pkg.manifest.get("accuracy") or {}).get("golden")
+    if n == len(ds.y_test) and recorded is not None and abs(acc - recorded) > 1e-12:
+        raise ConfigError(f"{where}: the golden model gives {100 * acc:.2f}% on the {n} test "
+                          f"sequences of {name}, the manifest records {100 * recorded:.2f}%: the "
+                          f"package's input preparation does not code the features as the training did")
+    return {"dataset": name, "samples": n, "accuracy": acc, "recorded": recorded}
+
+
 # --- from a training run ------------------------------------------------------------------
 
 def _relative(path: Path) -> str:
@@ -357,6 +410,9 @@ def export_trained(train_dir: str | os.PathLike, out: str | os.PathLike, *, step
         raise ConfigError(f"{train_dir} holds no training run (summary.json missing); "
                           f"run python -m model.train first")
     summary = json.loads(summary_path.read_text())
+    if "input" not in summary:
+        raise ConfigError(f"{train_dir} was trained before runs recorded their input preparation "
+                          f"(summary.json has no 'input'); train it again")
     steps = steps or summary["export_steps"]
     folder = train_dir / f"T{steps}"
     if not (folder / "params.npz").exists():
@@ -382,6 +438,7 @@ def export_trained(train_dir: str | os.PathLike, out: str | os.PathLike, *, step
                      "fine_tuned": row["fine_tuned_acc"], "fake_quant": row["fake_quant_acc"],
                      "golden": acc, "golden_vs_fake_quant_agreement": agreement,
                      "test_samples": int(len(y_test))},
+        "input": summary["input"],
         "spike_rates": row["spike_rates"],
         "scales": meta["conversion"],
         "training": {"command": summary["command"], "seed": summary["seed"],
@@ -406,6 +463,9 @@ def main(argv=None, *, memories=None, prog: str = "python -m hw.package") -> int
     ap.add_argument("--par", type=int, default=4, help="P of the ROM layout of the .hex/.mem files")
     ap.add_argument("--name", help="model name recorded in the configuration")
     ap.add_argument("--check", metavar="PACKAGE", help="load and verify a package instead")
+    ap.add_argument("--evaluate", action="store_true",
+                    help="with --check: also run the golden model on the test split of the "
+                         "package's dataset, coded by the package's input preparation")
     ap.add_argument("--preset", choices=sorted(PRESETS), help="with --check: the expected preset")
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="with --check: an expected configuration field, e.g. --set encoding=rate")
@@ -434,6 +494,12 @@ def main(argv=None, *, memories=None, prog: str = "python -m hw.package") -> int
             print(f"{pkg.path}: OK ({pkg.cfg.name}, T={pkg.cfg.steps}, encoding {pkg.cfg.encoding}, "
                   f"{rep['memories']} memories, {rep['check_samples']} check samples"
                   + (f", golden accuracy {100 * acc['golden']:.2f}%" if "golden" in acc else "") + ")")
+            if a.evaluate:
+                ev = evaluate_package(pkg)
+                rec = ev["recorded"]
+                print(f"{pkg.path}: golden model on the {ev['samples']} test sequences of "
+                      f"{ev['dataset']}, coded from the package: {100 * ev['accuracy']:.2f}%"
+                      + (f" (the manifest records {100 * rec:.2f}%)" if rec is not None else ""))
             return 0
         if not a.train_dir:
             ap.error("give --from <training run> (or --check <package>)")
@@ -447,7 +513,7 @@ def main(argv=None, *, memories=None, prog: str = "python -m hw.package") -> int
               f"{100 * res['golden_acc']:.2f}%, golden = fake-quant on "
               f"{100 * res['agreement']:.2f}% of the test split")
         return 0
-    except (ConfigError, OutputError) as err:
+    except (ConfigError, OutputError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

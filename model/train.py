@@ -466,6 +466,7 @@ def _run(settings, command, base, export_steps, steps_list, out_dir, final_dir, 
 
     summary = {
         "dataset": ds.summary(), "dataset_fingerprint": data_mod.fingerprint(ds),
+        "input": data_mod.InputPrep.fit(ds, settings.seed).to_dict(),
         "settings": _settings_dict(settings), "seed": settings.seed, "command": command,
         "config": base.to_dict(), "export_steps": export_steps,
         "ann_acc": ann_acc, "ann_raw_features_acc": ann_raw_acc, "ann_history": ann_hist,
@@ -484,7 +485,7 @@ def _run(settings, command, base, export_steps, steps_list, out_dir, final_dir, 
 def _raw_features(ds, cfg: NetworkConfig):
     """The dataset's float features shaped [n, N, M] (scaled like to_integers scales them)."""
     out = []
-    scale = data_mod.FeatureScale.fit(ds.x_train, ds.signed) if ds.signed else None
+    scale = data_mod.InputPrep.fit(ds).scale
     for x in (ds.x_train, ds.x_test):
         x = data_mod.fit_shape(np.asarray(x, np.float64), cfg.length, cfg.inputs)
         out.append(torch.as_tensor(scale(x) if scale is not None else x, dtype=torch.float32))

@@ -290,3 +290,74 @@ def test_a_package_of_every_cell_round_trips(tmp_path, cell_name):
     assert ("l0_thresholds" in names) == bool(cell.by_role("constant"))
     assert ("l0_u0" in names) == bool(cell.by_role("start"))
     assert np.array_equal(golden.run(cfg, pkg.params, x).logits, pkg.check_logits)
+
+
+# --- the input preparation a package carries (#16) -----------------------------------------
+
+def _rewrite_manifest(path: Path, change):
+    """Edit a package's manifest and give it a consistent manifest_sha256 again (what a
+    careless tool would write), so that the content checks are what is tested."""
+    m = json.loads((path / "manifest.json").read_text())
+    change(m)
+    m["manifest_sha256"] = export.manifest_digest(m)
+    (path / "manifest.json").write_text(json.dumps(m, indent=1))
+
+
+@pytest.mark.parametrize("name", ["digits", "digits-direct", "digits-rate", "digits-lstm"])
+def test_bundled_packages_code_their_dataset_from_the_manifest(name):
+    # the whole digits test split, coded by the package's own preparation, gives the
+    # accuracy the training measured on the integers it coded itself
+    pkg = hwpkg.load_package(REPO / "models" / name)
+    assert pkg.prep == data.InputPrep(signed=False, scale=None, test_seed=1)
+    ev = export.evaluate_package(pkg)
+    assert ev["samples"] == 450 and ev["accuracy"] == pkg.manifest["accuracy"]["golden"]
+
+
+def test_a_signed_package_scales_new_features_as_the_training_did(tmp_path):
+    ds = data.load("mnist1d")
+    cfg = preset("mnist1d", encoding="direct", hidden=(8,))
+    params = random_params(cfg, 1)
+    prep = data.InputPrep.fit(ds, seed=0)
+    path = hwpkg.write_package(tmp_path / "m", cfg, params, meta={
+        "dataset": {**ds.summary(), "fingerprint": data.fingerprint(ds)}, "input": prep.to_dict()})
+    pkg = hwpkg.load_package(path)
+    x = pkg.inputs(ds.x_test[:5])
+    # by hand: centre on the training median, divide by the 99.5th percentile of |x - median|
+    mid = np.median(ds.x_train, axis=(0, 1))
+    span = np.percentile(np.abs(ds.x_train - mid), 99.5, axis=(0, 1))
+    want = np.clip(np.rint((ds.x_test[:5] - mid) / span * 127), -127, 127)
+    assert np.array_equal(x, want) and x.min() < -50 and x.max() > 50
+    from flows.host import sample_inputs
+    xs, labels = sample_inputs(pkg, 5)
+    assert np.array_equal(xs, want) and np.array_equal(labels, ds.y_test[:5])
+    # without the scale the same features would be coded differently
+    assert not np.array_equal(data.to_integers(cfg, ds.x_test[:5], signed=True), want)
+
+
+def test_a_wrong_or_missing_input_preparation_is_named(tmp_path):
+    src = REPO / "models" / "digits"
+    import shutil
+    bad = tmp_path / "digits"
+    shutil.copytree(src, bad)
+    _rewrite_manifest(bad, lambda m: m["input"].update(signed=True, scale={"lo": [0.2] * 8, "span": [0.5] * 8}))
+    with pytest.raises(ConfigError, match="manifest records 97.78%: the package's input preparation"):
+        export.evaluate_package(hwpkg.load_package(bad))
+    _rewrite_manifest(bad, lambda m: m["input"].update(scale={"lo": [0.0], "span": [0.0]}))
+    with pytest.raises(ConfigError, match="span finite and > 0"):
+        hwpkg.load_package(bad)
+    _rewrite_manifest(bad, lambda m: m["input"].update(scale=None))
+    with pytest.raises(ConfigError, match="signed features need a scale"):
+        hwpkg.load_package(bad)
+    _rewrite_manifest(bad, lambda m: m.pop("input"))
+    pkg = hwpkg.load_package(bad)
+    with pytest.raises(ConfigError, match="records no input preparation"):
+        export.evaluate_package(pkg)
+    from flows.host import sample_inputs
+    with pytest.raises(ConfigError, match="records no input preparation"):
+        sample_inputs(pkg, 3)
+
+
+def test_check_evaluate_cli(capsys):
+    assert hwpkg.main(["--check", str(REPO / "models" / "digits"), "--evaluate"]) == 0
+    out = capsys.readouterr().out
+    assert "on the 450 test sequences of digits, coded from the package: 97.78% (the manifest records 97.78%)" in out
