@@ -107,8 +107,17 @@ class TrainSettings:
 
 #: Configuration changes a dataset gets by default (``--set`` overrides them). Digits
 #: pixels (0..16, scaled to 8 bits) are level-coded with 8 levels (x >> 5), so that T = 4
-#: steps can follow most row-to-row changes.
-DATASET_CONFIG = {"digits": {"level_shift": 5}}
+#: steps can follow most row-to-row changes. MNIST-1D is direct-coded with 6-bit features:
+#: with 8 bits a full-scale feature is 127 accumulator units against a recurrent spike's
+#: one weight, so the shared gate scale left the input weights 5 values (-2..2) and g's
+#: input weights all 0; 6 bits give them 4x more steps and the float LSTM loses nothing.
+DATASET_CONFIG = {"digits": {"level_shift": 5}, "mnist1d": {"x_bits": 6}}
+
+#: Command-line defaults per dataset (``python -m model.train --dataset <name>``; an
+#: option given on the command line wins; ``TrainSettings()`` keeps the generic ones).
+#: MNIST-1D is signed and changes fast: level coding sees only its changes, at most T
+#: levels per element, so it is direct-coded (docs/training.md).
+DATASET_DEFAULTS = {"mnist1d": {"encoding": "direct", "steps": "2,4", "snn_epochs": 40}}
 
 #: How the source LSTM starts (``HardLSTM``'s forget_bias, input_gain), per dataset.
 #: MNIST-1D (N = 40 elements of one channel): with f starting at 0.75 c forgets an
@@ -607,6 +616,8 @@ def parse_args(argv=None) -> TrainSettings:
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="change a config field, e.g. --set hidden=64 --set ns_bits=5")
     ap.add_argument("--quiet", action="store_true")
+    first, _ = ap.parse_known_args(argv)
+    ap.set_defaults(**DATASET_DEFAULTS.get(first.dataset, {}))  # then the command line wins
     a = ap.parse_args(argv)
     changes = {}
     known = {f.name for f in dataclasses.fields(NetworkConfig)}

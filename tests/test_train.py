@@ -298,3 +298,16 @@ def test_the_source_lstm_start_is_set_per_dataset():
     assert TrainSettings(dataset="mnist1d").ann_init() == {"forget_bias": 0.95, "input_gain": 4.0}
     assert TrainSettings(dataset="digits").ann_init() == {"forget_bias": 0.75, "input_gain": 1.0}
     assert TrainSettings(dataset="mnist1d", input_gain=2.0).ann_init()["input_gain"] == 2.0
+
+
+def test_command_line_defaults_follow_the_dataset():
+    """#16: mnist1d trains direct-coded at T = 2 and 4 unless told otherwise; digits keeps
+    its defaults; an option on the command line wins over the dataset's default."""
+    from model.train import parse_args
+    m = parse_args(["--dataset", "mnist1d"])
+    assert (m.encoding, m.steps, m.snn_epochs) == ("direct", (2, 4), 40)
+    assert m.base_config().encoding == "direct"
+    d = parse_args(["--dataset", "digits"])
+    assert (d.encoding, d.steps, d.snn_epochs) == ("level", (1, 2, 4, 8), 24)
+    o = parse_args(["--dataset", "mnist1d", "--encoding", "rate", "--steps", "4", "--snn-epochs", "3"])
+    assert (o.encoding, o.steps, o.snn_epochs) == ("rate", (4,), 3)
