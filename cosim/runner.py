@@ -66,6 +66,9 @@ class CosimCase:
     fault: str | None = None  # deliberate fault, for proving the checker can fail
     #: cycles the bench waits for each result (None: hw.latency.result_budget)
     cycle_budget: int | None = None
+    #: a weights package (name or folder): its trained weights and the first test
+    #: sequences of its dataset, coded from the package, instead of random ones
+    package: str | None = None
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -104,12 +107,34 @@ def _apply_fault(params, fault: str | None):
 
 def case_params(case: CosimCase):
     """``(golden, hardware)`` parameters of a case; they differ only by its fault."""
-    params = random_params(case.hw.net, case.params_seed, threshold_scale=case.threshold_scale)
+    if case.package:
+        params = _package(case).params
+    else:
+        params = random_params(case.hw.net, case.params_seed, threshold_scale=case.threshold_scale)
     return params, _apply_fault(params, case.fault)
 
 
 def case_inputs(case: CosimCase) -> np.ndarray:
+    if case.package:
+        from model.export import sample_inputs
+        return sample_inputs(_package(case), case.sequences, case.input_seed)[0]
     return random_input(case.hw.net, case.sequences, np.random.default_rng(case.input_seed))
+
+
+def _package(case: CosimCase):
+    from model.export import load_package, resolve_package
+    return load_package(resolve_package(case.package), expect=case.hw.net)
+
+
+def package_case(name: str, sequences: int, lanes: int | None = None, par: int | None = None) -> CosimCase:
+    """A trained weights package on the first ``sequences`` test sequences of its dataset
+    (random inputs for a dataset the project does not generate), L = T unless given."""
+    from model.export import load_package, resolve_package
+    pkg = load_package(resolve_package(name))
+    net = pkg.cfg
+    return CosimCase(name=f"package_{net.name}", hw=HardwareConfig(net, lanes=lanes or net.steps,
+                                                                    par=par or default_par(net)),
+                     sequences=sequences, package=name)
 
 
 def prepare_case(case: CosimCase, build_root: Path = BUILD) -> Path:
@@ -384,6 +409,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sim", default=os.environ.get("SIM", "verilator"), choices=SIMULATORS)
     ap.add_argument("--preset", choices=sorted(PRESETS) + list(BASELINE_CASES))
+    ap.add_argument("--package", metavar="NAME",
+                    help="a weights package (models/<name> or a folder) on its dataset's test sequences")
     ap.add_argument("--lanes", type=int)
     ap.add_argument("--par", type=int)
     ap.add_argument("--encoding", default="rate", choices=["spikes", "rate", "level", "direct"])
@@ -420,6 +447,8 @@ def main(argv=None) -> int:
             cases.append(CosimCase.from_dict(json.loads(args.replay.read_text())))
         if args.preset:
             cases.append(preset_case(args.preset, args.sequences, args.lanes, args.par, args.encoding))
+        if args.package:
+            cases.append(package_case(args.package, args.sequences, args.lanes, args.par))
         if args.presets:
             names = [*PRESETS, *BASELINE_CASES] if args.presets == "all" else \
                 [name.strip() for name in args.presets.split(",")]
@@ -433,7 +462,7 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if not cases:
-        ap.error("nothing to run: give --preset, --presets, --regression or --replay")
+        ap.error("nothing to run: give --preset, --package, --presets, --regression or --replay")
     if args.fault:
         cases = [c if args.replay and i == 0 else
                  dataclasses.replace(c, fault=args.fault, name=f"{c.name}_{args.fault}")

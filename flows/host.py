@@ -180,18 +180,10 @@ def open_serial(port: str, baud: int = DEFAULT_BAUD, timeout: float = 2.0):
 
 
 def sample_inputs(pkg, samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
-    """Raw inputs for a package: the first ``samples`` test sequences of its dataset when
-    that dataset is one the project generates (digits, mnist1d), coded by the package's
-    own input preparation (``Package.inputs``: the training's feature scale and coding);
-    otherwise seeded random inputs."""
-    from model import data
-    dataset = (pkg.manifest.get("dataset") or {}).get("name")
-    if dataset in data.GENERATED:
-        ds = data.load(dataset)
-        n = min(samples, len(ds.y_test))
-        return pkg.inputs(ds.x_test[:n]), ds.y_test[:n]
-    from model.encoding import random_input
-    return random_input(pkg.cfg, samples, np.random.default_rng(seed)), None
+    """Raw inputs for a package: :func:`model.export.sample_inputs` (the test split of a
+    digits or mnist1d package's dataset, coded from the package; else random)."""
+    from model.export import sample_inputs as from_package
+    return from_package(pkg, samples, seed)
 
 
 def run_samples(link: Transport, cfg: NetworkConfig, params, x, labels=None, *, out=print) -> dict:

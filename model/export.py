@@ -57,7 +57,7 @@ from .params import LayerParams, NetworkParams
 from .runs import jsonable, load_trained
 
 __all__ = ["FORMAT", "VERSION", "Package", "write_package", "load_package", "verify_package",
-           "evaluate_package",
+           "evaluate_package", "sample_inputs",
            "swap_into_place", "jsonable",
            "resolve_package", "memories", "main"]
 
@@ -359,6 +359,22 @@ def verify_package(pkg: Package, memories=None) -> dict:
             raise ConfigError(f"{where}: {entry['hex']} does not hold the words of the weights")
         report["memories"] += 1
     return report
+
+
+def sample_inputs(pkg: Package, samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(x, labels)``: the first ``samples`` test sequences of the package's dataset when
+    the project generates that dataset (digits, mnist1d), coded by the package's own
+    input preparation (:meth:`Package.inputs`); otherwise ``samples`` random inputs of
+    the model's encoding (seeded ``seed``) and no labels. The board host script, the
+    simulated sequences of ``make synth`` and cosim's ``--package`` cases use it."""
+    from . import data
+    from .encoding import random_input
+    dataset = (pkg.manifest.get("dataset") or {}).get("name")
+    if dataset in data.GENERATED:
+        ds = data.load(dataset)
+        n = min(samples, len(ds.y_test))
+        return pkg.inputs(ds.x_test[:n]), ds.y_test[:n]
+    return random_input(pkg.cfg, samples, np.random.default_rng(seed)), None
 
 
 def evaluate_package(pkg: Package, samples: int | None = None) -> dict:

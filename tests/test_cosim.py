@@ -53,6 +53,26 @@ def test_verilator_matches_golden_with_backpressure(tmp_path):
     print(f"verilator: {r['cycles_per_s']:.0f} cycles/s")
 
 
+def test_the_bundled_mnist1d_model_matches_golden_on_its_test_sequences(tmp_path):
+    """The trained MNIST-1D package (signed features, scaled and coded from its manifest)
+    in the generated Verilog: logits, class and cycles of the golden model, and the
+    classes the training measured."""
+    from cosim.runner import package_case
+    from model import data
+    case = package_case("mnist1d", 3)
+    assert case.hw.net.x_bits == 6 and case.hw.lanes == 4
+    x = case_inputs(case)
+    ds = data.load("mnist1d")
+    assert x.shape == (3, 40, 1) and x.min() < -10 and x.max() > 10  # signed, scaled
+    r = run_case(case, build_root=tmp_path)
+    assert r["mismatch"] is None, r["mismatch"]
+    params, _ = case_params(case)
+    ref = golden.run(case.hw.net, params, x)
+    assert [res["cls"] for res in r["results"]] == ref.predicted.tolist()
+    # the first test sequences are classified as the trained model classifies them
+    assert np.mean(ref.predicted == ds.y_test[:3]) >= 2 / 3
+
+
 def test_the_baseline_preset_matches_golden_under_verilator(tmp_path):
     case = preset_case("tiny-lstm", 12)
     assert (case.hw.net.cell, case.hw.net.steps, case.hw.net.encoding) == ("lstm", 1, "direct")

@@ -303,14 +303,19 @@ def _rewrite_manifest(path: Path, change):
     (path / "manifest.json").write_text(json.dumps(m, indent=1))
 
 
-@pytest.mark.parametrize("name", ["digits", "digits-direct", "digits-rate", "digits-lstm"])
+@pytest.mark.parametrize("name", ["digits", "digits-direct", "digits-rate", "digits-lstm", "mnist1d"])
 def test_bundled_packages_code_their_dataset_from_the_manifest(name):
-    # the whole digits test split, coded by the package's own preparation, gives the
-    # accuracy the training measured on the integers it coded itself
+    # the whole test split, coded by the package's own preparation, gives the accuracy
+    # the training measured on the integers it coded itself
     pkg = hwpkg.load_package(REPO / "models" / name)
-    assert pkg.prep == data.InputPrep(signed=False, scale=None, test_seed=1)
     ev = export.evaluate_package(pkg)
-    assert ev["samples"] == 450 and ev["accuracy"] == pkg.manifest["accuracy"]["golden"]
+    assert ev["accuracy"] == pkg.manifest["accuracy"]["golden"]
+    if name == "mnist1d":  # signed: centred and scaled by the training split's statistics
+        assert pkg.prep.signed and pkg.prep.scale.lo.shape == (1,) and ev["samples"] == 1000
+        assert pkg.cfg.encoding == "direct" and pkg.cfg.x_bits == 6 and ev["accuracy"] > 0.9
+    else:
+        assert pkg.prep == data.InputPrep(signed=False, scale=None, test_seed=1)
+        assert ev["samples"] == 450
 
 
 def test_a_signed_package_scales_new_features_as_the_training_did(tmp_path):
