@@ -22,6 +22,7 @@ TEST_MARK := not slow$(if $(MARK), and ($(MARK)))
 COSIM_CASES ?= 50
 COSIM_SEQS  ?= 200
 COSIM_SEED  ?= 1
+COSIM_PACKAGES ?= digits mnist1d
 COSIM_AGREE ?= $(if $(filter icarus,$(SIM)),verilator,icarus)
 SIM ?= verilator
 
@@ -44,7 +45,7 @@ help:
 	@echo "  make weights WEIGHTS=pkg   write another weights package into the BOARD/MODEL bitstream"
 	@echo "  make report          rebuild reports/ from the builds under build/synth"
 	@echo "  make bench           benchmarks that print throughput figures"
-	@echo "  make cosim           cocotb regression: COSIM_CASES random configurations + every preset + agreement with COSIM_AGREE (SIM=icarus possible)"
+	@echo "  make cosim           cocotb regression: COSIM_CASES random configurations + every preset + the COSIM_PACKAGES on their test split + agreement with COSIM_AGREE (SIM=icarus possible)"
 	@echo "  make train DATASET=digits   train, convert, fine-tune, quantize; plots in build/reports/training/ (REPORTS=reports: the committed ones)"
 	@echo "  make export          package the trained integers (EXPORT_OUT=models/digits refreshes the bundled one)"
 	@echo "  make venv            only create .venv and install the pinned packages"
@@ -91,7 +92,7 @@ export: $(STAMP)
 	$(PY) -m hw.package --from 'build/train/$(DATASET)' --out '$(EXPORT_OUT)'
 
 cosim: $(STAMP)
-	$(PY) -m cosim.runner --regression $(COSIM_CASES) --sequences $(COSIM_SEQS) --presets --seed $(COSIM_SEED) --sim $(SIM) --agree $(COSIM_AGREE) --prove-fault --summary build/cosim/summary_seed$(COSIM_SEED).md
+	$(PY) -m cosim.runner --regression $(COSIM_CASES) --sequences $(COSIM_SEQS) --presets $(foreach p,$(COSIM_PACKAGES),--package $(p)) --seed $(COSIM_SEED) --sim $(SIM) --agree $(COSIM_AGREE) --prove-fault --summary build/cosim/summary_seed$(COSIM_SEED).md
 
 clean:
 	rm -rf build sim_build

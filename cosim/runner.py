@@ -409,8 +409,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sim", default=os.environ.get("SIM", "verilator"), choices=SIMULATORS)
     ap.add_argument("--preset", choices=sorted(PRESETS) + list(BASELINE_CASES))
-    ap.add_argument("--package", metavar="NAME",
-                    help="a weights package (models/<name> or a folder) on its dataset's test sequences")
+    ap.add_argument("--package", metavar="NAME", action="append", default=[],
+                    help="a weights package (models/<name> or a folder) on its dataset's test "
+                         "sequences (repeat for several)")
     ap.add_argument("--lanes", type=int)
     ap.add_argument("--par", type=int)
     ap.add_argument("--encoding", default="rate", choices=["spikes", "rate", "level", "direct"])
@@ -447,8 +448,7 @@ def main(argv=None) -> int:
             cases.append(CosimCase.from_dict(json.loads(args.replay.read_text())))
         if args.preset:
             cases.append(preset_case(args.preset, args.sequences, args.lanes, args.par, args.encoding))
-        if args.package:
-            cases.append(package_case(args.package, args.sequences, args.lanes, args.par))
+        cases += [package_case(p, args.sequences, args.lanes, args.par) for p in args.package]
         if args.presets:
             names = [*PRESETS, *BASELINE_CASES] if args.presets == "all" else \
                 [name.strip() for name in args.presets.split(",")]
@@ -506,8 +506,10 @@ def main(argv=None) -> int:
     failed = [r for r in bad if r.get("failed")]
     presets = sum(r["case"].startswith("preset_") for r in rows)
     randoms = sum(r["case"].startswith("random") for r in rows)
+    packages = sum(r["case"].startswith("package_") for r in rows)
     cells_run = sorted({c.hw.net.cell for c in cases})
-    total = (f"{len(rows)} configurations ({randoms} random, {presets} presets), {sequences} "
+    total = (f"{len(rows)} configurations ({randoms} random, {presets} presets"
+             + (f", {packages} trained packages" if packages else "") + f"), {sequences} "
              f"sequences, {len(bad) - len(failed)} mismatches, {len(failed)} failed to build or run, "
              f"simulator {args.sim}, {elapsed / 60:.1f} min in all "
              f"(builds {sum(r.get('build_s', 0.0) for r in rows) / 60:.1f} min); cells "

@@ -357,3 +357,10 @@ def test_a_stuck_design_is_a_mismatch_not_a_hang(tmp_path):
     r = run_case(small_case("ci_stuck", cycle_budget=30), build_root=tmp_path, localize_mismatch=False)
     assert r["mismatch"] is not None
     assert "sequence 0: no result within 30 cycles" in r["mismatch"]
+
+
+def test_an_unknown_package_is_one_error(tmp_path, capsys):
+    assert main(["--package", "no-such-model", "--build", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no weights package 'no-such-model'") and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
