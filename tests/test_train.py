@@ -305,7 +305,7 @@ def test_command_line_defaults_follow_the_dataset():
     its defaults; an option on the command line wins over the dataset's default."""
     from model.train import parse_args
     m = parse_args(["--dataset", "mnist1d"])
-    assert (m.encoding, m.steps, m.snn_epochs) == ("direct", (2, 4), 40)
+    assert (m.encoding, m.steps, m.snn_epochs) == ("direct", (2, 4), 80)
     assert m.base_config().encoding == "direct"
     d = parse_args(["--dataset", "digits"])
     assert (d.encoding, d.steps, d.snn_epochs) == ("level", (1, 2, 4, 8), 24)
