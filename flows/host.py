@@ -66,6 +66,7 @@ from hw.network import input_beats
 from model.cli import positive_float
 from model.config import ConfigError, NetworkConfig
 from model.encoding import check_input
+from model.export import sample_inputs  # re-exported: the inputs the host sends
 
 __all__ = ["REQUEST_START", "RESPONSE_START", "ERROR_BASE", "ERROR_FRAMING", "ERROR_OVERRUN",
            "ERROR_TIMEOUT", "CLASS_BYTES", "CYCLE_BYTES", "DEFAULT_BAUD", "BoardError",
@@ -177,13 +178,6 @@ def open_serial(port: str, baud: int = DEFAULT_BAUD, timeout: float = 2.0):
     link = serial.Serial(port, baudrate=baud, bytesize=8, parity="N", stopbits=1, timeout=timeout)
     link.reset_input_buffer()
     return link
-
-
-def sample_inputs(pkg, samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
-    """Raw inputs for a package: :func:`model.export.sample_inputs` (the test split of a
-    digits or mnist1d package's dataset, coded from the package; else random)."""
-    from model.export import sample_inputs as from_package
-    return from_package(pkg, samples, seed)
 
 
 def run_samples(link: Transport, cfg: NetworkConfig, params, x, labels=None, *, out=print) -> dict:

@@ -712,7 +712,7 @@ def _measure(hw, pkg, sequences, build, wall, simulate=True):
     from hw.latency import cycles_for_batch
     from .activity import measure_activity
     from .energy import memory_reads
-    from .host import sample_inputs
+    from model.export import sample_inputs
     t0 = time.monotonic()
     x, _ = sample_inputs(pkg, sequences)
     figures, ref = cycles_for_batch(hw, pkg.params, x)
@@ -742,7 +742,7 @@ def _schedules(brd, hw, pkg, flow, build, compare, wall):
     from hw.latency import cycles_for_batch
     from hw.network import SpikingLSTMNetwork
     from .yosys import synth_stat
-    from .host import sample_inputs as test_samples
+    from model.export import sample_inputs as test_samples
     params = pkg.params
     x, _ = test_samples(pkg, flow["sim"]["sequences"])
     other_lanes = 1 if hw.lanes != 1 else hw.net.steps

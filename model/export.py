@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import golden
+from . import data, golden
 from . import numerics as nr
 from .cli import OutputError, check_writable
 from .config import ConfigError, NetworkConfig, PRESETS, preset
@@ -367,7 +367,6 @@ def sample_inputs(pkg: Package, samples: int, seed: int = 0) -> tuple[np.ndarray
     input preparation (:meth:`Package.inputs`); otherwise ``samples`` random inputs of
     the model's encoding (seeded ``seed``) and no labels. The board host script, the
     simulated sequences of ``make synth`` and cosim's ``--package`` cases use it."""
-    from . import data
     from .encoding import random_input
     dataset = (pkg.manifest.get("dataset") or {}).get("name")
     if dataset in data.GENERATED:
@@ -383,7 +382,6 @@ def evaluate_package(pkg: Package, samples: int | None = None) -> dict:
     manifest records (``accuracy.golden``): the same integers give the same answers.
     Raises ConfigError (no preparation recorded, another dataset under that name, a
     different accuracy) or :class:`model.data.DataError` (dataset files absent)."""
-    from . import data
     where = f"weights package {pkg.path}"
     info = pkg.manifest.get("dataset") or {}
     name = info.get("name")
