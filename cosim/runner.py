@@ -45,7 +45,7 @@ from .hdl import HDL_SOURCE, write_simulation_source
 from .localize import localize
 from .simulators import SIMULATORS, build, check_build_folder, installed, run_bench, simulator_env
 
-__all__ = ["CosimCase", "prepare_case", "run_case", "locate_mismatch", "random_case", "preset_case",
+__all__ = ["CosimCase", "prepare_case", "write_case", "run_case", "locate_mismatch", "random_case", "preset_case",
            "case_params", "case_inputs", "simulator_env", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,26 +139,36 @@ def package_case(name: str, sequences: int, lanes: int | None = None, par: int |
 
 def prepare_case(case: CosimCase, build_root: Path = BUILD) -> Path:
     """Write the Verilog, the inputs and the golden results of ``case``."""
-    hw, net = case.hw, case.hw.net
-    folder = build_root / case.name
-    folder.mkdir(parents=True, exist_ok=True)
     params, hw_params = case_params(case)
+    return write_case(Path(build_root) / case.name, case.hw, params, hw_params, case_inputs(case),
+                      seed=case.input_seed, input_gaps=case.input_gaps,
+                      output_stalls=case.output_stalls, cycle_budget=case.cycle_budget,
+                      case=case.to_dict())
+
+
+def write_case(folder: Path, hw: HardwareConfig, params, hw_params, x, *, seed: int = 0,
+               input_gaps: float = 0.0, output_stalls: float = 0.0,
+               cycle_budget: int | None = None, case: dict | None = None) -> Path:
+    """The bench's folder for inputs ``x``: the design built with ``hw_params``, the
+    golden results of ``params`` (the same, unless a fault is injected)."""
+    net = hw.net
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     write_simulation_source(SpikingLSTMNetwork(hw, hw_params), folder / HDL_SOURCE)
-    x = case_inputs(case)
     expected, ref = cycles_for_batch(hw, params, x)
     arrays = {"logits": ref.logits, "cls": ref.predicted,
               "cycles": np.array([e["total"] for e in expected])}
-    for b in range(case.sequences):
+    for b in range(len(x)):
         arrays[f"beats{b}"] = input_beats(net, x[b])
     np.savez(folder / "case.npz", **arrays)
     meta = {
-        "sequences": case.sequences, "seed": case.input_seed,
-        "input_gaps": case.input_gaps, "output_stalls": case.output_stalls,
+        "sequences": len(x), "seed": seed,
+        "input_gaps": input_gaps, "output_stalls": output_stalls,
         "in_bits": 2 if net.encoding == "spikes" else net.x_bits,
         "logit_bits": net.logit_bits, "classes": net.classes,
         "cls_bits": bits_for(net.classes - 1), "cycle_bits": CYCLE_BITS,
-        "result_budget_cycles": case.cycle_budget or result_budget(hw),
-        "case": case.to_dict(),
+        "result_budget_cycles": cycle_budget or result_budget(hw),
+        "case": case,
     }
     (folder / "case.json").write_text(json.dumps(meta, indent=1))
     return folder

@@ -79,10 +79,15 @@ def _ports_only_verilator():
 
         #: runtime objects copied from the cache into the build folder
         reused: tuple[Path, ...] = ()
+        #: trace to SAIF (toggle counts, for flows.verilator_activity) instead of VCD
+        saif: bool = False
 
         def _build_command(self):
             verilate, *rest = super()._build_command()
             verilate = [arg for arg in verilate if arg != "--public-flat-rw"]
+            if self.saif:  # every net, those named _N_ (Yosys' memory read data) too
+                verilate = [a for arg in verilate
+                            for a in (["--trace-saif", "--trace-underscore"] if arg == "--trace" else [arg])]
             # verilated.mk makes the runtime objects depend on Vtop.mk, which Verilator
             # has just rewritten; the reused ones must be newer than it
             touch = [["touch", "-c", *map(str, self.reused)]] if self.reused else []
@@ -91,7 +96,7 @@ def _ports_only_verilator():
     return PortsOnlyVerilator()
 
 
-def _runtime_key(waves: bool) -> str:
+def _runtime_key(waves: bool, saif: bool = False) -> str:
     """What the runtime objects depend on: Verilator, the C++ compiler, the flags."""
     cxx = os.environ.get("CXX", "c++")
     try:
@@ -104,7 +109,7 @@ def _runtime_key(waves: bool) -> str:
         version = "?"
     text = "\n".join([version, compiler, os.environ.get("CXXFLAGS", ""),
                       os.environ.get("MAKEFLAGS", ""), " ".join(VERILATOR_ARGS),
-                      f"trace={int(waves)}"])
+                      f"trace={int(waves)}", f"saif={int(saif)}"])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -122,9 +127,13 @@ def check_build_folder(sim: str, folder: Path) -> None:
                          f"a space ({str(folder)!r}); choose a folder without one")
 
 
-def build(sim: str, folder: Path, waves: bool = False, cache_root: Path | None = None):
+def build(sim: str, folder: Path, waves: bool = False, cache_root: Path | None = None,
+          saif: bool = False):
     """Build ``folder/top.v`` for ``sim`` in ``folder/sim_<sim>``; returns the runner,
-    the build folder and the build time in seconds."""
+    the build folder and the build time in seconds. ``saif`` (Verilator, with ``waves``)
+    traces every net into a SAIF file of toggle counts instead of a VCD."""
+    if saif and (sim != "verilator" or not waves):
+        raise ValueError("SAIF traces need sim='verilator' and waves=True")
     from cocotb_tools.runner import get_runner
 
     folder = Path(folder).resolve()
@@ -135,10 +144,11 @@ def build(sim: str, folder: Path, waves: bool = False, cache_root: Path | None =
     with _environment(simulator_env()):
         if sim == "verilator":
             runner = _ports_only_verilator()
+            runner.saif = saif
             control = folder / "ports.vlt"
             control.write_text(verilator_control(source.read_text()))
             sources, args = [source, control], list(VERILATOR_ARGS)
-            cache = Path(cache_root or folder.parent) / ".verilator-runtime" / _runtime_key(waves)
+            cache = Path(cache_root or folder.parent) / ".verilator-runtime" / _runtime_key(waves, saif)
             build_dir.mkdir(parents=True, exist_ok=True)
             reused = []
             for name in RUNTIME_OBJECTS:  # an earlier build may have traced, or not

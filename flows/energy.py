@@ -423,7 +423,8 @@ def activity_energy(activity: dict, family: str, clock_mhz: float, *,
 
     item("registers", "register bit toggles", tog["registers"], e["net_toggle"], "net toggle")
     item("logic", "combinational signal toggles", tog["combinational"], e["net_toggle"],
-         "net toggle (Amaranth-level signals: an upper estimate of LUT-output nets)")
+         f"net toggle ({activity.get('level', 'Amaranth-level signals')}: an upper estimate of "
+         "LUT-output nets)")
     item("memory", "memory read-data toggles", tog["memory_read_data"], e["net_toggle"], "net toggle")
     item("clock", "clock tree", activity["cycles"] * activity["register_bits"], e["clock_per_ff"],
          "per register bit per cycle")

@@ -20,7 +20,8 @@ ECP5 (:data:`ECP5_STEPS`):
    runs from its own oscillator; a design slower than that is reported as failing
    timing); ``ecpbram`` writes the real weights into the block RAMs; ``ecppack`` packs
    ``top.bit``;
-5. ``measure``: cycles of real inputs in simulation (Amaranth simulator) against the
+5. ``measure``: cycles of real inputs in simulation (Verilator, counting toggles from its SAIF
+   trace; ``--simulator amaranth`` for the Python simulator) against the
    analytic model, activity, golden statistics; the other schedule (L = 1 or L = T)
    through yosys for the comparison;
 6. ``report``: ``build/synth/<board>/<model>/flow.json`` and the report under
@@ -150,6 +151,9 @@ class FlowOptions:
     compare: bool = True
     seed: int = 1
     simulate: bool = True
+    #: what simulates the measured sequences: "verilator" (SAIF toggle counts, fast) or
+    #: "amaranth" (the Python simulator, the cross-check)
+    simulator: str = "verilator"
     router: str = NEXTPNR_ROUTER
     pnr_seed: int = 1
     changes: dict | None = None    # NetworkConfig fields for a preset with random weights
@@ -519,7 +523,7 @@ class Measure(Step):
     def run(self, ctx):
         opt = ctx.options
         ctx.flow["sim"], ctx.flow["activity"] = _measure(ctx.hw, ctx.pkg, opt.sequences, ctx.build,
-                                                         ctx.wall, opt.simulate)
+                                                         ctx.wall, opt.simulate, opt.simulator)
         ctx.flow["schedules"] = _schedules(ctx.board, ctx.hw, ctx.pkg, ctx.flow, ctx.build,
                                            opt.compare, ctx.wall)
         ctx.figure("sequences", ctx.flow["sim"]["sequences"])
@@ -583,14 +587,16 @@ def run_flow(board_name: str, model: str, *, lanes=None, par=None, target_mhz=DE
              sequences: int = 8, build_root: Path | None = None, reports_root: Path | None = None,
              compare: bool = True, seed: int = 1, simulate: bool = True,
              router: str = NEXTPNR_ROUTER, pnr_seed: int = 1, changes: dict | None = None,
-             pnr_seeds: tuple[int, ...] = ()) -> dict:
+             pnr_seeds: tuple[int, ...] = (), simulator: str = "verilator") -> dict:
     """Run the board's steps in order; returns the flow record (what ``flow.json`` holds).
     ``changes``: NetworkConfig fields for a preset with random weights (see :func:`load_model`)."""
     t_start = time.monotonic()
     opt = FlowOptions(board_name, model, lanes=lanes, par=par, target_mhz=target_mhz,
                       sequences=sequences, build_root=build_root, reports_root=reports_root,
                       compare=compare, seed=seed, simulate=simulate, router=router, pnr_seed=pnr_seed,
-                      changes=changes, pnr_seeds=tuple(pnr_seeds))
+                      changes=changes, pnr_seeds=tuple(pnr_seeds), simulator=simulator)
+    if simulator not in SIMULATORS:
+        raise ValueError(f"unknown simulator {simulator!r}; choose one of {', '.join(SIMULATORS)}")
     ctx = FlowContext(opt, get_board(board_name), t_start)
     steps = flow_steps(ctx.board)
     for i, step in enumerate(steps, 1):
@@ -705,12 +711,16 @@ def _version(dist):
     return version(dist)
 
 
-def _measure(hw, pkg, sequences, build, wall, simulate=True):
-    """Simulate real inputs once (Amaranth simulator, counting toggles and memory
-    accesses as it goes); the cycle counts and logits must equal the models'. Without
-    ``simulate`` only the analytic cycles (no activity estimate)."""
+#: what can simulate the measured sequences (``--simulator``)
+SIMULATORS = ("verilator", "amaranth")
+
+
+def _measure(hw, pkg, sequences, build, wall, simulate=True, simulator="verilator"):
+    """Simulate real inputs once, counting toggles and memory accesses: in Verilator
+    (the cosim bench, SAIF toggle counts: :mod:`flows.verilator_activity`) or in the
+    Amaranth simulator (:mod:`flows.activity`). The cycle counts and logits must equal
+    the models'. Without ``simulate`` only the analytic cycles (no activity estimate)."""
     from hw.latency import cycles_for_batch
-    from .activity import measure_activity
     from .energy import memory_reads
     from model.export import sample_inputs
     t0 = time.monotonic()
@@ -721,9 +731,15 @@ def _measure(hw, pkg, sequences, build, wall, simulate=True):
         print(f"  no simulation (--no-simulate): analytic cycles {analytic[:4]}...")
         return ({"sequences": len(x), "cycles_simulated": None, "cycles_analytic": analytic,
                  "golden_stats": ref.stats, "memory_reads": memory_reads(hw, pkg.params, x)}, None)
-    print(f"  Amaranth simulation of {len(x)} sequences ({sum(analytic):,} cycles), "
+    print(f"  {simulator.capitalize()} simulation of {len(x)} sequences ({sum(analytic):,} cycles), "
           "counting toggles ...", flush=True)
-    activity = measure_activity(hw, pkg.params, x)
+    if simulator == "verilator":
+        from .verilator_activity import measure_activity
+        activity = measure_activity(hw, pkg.params, x, folder=Path(build) / "verilator")
+    else:
+        from .activity import measure_activity
+        activity = measure_activity(hw, pkg.params, x)
+        activity["simulator"] = "amaranth"
     simulated = [int(c) for c in activity["cycles_reported"]]
     same = sum(list(got) == [int(v) for v in ref.logits[b]] for b, got in enumerate(activity["logits"]))
     wall["simulate"] = time.monotonic() - t0
@@ -788,6 +804,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-compare", action="store_true", help="skip the other schedule's synthesis")
     ap.add_argument("--no-simulate", action="store_true",
                     help="analytic cycles only, no simulation and no activity estimate (large models)")
+    ap.add_argument("--simulator", choices=SIMULATORS, default="verilator",
+                    help="what simulates the measured sequences and counts toggles (default "
+                         "verilator; amaranth: the Python simulator, slower by about 100x)")
     ap.add_argument("--router", choices=NEXTPNR_ROUTERS, default=NEXTPNR_ROUTER,
                     help=f"nextpnr router (default {NEXTPNR_ROUTER}; router1 for designs router2 "
                          "does not converge on)")
@@ -804,7 +823,7 @@ def main(argv: list[str] | None = None) -> int:
         args.board, args.model, lanes=args.lanes, par=args.par, target_mhz=args.target_mhz,
         sequences=args.sequences, build_root=args.build, reports_root=args.reports,
         compare=not args.no_compare, simulate=not args.no_simulate, router=args.router,
-        pnr_seed=args.pnr_seed, pnr_seeds=args.pnr_seeds))
+        pnr_seed=args.pnr_seed, pnr_seeds=args.pnr_seeds, simulator=args.simulator))
 
 
 def seed_list(text: str) -> tuple[int, ...]:

@@ -270,7 +270,7 @@ def _flow(name, pkg, hw, pnr_seed, router, seed, build, design_sha256=None):
                                  "readout_macs": 80 if lstm else 0},
                 "memory_reads": {"sequences": batch, "memories": {
                     "layer0.weights": {"word_bits": 64, "capacity_bits": 3072, "reads": 10, "writes": 0}}}},
-        "activity": {"sequences": batch, "cycles": sum(cycles), "register_bits": 100,
+        "activity": {"sequences": batch, "cycles": sum(cycles), "register_bits": 100, "simulator": "verilator",
                      "toggles": {"registers": 500, "combinational": 300, "memory_read_data": 200,
                                  "ports": 0, "wires": 10},
                      "memories": {"layer0.weights": {"class": "block", "word_bits": 64,
