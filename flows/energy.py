@@ -101,6 +101,11 @@ CONSTANTS: dict[str, Constant] = {
         "quoted from the ECP5 data sheet in github.com/butterstick-fpga/butterstick-hardware "
         "issue 2; taken as the static core current (ASSUMED: the quote does not separate "
         "static from typical design current)", assumed=True),
+    "ecp5_ff_toggle_measured": Constant(
+        0.25, "pJ per flip-flop toggle",
+        "MEASURED on a ULX3S (LFE5U-85F): a flip-flop toggling every cycle drew about 25 uW at "
+        "100 MHz above the board's idle 0.2 W, regulator losses included (project "
+        "targeted/fpga-reg-power); charged to register toggles on ECP5"),
     "ecp5_luts_85f": Constant(83640, "LUT4", "LFE5U-85F: 84k LUTs (ECP5 data sheet family table)"),
     "xc7_node": Constant(28.0, "nm", "Xilinx WP389 'Lowering power at 28 nm with Xilinx 7 series': TSMC 28 nm HPL"),
     "xc7_vccint": Constant(1.0, "V", "Xilinx DS182 Kintex-7 data sheet: VCCINT 1.0 V"),
@@ -351,6 +356,8 @@ def _scale(family: str, node0: str, vdd0: str) -> float:
 def family_energies(family: str) -> dict:
     """Per-event energies of a family (pJ), derived from :data:`CONSTANTS`:
 
+    * ``ff_toggle``: one transition of a flip-flop output: on ECP5 the figure measured on
+      a ULX3S (0.25 pJ), elsewhere ``net_toggle``;
     * ``net_toggle``: one transition of a routed net (LUT or flip-flop output with its
       routing). Shang's 5.9 pJ per CLB per cycle, less the clock share, spread over the
       CLB's 16 output nets toggling at the typical rate, scaled from 150 nm / 1.5 V;
@@ -367,8 +374,12 @@ def family_energies(family: str) -> dict:
         _c("virtex2_nets_per_clb") * _c("typical_toggle_rate")) * v2
     clock = clb * (_c("virtex2_share_clock") / shares) / _c("virtex2_ffs_per_clb") * v2
     bram = _c("sram_8kb_64b") / 64.0 * _scale(family, "horowitz_node", "horowitz_vdd")
-    return {"net_toggle": net, "clock_per_ff": clock, "bram_bit": bram,
+    # a board measurement where one exists (ECP5 flip-flops); else the derived net toggle
+    ff = _c("ecp5_ff_toggle_measured") if family == "ecp5" else net
+    return {"net_toggle": net, "ff_toggle": ff, "clock_per_ff": clock, "bram_bit": bram,
             "rules": {
+                "ff_toggle": ("measured on a ULX3S (ECP5 85F), 0.25 pJ" if family == "ecp5"
+                              else "the net toggle (no board measurement for this family)"),
                 "net_toggle": "5.9 pJ/CLB/cycle x (1 - 0.14/0.90) / (16 nets x 0.125) x (node/150 nm) x (V/1.5 V)^2",
                 "clock_per_ff": "5.9 pJ/CLB/cycle x (0.14/0.90) / 8 FF x (node/150 nm) x (V/1.5 V)^2",
                 "bram_bit": "10 pJ / 64 bit x (node/45 nm) x (V/0.9 V)^2"}}
@@ -401,8 +412,9 @@ def activity_energy(activity: dict, family: str, clock_mhz: float, *,
                     static_w: float | None = None) -> dict:
     """Energy per inference from simulated activity (method (b)).
 
-    ``activity`` is :func:`flows.activity.measure_activity`'s result. Dynamic energy:
-    every register, combinational and memory-read-data net toggle at ``net_toggle``;
+    ``activity`` is :func:`flows.verilator_activity.measure_activity`'s (or
+    :func:`flows.activity.measure_activity`'s) result. Dynamic energy: every register
+    toggle at ``ff_toggle``, every combinational and memory-read-data net toggle at ``net_toggle``;
     the clock at ``clock_per_ff`` per register bit per cycle; every enabled port cycle
     of a memory classed as block RAM at ``bram_bit`` per bit of its word. Static
     energy: the device's static power (``static_w`` overrides :func:`static_power_w`)
@@ -421,7 +433,7 @@ def activity_energy(activity: dict, family: str, clock_mhz: float, *,
         items.append({"category": category, "name": name, "count": count / seqs,
                       "pj_each": pj_each, "nj": count * pj_each / seqs / 1000.0, "rule": rule})
 
-    item("registers", "register bit toggles", tog["registers"], e["net_toggle"], "net toggle")
+    item("registers", "register bit toggles", tog["registers"], e["ff_toggle"], e["rules"]["ff_toggle"])
     item("logic", "combinational signal toggles", tog["combinational"], e["net_toggle"],
          f"net toggle ({activity.get('level', 'Amaranth-level signals')}: an upper estimate of "
          "LUT-output nets)")
@@ -451,12 +463,14 @@ def activity_energy(activity: dict, family: str, clock_mhz: float, *,
             "breakdown_nj": breakdown, "items": items,
             "clock_mhz": clock_mhz, "clock_note": clock_note,
             "static_w": static_w, "static_rule": static_rule,
+            "simulator": activity.get("simulator", "amaranth"),
+            "level": activity.get("level", "Amaranth-level signals"),
             "seconds_per_inference": seconds, "energies_pj": e,
             "sources": [SHANG, VIRTEX2_DS, XPE_TOGGLE, HOROWITZ]
                        + [CONSTANTS[k].source for k in _FAMILY_CONSTANTS[family]]}
 
 
 _FAMILY_CONSTANTS = {
-    "ecp5": ("ecp5_node", "ecp5_vcc", "ecp5_icc_static_85f", "ecp5_luts_85f"),
+    "ecp5": ("ecp5_node", "ecp5_vcc", "ecp5_icc_static_85f", "ecp5_luts_85f", "ecp5_ff_toggle_measured"),
     "xilinx": ("xc7_node", "xc7_vccint", "xc7_static_ref", "xc7_static_ref_luts"),
 }

@@ -511,8 +511,11 @@ def _markdown(r: dict) -> str:
         e = act["energies_pj"]
         out += [f"### (b) FPGA activity estimate: {_fmt(act['total_nj'])} nJ "
                 f"({_fmt(act['dynamic_nj'])} dynamic + {_fmt(act['static_nj'])} static)", "",
-                f"From {act['sequences']} simulated sequences. Per-event energies for {act['family']}: "
-                f"net toggle {_fmt(e['net_toggle'])} pJ, clock {_fmt(e['clock_per_ff'])} pJ per "
+                f"From {act['sequences']} sequences simulated in {act.get('simulator', 'amaranth')} "
+                f"(combinational toggles: {act.get('level', 'Amaranth-level signals')}). Per-event energies for {act['family']}: "
+                f"flip-flop toggle {_fmt(e.get('ff_toggle', e['net_toggle']))} pJ "
+                f"({e.get('rules', {}).get('ff_toggle', 'the net toggle')}), "
+                f"other net toggle {_fmt(e['net_toggle'])} pJ, clock {_fmt(e['clock_per_ff'])} pJ per "
                 f"register bit per cycle, block RAM {_fmt(e['bram_bit'])} pJ per bit accessed. "
                 f"Static: {_fmt(act['static_w'])} W ({act['static_rule']}); {act['clock_note']}.", "",
                 "| part | nJ |", "|---|---:|"]
