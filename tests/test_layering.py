@@ -1,5 +1,5 @@
 """The import graph of the packages: each layer imports only the ones below it
-(model < hw < cosim, flows), and no module imports itself through others. Read from the
+(model < hw < cosim < flows), and no module imports itself through others. Read from the
 source (every import statement, also those inside functions), nothing is executed."""
 
 import ast
@@ -10,8 +10,9 @@ import pytest
 pytestmark = pytest.mark.golden
 
 ROOT = Path(__file__).resolve().parent.parent
-#: the layers, lowest first; cosim and flows both sit on hw and do not import each other
-LEVEL = {"model": 0, "hw": 1, "cosim": 2, "flows": 2}
+#: the layers, lowest first; flows sits on cosim (make synth measures activity with the
+#: cosim bench in Verilator: flows.verilator_activity), cosim never imports flows
+LEVEL = {"model": 0, "hw": 1, "cosim": 2, "flows": 3}
 
 
 def modules() -> dict[str, Path]:
