@@ -34,7 +34,7 @@ from .cells import TorchOps
 from .config import NetworkConfig
 from .params import NetworkParams
 
-__all__ = ["SpikeStep", "spike_step", "FloatSpikingLSTM"]
+__all__ = ["SpikeStep", "GaussianSpikeStep", "SURROGATES", "spike_step", "FloatSpikingLSTM"]
 
 
 class SpikeStep(torch.autograd.Function):
@@ -59,9 +59,42 @@ class SpikeStep(torch.autograd.Function):
         return grad, grad_theta, None
 
 
-def spike_step(gamma: float = 0.3):
-    """A ``step(excess, theta)`` callable for :func:`model.numerics.fire_binary`."""
-    return lambda excess, theta: SpikeStep.apply(excess, theta, gamma)
+class GaussianSpikeStep(torch.autograd.Function):
+    """Heaviside of ``excess = U - V_th`` with the surrogate of Lotfi Rezaabad &
+    Vishwanath: a Gaussian of ``|U| - |V_th|``, here with the spread ``V_th / 2`` and the
+    peak ``gamma / V_th`` of the triangle (so one ``gamma`` suits both)::
+
+        dS/dU = gamma / V_th * exp(-2 * ((|U| - |V_th|) / V_th)**2)
+    """
+
+    @staticmethod
+    def forward(ctx, excess, theta, gamma):
+        theta = torch.as_tensor(theta, dtype=excess.dtype, device=excess.device)
+        ctx.save_for_backward(excess, theta)
+        ctx.gamma = gamma
+        return (excess > 0).to(excess.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        excess, theta = ctx.saved_tensors
+        a = torch.abs(theta)
+        distance = (torch.abs(excess + theta) - a) / a
+        grad = grad_out * ctx.gamma / a * torch.exp(-2 * distance * distance)
+        grad_theta = None
+        if ctx.needs_input_grad[1]:
+            grad_theta = (-grad).sum_to_size(theta.shape) if theta.dim() else -grad.sum()
+        return grad, grad_theta, None
+
+
+#: the surrogate gradients a cell may name (``model.cells.Cell.SURROGATE``)
+SURROGATES = {"triangle": SpikeStep, "gaussian": GaussianSpikeStep}
+
+
+def spike_step(gamma: float = 0.3, surrogate: str = "triangle"):
+    """A ``step(excess, theta)`` callable for :func:`model.numerics.fire_binary`, with
+    the named surrogate gradient (:data:`SURROGATES`)."""
+    fn = SURROGATES[surrogate]
+    return lambda excess, theta: fn.apply(excess, theta, gamma)
 
 
 class FloatSpikingLSTM(nn.Module):
@@ -121,7 +154,7 @@ class FloatSpikingLSTM(nn.Module):
             for spec in cell.params})
         b, big_n, big_t, _ = x.shape
         h_size = cfg.hidden[l]
-        ops = TorchOps(cfg, spike_step(self.gamma), self.leak_factor)
+        ops = TorchOps(cfg, spike_step(self.gamma, cell.SURROGATE), self.leak_factor)
         start = cell.by_role("start")
         u0 = getattr(p, start[0].name) if start else x.new_zeros(0, h_size)
         x_part = torch.einsum("bntm,ahm->bntah", x, p.w_x)

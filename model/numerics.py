@@ -32,7 +32,7 @@ __all__ = [
     "leak", "fire_binary", "fire_ternary", "hard_sigmoid_q",
     "hard_tanh_q", "hard_sigmoid_max", "hard_tanh_max", "spike_times", "accumulate_spike",
     "gate_product",
-    "c_update", "membrane_update", "h_output",
+    "c_update", "count_update", "membrane_update", "h_output",
     "exact_sum_bits", "LFSR_BITS", "LFSR_TAPS", "lfsr_step", "lfsr_draw",
     "unit", "clamp_unit", "clamp_unit01", "hard_sigmoid_unit", "hard_sigmoid_offset", "hard_tanh_unit", "exact_product", "floor_shift",
     "level_of", "argmax_first",
@@ -294,6 +294,17 @@ def c_update(f, c_prev, ig, c_bits: int, tally: dict | None = None):
     """``c = sat((f ? c_prev : 0) + i*g)``: select and add only."""
     kept = f * c_prev if _is_torch(f) else select(f != 0, c_prev, 0)  # torch: keep grad to f
     return saturate(kept + ig, c_bits, tally, "c")
+
+
+def count_update(f, c_prev, ig, top: int, tally: dict | None = None):
+    """``c = min((f ? c_prev : 0) + i*g, top)`` for a cell state that counts spikes
+    (non-negative, at most ``top``: the spiking LSTM unit's c in {0, 1, 2}): a select, an
+    add and one clamp from above (counted in ``tally["c"]``, NumPy only)."""
+    kept = f * c_prev if _is_torch(f) else select(f != 0, c_prev, 0)  # torch: keep grad to f
+    total = kept + ig
+    if tally is not None and isinstance(total, np.ndarray):
+        tally["c"] = tally.get("c", 0) + int(np.count_nonzero(total > top))
+    return select(total > top, top, total)
 
 
 def membrane_update(u_prev, z, shift: int, u_bits: int, tally: dict | None = None):

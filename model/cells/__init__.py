@@ -96,6 +96,8 @@ class Cell:
     #: the per-cell outputs that ``step`` returns in ``record`` besides h and carry:
     #: ``name -> (extra axes before H, NumPy dtype of the trace)``
     RECORD: dict = {}
+    #: the float twin's surrogate gradient for the spikes (``model.float_twin.SURROGATES``)
+    SURROGATE: str = "triangle"
 
     @property
     def gates(self) -> int:
