@@ -338,7 +338,8 @@ def spike_rates(cfg: NetworkConfig, result: golden.GoldenResult) -> list[dict]:
         if cfg.nonspiking != "none":
             a = nr.GATES.index(cfg.nonspiking)
             r[f"{cfg.nonspiking}_nonzero"] = float(np.mean(result.layers[l].gates[..., a, :] != 0))
-        r["c"] = st["c_spikes"] / cells
+        if "c_spikes" in st:  # the Datta cell's LIF on c
+            r["c"] = st["c_spikes"] / cells
         r["h"] = st["h_spikes"] / cells
         rates.append(r)
     return rates
