@@ -84,6 +84,13 @@ SETS: dict[str, tuple[Design, ...]] = {
         Design("spiking-level", "spiking LSTM, level coding", "spiking", "digits", "level", par=16),
         Design("baseline", "non-spiking quantized LSTM", "baseline", "digits-lstm", "direct", par=16),
     ),
+    # the other cells of the literature at the digits size, beside the Datta cell
+    "digits-cells": (
+        Design("datta-level", "Datta spiking LSTM, level coding", "spiking", "digits", "level", par=16),
+        Design("slstm-level", "spiking LSTM unit (Lotfi Rezaabad & Vishwanath), level coding", "spiking",
+               "digits-slstm", "level", par=16),
+        Design("baseline", "non-spiking quantized LSTM", "baseline", "digits-lstm", "direct", par=16),
+    ),
     # random weights (no trained tmnist packages); simulated in Verilator
     "tmnist": (
         Design("spiking-direct", "spiking LSTM, direct coding", "spiking", "tmnist", "direct", lanes=1, par=16,
@@ -104,6 +111,8 @@ MAKE_PACKAGE = {
     "digits-rate": ("make train DATASET=digits TRAIN_ARGS='--encoding rate --steps 4 "
                     "--out build/train/digits-rate' && python -m hw.package --from build/train/digits-rate "
                     "--steps 4 --name digits-rate --out models/digits-rate"),
+    "digits-slstm": ("python -m model.train_cell --cell slstm --dataset digits && python -m hw.package "
+                     "--from build/train/digits-slstm --name digits-slstm --out models/digits-slstm"),
     "digits-lstm": ("python -m model.baseline --dataset digits && python -m hw.package "
                     "--from build/train/digits-lstm --par 16 --out models/digits-lstm"),
 }
