@@ -97,8 +97,8 @@ def _apply_fault(params, fault: str | None):
         if name is None:
             raise ValueError(f"the threshold fault needs a cell with thresholds; these layer "
                              f"parameters have none ({', '.join(lp.names)})")
-        theta = getattr(lp, name).copy()
-        theta[-1] += 1
+        theta = np.array(getattr(lp, name), copy=True)
+        theta.reshape(-1)[-1] += 1  # (a cell may hold one threshold, a 0-d array)
         setattr(lp, name, theta)
     else:
         raise ValueError(f"unknown fault {fault!r}; choose 'threshold'")

@@ -27,7 +27,8 @@ from .fanout import copies
 from .links import AccumulateStages, LaneSignature, Phases
 from .onehot import onehot_select
 
-__all__ = ["ADD_STAGE", "add_stage", "AccumulatePipeline", "LaneAccumulator", "popcount", "times_const"]
+__all__ = ["ADD_STAGE", "add_stage", "AccumulatePipeline", "LaneAccumulator", "popcount", "times_const",
+           "product", "SHIFT_ADD_BITS"]
 
 #: the stage in which the weight word arrives (and the lanes add spikes)
 ADD_STAGE = WEIGHT_LATENCY + 1
@@ -45,6 +46,28 @@ def times_const(value, factor: int):
     for b in range(factor.bit_length()):
         if factor >> b & 1:
             total = total + (value << b)
+    return total
+
+
+#: event values at most this many bits wide (signed) are multiplied by shifts and adds in
+#: logic instead of a DSP block: for a 2- or 3-bit operand the block costs a long route to
+#: the DSP column and back (the critical path of digits-slstm, whose h is 3 bits: 76.4 MHz
+#: with its products on MULT18X18D, nextpnr seed 1)
+SHIFT_ADD_BITS = 3
+
+
+def product(w, value):
+    """``w * value`` exactly: :func:`model.numerics.exact_product` (a DSP block), or, for a
+    ``value`` of at most :data:`SHIFT_ADD_BITS` bits, one shifted copy of ``w`` per set bit
+    of ``value`` (the sign bit subtracted), summed in logic."""
+    value = Value.cast(value)
+    shape = value.shape()
+    if shape.width > SHIFT_ADD_BITS:
+        return nr.exact_product(w, value)
+    total = 0
+    for b in range(shape.width):
+        term = Mux(value[b], Value.cast(w) << b, 0)
+        total = total - term if shape.signed and b == shape.width - 1 else total + term
     return total
 
 
@@ -206,9 +229,9 @@ class LaneAccumulator(wiring.Component):
             w = self.w[p]
             if self.multiply:
                 # a multi-bit value: the product is registered (a DSP block's output
-                # register), then added in the next stage
+                # register, or shift-adds for a narrow value), then added in the next stage
                 prod = Signal(signed(len(w) + len(add_val[p])), name=f"prod{p}", reset_less=True)
-                m.d.sync += prod.eq(nr.exact_product(w, add_val[p]))
+                m.d.sync += prod.eq(product(w, add_val[p]))
                 terms.append(acc_in[p] + prod)
             else:
                 terms.append(nr.accumulate_spike(acc_in[p], add_val[p], w))

@@ -27,6 +27,7 @@ from amaranth.utils import ceil_log2
 from model import numerics as nr
 from model.config import NetworkConfig
 
+from .accumulate import product
 from .cell import hold
 from .config import COUNTER_BITS, multibit_h
 from .fanout import copies
@@ -106,7 +107,7 @@ class Readout(wiring.Component):
             # the h value, one register per class (hw.fanout), so that no register
             # drives every multiplier across the DSP column
             sign_c = copies(m, "ro_sign3", ro_sign, classes)
-            m.d.sync += [ro_s4.eq(ro_s3)] + [prods[c].eq(nr.exact_product(w_out_q[c], sign_c[c]))
+            m.d.sync += [ro_s4.eq(ro_s3)] + [prods[c].eq(product(w_out_q[c], sign_c[c]))
                                              for c in range(classes)]
             with m.If(ro_s4):
                 m.d.sync += [sums[c].eq(sums[c] + prods[c]) for c in range(classes)]

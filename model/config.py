@@ -96,7 +96,7 @@ class NetworkConfig:
                     value = tuple(_plain(v) for v in value)
             object.__setattr__(self, f.name, _plain(value))
         if self.leak_shift is None:
-            object.__setattr__(self, "leak_shift", (0,) * len(self.cell_def().MEMBRANES)
+            object.__setattr__(self, "leak_shift", (0,) * len(self.cell_def().leaks)
                                if self._known_cell() else ())
         self._validate()
 
@@ -148,8 +148,8 @@ class NetworkConfig:
         need(self.u_bits >= 2, "u_bits must be >= 2")
         need(self.logit_bits >= self.w_bits,
              f"logit_bits={self.logit_bits} cannot hold a {self.w_bits}-bit readout weight")
-        need(len(self.leak_shift) == len(cell.MEMBRANES),
-             f"leak_shift needs {len(cell.MEMBRANES)} entries ({', '.join(cell.MEMBRANES)}), "
+        need(len(self.leak_shift) == len(cell.leaks),
+             f"leak_shift needs {len(cell.leaks)} entries ({', '.join(cell.leaks)}), "
              f"got {self.leak_shift}")
         for s in self.leak_shift:
             need(is_int(s) and 0 <= s < self.u_bits,

@@ -32,7 +32,7 @@ __all__ = [
     "leak", "fire_binary", "fire_ternary", "hard_sigmoid_q",
     "hard_tanh_q", "hard_sigmoid_max", "hard_tanh_max", "spike_times", "accumulate_spike",
     "gate_product",
-    "c_update", "count_update", "membrane_update", "h_output",
+    "c_update", "count_update", "membrane_update", "h_output", "shift_left", "fire_levels",
     "exact_sum_bits", "LFSR_BITS", "LFSR_TAPS", "lfsr_step", "lfsr_draw",
     "unit", "clamp_unit", "clamp_unit01", "hard_sigmoid_unit", "hard_sigmoid_offset", "hard_tanh_unit", "exact_product", "floor_shift",
     "level_of", "argmax_first",
@@ -259,6 +259,33 @@ def floor_shift(z, shift: int):
     """``z >> shift``: arithmetic shift, a floor division by ``2**shift`` (PyTorch: the
     same floor with a straight-through gradient)."""
     return _floor_shift(z, shift) if shift else z
+
+
+def shift_left(x, shift: int):
+    """``x * 2**shift`` (Amaranth: a shift, so no multiplier is inferred)."""
+    if _is_amaranth(x):
+        from amaranth.hdl import Value
+        return Value.cast(x) << shift
+    return x * (1 << shift)
+
+
+def fire_levels(v, theta, frac: int, top: int, step=None):
+    """Multi-bit spiking output: ``(y, v_after)`` with
+
+        y = v > theta ? clamp(v >> frac, 1, top) : 0,     v_after = v - y * 2**frac
+
+    a level of ``y`` units of ``2**frac`` once the strict threshold is crossed (at least
+    one), and a soft reset by what was sent (the Ponghiran & Roy output). ``step`` as in
+    :func:`fire_binary` (the float twin: the firing decision through the surrogate, the
+    level through a straight-through floor)."""
+    fired = (v > theta) if step is None else step(v - theta, theta)
+    level = _floor_shift(v, frac)
+    level = select(level > top, top, select(level < 1, 1, level))
+    if _is_torch(v):
+        y = fired * level
+    else:
+        y = select(fired != 0 if not isinstance(fired, np.ndarray) else fired, level, 0)
+    return y, v - shift_left(y, frac)
 
 
 def spike_times(spike, value):

@@ -2,7 +2,7 @@
 
 Q neurons a cycle in :data:`SpikingLSTMUnitStep.LATENCY` = 4 register stages: the inputs;
 the saturated gate sums; the four comparisons (one carry chain each); the new ``c``
-(select, a 2-bit add, the clamp at 2) and ``h = o ? c : 0`` (a few LUTs, no carry
+(select, a 2-bit add, the clamp at 2, on the low two bits of the carry) and ``h = o ? c : 0`` (a few LUTs, no carry
 chain of any length). No membranes; the carry is ``c``. No multiplier anywhere.
 """
 
@@ -49,7 +49,10 @@ class SpikingLSTMUnitStep(wiring.Component):
             c_prev = stage(c_prev, f"c{q}_s2")
             f, i, o, g = (stage(nr.fire_binary(zs[a], self.theta[a])[0], f"{n}{q}")          # 3
                           for a, n in enumerate("fiog"))
-            c_prev = stage(c_prev, f"c{q}_s3")
+            # c is 0, 1 or 2 in every carry this step wrote (zero for n = 0): its low two
+            # bits, unsigned, are all of it, so the add and the clamp are 3 bits wide
+            # whatever c_bits is (at c_bits = 12 the full-width add was the critical path)
+            c_prev = stage(c_prev[:2], f"c{q}_s3")
             c_next = hold(m, nr.count_update(f, c_prev, nr.gate_product(i, g, True), C_MAX), f"c{q}_next")
             c = stage(c_next, f"c{q}")                                                     # 4
             h = stage(nr.h_output(o, c_next), f"h{q}")

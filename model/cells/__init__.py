@@ -98,6 +98,13 @@ class Cell:
     RECORD: dict = {}
     #: the float twin's surrogate gradient for the spikes (``model.float_twin.SURROGATES``)
     SURROGATE: str = "triangle"
+    #: the values that leak by ``cfg.leak_shift`` (one shift each); None: the membranes
+    LEAKS: tuple[str, ...] | None = None
+
+    @property
+    def leaks(self) -> tuple[str, ...]:
+        """The names of the ``leak_shift`` entries: :attr:`LEAKS`, else the membranes."""
+        return self.MEMBRANES if self.LEAKS is None else self.LEAKS
 
     @property
     def gates(self) -> int:
@@ -149,7 +156,7 @@ class Cell:
         regression draws its other-cell cases through this): the same sizes and widths,
         nothing kept non-spiking, random leak shifts. A cell with rules of its own
         overrides it."""
-        leak = tuple(int(s) for s in rng.integers(0, 4, size=len(self.MEMBRANES)))
+        leak = tuple(int(s) for s in rng.integers(0, 4, size=len(self.leaks)))
         return cfg.replace(cell=self.name, nonspiking="none", leak_shift=leak)
 
     def activity(self, cfg, trace, cells: int) -> dict:
