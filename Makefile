@@ -22,7 +22,7 @@ TEST_MARK := not slow$(if $(MARK), and ($(MARK)))
 COSIM_CASES ?= 50
 COSIM_SEQS  ?= 200
 COSIM_SEED  ?= 1
-COSIM_PACKAGES ?= digits mnist1d digits-slstm
+COSIM_PACKAGES ?= digits mnist1d digits-slstm digits-idsnn
 COSIM_AGREE ?= $(if $(filter icarus,$(SIM)),verilator,icarus)
 SIM ?= verilator
 

@@ -89,6 +89,8 @@ SETS: dict[str, tuple[Design, ...]] = {
         Design("datta-level", "Datta spiking LSTM, level coding", "spiking", "digits", "level", par=16),
         Design("slstm-level", "spiking LSTM unit (Lotfi Rezaabad & Vishwanath), level coding", "spiking",
                "digits-slstm", "level", par=16),
+        Design("idsnn-level", "improved-dynamics SNN v2 (Ponghiran & Roy), level coding", "spiking",
+               "digits-idsnn", "level", par=16),
         Design("baseline", "non-spiking quantized LSTM", "baseline", "digits-lstm", "direct", par=16),
     ),
     # random weights (no trained tmnist packages); simulated in Verilator
@@ -112,7 +114,10 @@ MAKE_PACKAGE = {
                     "--out build/train/digits-rate' && python -m hw.package --from build/train/digits-rate "
                     "--steps 4 --name digits-rate --out models/digits-rate"),
     "digits-slstm": ("python -m model.train_cell --cell slstm --dataset digits && python -m hw.package "
-                     "--from build/train/digits-slstm --name digits-slstm --out models/digits-slstm"),
+                     "--from build/train/digits-slstm --name digits-slstm --par 16 --out models/digits-slstm"),
+    "digits-idsnn": ("python -m model.train_cell --cell idsnn --dataset digits --set leak_shift=[1] && "
+                     "python -m hw.package --from build/train/digits-idsnn --name digits-idsnn --par 16 "
+                     "--out models/digits-idsnn"),
     "digits-lstm": ("python -m model.baseline --dataset digits && python -m hw.package "
                     "--from build/train/digits-lstm --par 16 --out models/digits-lstm"),
 }

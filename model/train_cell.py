@@ -77,9 +77,9 @@ def cell_config(settings: CellSettings) -> NetworkConfig:
     from .config import PRESETS
     from .train import DATASET_CONFIG
     base = settings.dataset if settings.dataset in PRESETS else "tiny"
-    changes = {**DATASET_CONFIG.get(settings.dataset, {}), **settings.config_changes}
-    cfg = preset(base, cell=settings.cell, encoding=settings.encoding, steps=settings.steps,
-                 nonspiking="none", leak_shift=None, **changes)
+    changes = {"nonspiking": "none", "leak_shift": None,  # the cell's default leaks
+               **DATASET_CONFIG.get(settings.dataset, {}), **settings.config_changes}
+    cfg = preset(base, cell=settings.cell, encoding=settings.encoding, steps=settings.steps, **changes)
     return cfg.replace(name=f"{settings.dataset}-{settings.cell}")
 
 

@@ -185,3 +185,19 @@ def test_verilog_under_verilator(tmp_path):
     r = run_case(CosimCase(**{**case.__dict__, "name": "idsnn_fault", "fault": "threshold", "sequences": 64}),
                  build_root=tmp_path, localize_mismatch=False)
     assert r["mismatch"] is not None
+
+
+@pytest.mark.cosim
+def test_the_bundled_digits_model_under_verilator(tmp_path):
+    """models/digits-idsnn (trained by model.train_cell) in the generated Verilog: the
+    golden model's logits, classes and cycles on its first test sequences."""
+    from cosim.runner import case_inputs, case_params, package_case
+    from model import data
+    case = package_case("digits-idsnn", 6)
+    assert case.hw.net.cell == CELL and case.hw.net.leak_shift == (1,)
+    r = run_case(case, build_root=tmp_path)
+    assert r["mismatch"] is None, r["mismatch"]
+    params, _ = case_params(case)
+    ref = golden.run(case.hw.net, params, case_inputs(case))
+    assert [res["cls"] for res in r["results"]] == ref.predicted.tolist()
+    assert np.mean(ref.predicted == data.load("digits").y_test[:6]) >= 5 / 6

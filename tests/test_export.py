@@ -303,7 +303,7 @@ def _rewrite_manifest(path: Path, change):
     (path / "manifest.json").write_text(json.dumps(m, indent=1))
 
 
-@pytest.mark.parametrize("name", ["digits", "digits-direct", "digits-rate", "digits-lstm", "digits-slstm", "mnist1d"])
+@pytest.mark.parametrize("name", ["digits", "digits-direct", "digits-rate", "digits-lstm", "digits-slstm", "digits-idsnn", "mnist1d"])
 def test_bundled_packages_code_their_dataset_from_the_manifest(name):
     # the whole test split, coded by the package's own preparation, gives the accuracy
     # the training measured on the integers it coded itself
