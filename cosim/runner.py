@@ -216,9 +216,11 @@ def locate_mismatch(case: CosimCase, sequence: int) -> dict:
             "cell": dataclasses.asdict(where) if where is not None else None}
 
 
-def random_case(rng: np.random.Generator, index: int, sequences: int) -> CosimCase:
+def random_case(rng: np.random.Generator, index: int, sequences: int, cell: str | None = None) -> CosimCase:
     """A constrained-random configuration: sizes, widths, lanes, P, encoding, gates,
-    leak, with narrow widths now and then so saturation corners are hit."""
+    leak, with narrow widths now and then so saturation corners are hit. ``cell``: every
+    case on that cell (its :meth:`model.cells.Cell.random_config` of the drawn sizes);
+    None: the Datta cell, a share :data:`OTHER_CELLS` on the others."""
     steps = int(rng.integers(1, 5))
     hidden = tuple(int(h) for h in rng.choice([2, 4, 6, 8, 12, 16], size=int(rng.integers(1, 3))))
     w_bits = int(rng.integers(3, 9))
@@ -238,7 +240,7 @@ def random_case(rng: np.random.Generator, index: int, sequences: int) -> CosimCa
         name=f"random{index}")
     options = [p for p in (4, 8, 12, 16, 24, 32) if p in valid_pars(net)]
     hw = HardwareConfig(net, lanes=int(rng.integers(1, steps + 1)), par=int(rng.choice(options)))
-    hw = _wide_widths(_other_cell(hw, index), index)
+    hw = _wide_widths(_other_cell(hw, index, cell), index)
     return CosimCase(
         name=f"random{index:03d}", hw=hw, params_seed=int(rng.integers(1 << 16)),
         threshold_scale=float(rng.uniform(0.05 if narrow else 0.2, 1.0)),
@@ -250,15 +252,21 @@ def random_case(rng: np.random.Generator, index: int, sequences: int) -> CosimCa
 OTHER_CELLS = 0.25
 
 
-def _other_cell(hw: HardwareConfig, index: int) -> HardwareConfig:
+def _other_cell(hw: HardwareConfig, index: int, force: str | None = None) -> HardwareConfig:
     """Now and then the same configuration on another cell of :mod:`model.cells` that
     has hardware; drawn from a generator of its own, so the Datta cases stay those of
-    the seed."""
+    the seed. ``force``: always that cell."""
     side = np.random.default_rng([index, 0x5E11])
     others = [c for c in cells.names() if c != DEFAULT_CELL and hw_cells.has_hardware(c)]
-    if not others or side.random() >= OTHER_CELLS:
+    if force is not None:
+        if force == DEFAULT_CELL:
+            return hw
+        side.random()  # the draw that would have chosen whether to switch
+        cell = cells.get(force)
+    elif not others or side.random() >= OTHER_CELLS:
         return hw
-    cell = cells.get(str(side.choice(others)))
+    else:
+        cell = cells.get(str(side.choice(others)))
     net = cell.random_config(hw.net, side)
     options = valid_pars(net, 8 * cell.gates)
     return HardwareConfig(net, lanes=min(hw.lanes, net.steps), par=int(side.choice(options)))
@@ -427,6 +435,7 @@ def main(argv=None) -> int:
     ap.add_argument("--encoding", default="rate", choices=["spikes", "rate", "level", "direct"])
     ap.add_argument("--sequences", type=positive_int, default=4)
     ap.add_argument("--regression", type=int, metavar="N", help="N constrained-random cases")
+    ap.add_argument("--cell", help="every random case on this cell (default: Datta, a quarter on the others)")
     ap.add_argument("--presets", nargs="?", const="all", metavar="LIST",
                     help="add the presets (all, or a comma-separated list) to the run")
     ap.add_argument("--preset-cycles", type=int, metavar="CYCLES",
@@ -465,9 +474,13 @@ def main(argv=None) -> int:
             budget = args.preset_cycles or PRESET_CYCLES[args.sim]
             cases += [preset_case(p, preset_sequences(p, args.sequences, budget)) for p in names]
         if args.regression:
-            print(f"regression: {args.regression} random cases, seed {args.seed}", flush=True)
+            if args.cell is not None and not (args.cell in cells.names() and hw_cells.has_hardware(args.cell)):
+                raise ConfigError(f"--cell {args.cell!r}: no such cell with hardware; choose one of "
+                                  + ", ".join(c for c in cells.names() if hw_cells.has_hardware(c)))
+            print(f"regression: {args.regression} random cases, seed {args.seed}"
+                  + (f", cell {args.cell}" if args.cell else ""), flush=True)
             rng = np.random.default_rng(args.seed)
-            cases += [random_case(rng, i, args.sequences) for i in range(args.regression)]
+            cases += [random_case(rng, i, args.sequences, args.cell) for i in range(args.regression)]
     except (ConfigError, OSError, KeyError, json.JSONDecodeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -181,3 +181,14 @@ def test_the_bundled_digits_model_under_verilator(tmp_path):
     ref = golden.run(case.hw.net, params, case_inputs(case))
     assert [res["cls"] for res in r["results"]] == ref.predicted.tolist()
     assert np.mean(ref.predicted == data.load("digits").y_test[:6]) >= 5 / 6
+
+
+@pytest.mark.golden
+def test_the_random_regression_can_take_this_cell_alone():
+    # cosim.runner --regression N --cell slstm: every case on the cell, valid for it
+    from cosim.runner import random_case
+    rng = np.random.default_rng(1)
+    cases = [random_case(rng, i, 2, CELL) for i in range(30)]
+    assert all(c.hw.net.cell == CELL for c in cases)
+    assert len({(c.hw.net.encoding, c.hw.lanes, c.hw.par, c.hw.net.hidden) for c in cases}) > 15
+    assert all(c.hw.par % 4 == 0 for c in cases)
