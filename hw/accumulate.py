@@ -50,10 +50,11 @@ def times_const(value, factor: int):
 
 
 #: event values at most this many bits wide (signed) are multiplied by shifts and adds in
-#: logic instead of a DSP block: for a 2- or 3-bit operand the block costs a long route to
-#: the DSP column and back (the critical path of digits-slstm, whose h is 3 bits: 76.4 MHz
-#: with its products on MULT18X18D, nextpnr seed 1)
-SHIFT_ADD_BITS = 3
+#: logic instead of a DSP block: for a narrow operand the block costs a long route to the
+#: DSP column and back (the critical path of digits-slstm, whose h is 3 bits: 76.4 MHz
+#: with its products on MULT18X18D, nextpnr seed 1), and the blocks are left to the
+#: cells' own products (digits-idsnn's 4-bit outputs took 64 more of them: 48.1 MHz)
+SHIFT_ADD_BITS = 4
 
 
 def product(w, value):

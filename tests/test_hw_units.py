@@ -159,9 +159,9 @@ def test_event_picking_units_for_every_6_bit_vector(segment):
         assert ch == (0 if first is None else vals[first])
 
 
-@pytest.mark.parametrize("value_shape", [(2, True), (3, True), (2, False), (3, False), (4, True)])
+@pytest.mark.parametrize("value_shape", [(2, True), (3, True), (2, False), (3, False), (4, True), (5, True)])
 def test_engine_product_for_every_narrow_value(value_shape):
-    """hw.accumulate.product: shift-adds for values of up to 3 bits, a multiplier above;
+    """hw.accumulate.product: shift-adds for values of up to 4 bits, a multiplier above;
     both the exact product, for every value and weights across the 8-bit range."""
     from amaranth.hdl import Module, Signal, signed, unsigned
     from hw.accumulate import SHIFT_ADD_BITS, product

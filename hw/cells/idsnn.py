@@ -54,8 +54,12 @@ class ImprovedDynamicsStep(wiring.Component):
             f = stage(nr.clamp_unit01(f_pre, frac), f"f{q}")                                  # 4
             c = stage(nr.clamp_unit01(c_pre, frac), f"c{q}")
             i_prev = later(i_prev, 3, f"i{q}_s")
-            fa, ib = stage(f, f"fi{q}_a"), stage(i_prev, f"fi{q}_b")                          # 5
-            na, cb = stage(nr.unit(frac) - f, f"nc{q}_a"), stage(c, f"nc{q}_b")
+            # F, 1 - F and C lie in [0, 2**F] (the clamps): F + 1 bits unsigned, so each
+            # product is one 18x18 DSP block whatever width the sums had
+            top = frac + 1
+            fa, ib = stage(f.as_unsigned()[:top], f"fi{q}_a"), stage(i_prev, f"fi{q}_b")       # 5
+            na = stage((nr.unit(frac) - f).as_unsigned()[:top], f"nc{q}_a")
+            cb = stage(c.as_unsigned()[:top], f"nc{q}_b")
             fi = stage(nr.exact_product(fa, ib), f"fi{q}")                                    # 6
             nc = stage(nr.exact_product(na, cb), f"nc{q}")
             kept = stage(fi + nc, f"kept{q}")                                                 # 7
