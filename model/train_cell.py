@@ -67,20 +67,24 @@ class CellSettings:
     qat_epochs: int = 10      # fake-quantized phase
     qat_lr: float = 0.001
     gamma: float = 0.5        # surrogate height (see model.float_twin)
+    #: layer parameters held at zero (``("w_h",)``: no recurrent weights, e.g. the
+    #: improved-dynamics neuron's version 1)
+    zero: tuple[str, ...] = ()
+    name: str | None = None   # the network's name (default <dataset>-<cell>)
     config_changes: dict = field(default_factory=dict)
 
 
 def cell_config(settings: CellSettings) -> NetworkConfig:
     """The network of the dataset's preset (``tiny`` for an unknown dataset) with the
     settings' cell, encoding and steps, nothing kept non-spiking, named
-    ``<dataset>-<cell>``."""
+    ``<dataset>-<cell>`` unless the settings name it."""
     from .config import PRESETS
     from .train import DATASET_CONFIG
     base = settings.dataset if settings.dataset in PRESETS else "tiny"
     changes = {"nonspiking": "none", "leak_shift": None,  # the cell's default leaks
                **DATASET_CONFIG.get(settings.dataset, {}), **settings.config_changes}
     cfg = preset(base, cell=settings.cell, encoding=settings.encoding, steps=settings.steps, **changes)
-    return cfg.replace(name=f"{settings.dataset}-{settings.cell}")
+    return cfg.replace(name=settings.name or f"{settings.dataset}-{settings.cell}")
 
 
 def theta0(cfg: NetworkConfig) -> float:
@@ -125,8 +129,9 @@ def _init(model: FloatSpikingLSTM, cfg: NetworkConfig, gen: torch.Generator) -> 
         model.b_out.zero_()
 
 
-def _keep_valid(model: FloatSpikingLSTM, cfg: NetworkConfig, hook: _Scaled):
-    """Hold every constant (threshold) at or above its lowest integer, in trainable units."""
+def _keep_valid(model: FloatSpikingLSTM, cfg: NetworkConfig, hook: _Scaled, zero=()):
+    """Hold every constant (threshold) at or above its lowest integer, in trainable units,
+    and the ``zero`` parameters at zero."""
     specs = [s for s in cfg.cell_def().params if s.role == "constant"]
 
     @torch.no_grad()
@@ -135,6 +140,8 @@ def _keep_valid(model: FloatSpikingLSTM, cfg: NetworkConfig, hook: _Scaled):
             for s in specs:
                 lo = s.range(cfg)[0]
                 getattr(layer, s.name).clamp_(min=lo / hook.scale)
+            for name in zero:
+                getattr(layer, name).zero_()
     return keep
 
 
@@ -162,6 +169,11 @@ def train(settings: CellSettings, *, quiet: bool = False) -> dict:
         raise ConfigError(f"unknown cell {settings.cell!r}; choose one of {', '.join(cell_names())}")
     torch.manual_seed(settings.seed)
     cfg = cell_config(settings)
+    known = [s.name for s in cfg.cell_def().params]
+    for name in settings.zero:
+        if name not in known:
+            raise ConfigError(f"--zero {name}: the {cfg.cell} cell has no parameter {name!r}; "
+                              f"it has {', '.join(known)}")
     ds, x_tr, x_te = data_mod.integer_splits(cfg, settings.dataset, settings.data_path, settings.seed)
     y_tr, y_te = torch.as_tensor(ds.y_train), np.asarray(ds.y_test)
     xt = torch.as_tensor(encode(cfg, x_tr), dtype=torch.float32)
@@ -173,7 +185,8 @@ def train(settings: CellSettings, *, quiet: bool = False) -> dict:
     _init(model, cfg, gen)
     hook = _Scaled(cfg)
     model.param_hook = hook
-    keep = _keep_valid(model, cfg, hook)
+    keep = _keep_valid(model, cfg, hook, settings.zero)
+    keep()
     temperature = 1.0 / hook.scale
     history = []
     float_acc = None
@@ -275,14 +288,17 @@ def main(argv=None) -> int:
     ap.add_argument("--gamma", type=float, default=d.gamma)
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="change a config field, e.g. --set acc_bits=20")
+    ap.add_argument("--zero", action="append", default=[], metavar="PARAM",
+                    help="hold a layer parameter at zero, e.g. --zero w_h (no recurrent weights)")
+    ap.add_argument("--name", help="the run's network name (default <dataset>-<cell>)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quiet", action="store_true")
-    ap.add_argument("--out", type=Path, help="run folder (default build/train/<dataset>-<cell>)")
+    ap.add_argument("--out", type=Path, help="run folder (default build/train/<name>)")
     a = ap.parse_args(argv)
     settings = CellSettings(cell=a.cell, dataset=a.dataset, data_path=a.data_path,
                             encoding=a.encoding, steps=a.steps, seed=a.seed, epochs=a.epochs,
-                            lr=a.lr, qat_epochs=a.qat_epochs, gamma=a.gamma,
-                            config_changes=_config_changes(ap, a.set))
+                            lr=a.lr, qat_epochs=a.qat_epochs, gamma=a.gamma, zero=tuple(a.zero),
+                            name=a.name, config_changes=_config_changes(ap, a.set))
     torch.set_num_threads(a.threads)
     try:
         result = train(settings, quiet=a.quiet)
@@ -293,7 +309,7 @@ def main(argv=None) -> int:
         print("error: the golden model's logits differ from the fake-quantized model's "
               f"(same class on {100 * result['same_class']:.2f}% of the test split)", file=sys.stderr)
         return 1
-    out = a.out or REPO_ROOT / "build" / "train" / f"{a.dataset}-{a.cell}"
+    out = a.out or REPO_ROOT / "build" / "train" / result["cfg"].name
     write_run(result, settings, out, shlex.join(["python", "-m", "model.train_cell", *argv]))
     print(f"wrote {out}: float {100 * result['float_acc']:.2f}%, fake-quant / golden "
           f"{100 * result['golden_acc']:.2f}% (golden = fake-quant on every test sample), "

@@ -48,3 +48,16 @@ def test_bad_settings_are_one_clear_error(capsys, tmp_path):
     assert train_cell.main(["--cell", "slstm", "--set", "c_bits=2", "--out", str(tmp_path / "x")]) == 2
     assert "c_bits must be 3 or more" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_zero_holds_a_parameter_at_zero(capsys, tmp_path):
+    # the improved-dynamics neuron's version 1: no recurrent weights
+    settings = train_cell.CellSettings(cell="idsnn", dataset="digits", epochs=2, qat_epochs=1,
+                                       zero=("w_h",), name="digits-idsnn-v1", seed=1)
+    r = train_cell.train(settings, quiet=True)
+    assert r["cfg"].name == "digits-idsnn-v1" and r["exact"]
+    assert all(not np.any(lp.w_h) for lp in r["params"].layers)
+    assert any(np.any(lp.w_x) for lp in r["params"].layers) and r["golden_acc"] > 0.2
+    assert train_cell.main(["--cell", "slstm", "--zero", "w_q", "--out", str(tmp_path / "x")]) == 2
+    assert "the slstm cell has no parameter 'w_q'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
