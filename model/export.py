@@ -58,7 +58,7 @@ from .runs import jsonable, load_trained
 
 __all__ = ["FORMAT", "VERSION", "Package", "write_package", "load_package", "verify_package",
            "evaluate_package", "sample_inputs",
-           "swap_into_place", "jsonable",
+           "swap_into_place", "write_run_folder", "jsonable",
            "resolve_package", "memories", "main"]
 
 FORMAT = "spikegate-weights"
@@ -531,6 +531,22 @@ def main(argv=None, *, memories=None, prog: str = "python -m hw.package") -> int
     except (ConfigError, OutputError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def write_run_folder(out, fill) -> Path:
+    """A run folder written whole: ``fill(tmp)`` writes into a fresh folder beside
+    ``out``, which then replaces ``out``; on any error the fresh folder is removed and
+    ``out`` stays as it was."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        fill(tmp)
+        swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
 
 
 if __name__ == "__main__":

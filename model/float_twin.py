@@ -59,20 +59,14 @@ class SpikeStep(torch.autograd.Function):
         return grad, grad_theta, None
 
 
-class GaussianSpikeStep(torch.autograd.Function):
-    """Heaviside of ``excess = U - V_th`` with the surrogate of Lotfi Rezaabad &
-    Vishwanath: a Gaussian of ``|U| - |V_th|``, here with the spread ``V_th / 2`` and the
-    peak ``gamma / V_th`` of the triangle (so one ``gamma`` suits both)::
+class GaussianSpikeStep(SpikeStep):
+    """Heaviside of ``excess = U - V_th`` (the forward pass of :class:`SpikeStep`) with the
+    surrogate of Lotfi Rezaabad & Vishwanath: a Gaussian of ``|U| - |V_th|``, here with
+    the spread ``V_th / 2`` and the peak ``gamma / V_th`` of the triangle (so one ``gamma``
+    suits both)::
 
         dS/dU = gamma / V_th * exp(-2 * ((|U| - |V_th|) / V_th)**2)
     """
-
-    @staticmethod
-    def forward(ctx, excess, theta, gamma):
-        theta = torch.as_tensor(theta, dtype=excess.dtype, device=excess.device)
-        ctx.save_for_backward(excess, theta)
-        ctx.gamma = gamma
-        return (excess > 0).to(excess.dtype)
 
     @staticmethod
     def backward(ctx, grad_out):

@@ -235,19 +235,8 @@ def train(settings: CellSettings, *, quiet: bool = False) -> dict:
 def write_run(result: dict, settings: CellSettings, out: Path, command: str) -> Path:
     """The run folder in ``model.train``'s layout, written beside ``out`` and swapped
     into place whole."""
-    import shutil
-    import tempfile
-    from .export import swap_into_place
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
-        _write_run(result, settings, tmp, command)
-        swap_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    from .export import write_run_folder
+    return write_run_folder(out, lambda tmp: _write_run(result, settings, tmp, command))
 
 
 def _write_run(result: dict, settings: CellSettings, out: Path, command: str) -> None:

@@ -44,7 +44,7 @@ import numpy as np
 from .. import numerics as nr
 
 __all__ = ["Cell", "ParamSpec", "ENGINE_PARAMS", "get", "names", "GoldenOps", "TorchOps",
-           "uniform", "constants", "start_values"]
+           "uniform", "unit_weight_scale", "check_ns_shift", "constants", "start_values"]
 
 
 @dataclass(frozen=True)
@@ -200,6 +200,22 @@ def constants(cell: Cell, lp) -> SimpleNamespace:
     """A layer's ``constant`` parameters as lists of Python ints (golden model, hardware)."""
     return SimpleNamespace(**{s.name: [int(v) for v in np.ravel(getattr(lp, s.name))]
                               for s in cell.by_role("constant")})
+
+
+def unit_weight_scale(cfg, m: int, h: int, x_rms: float, h_rms: float) -> float:
+    """The factor on uniform full-range weights that makes a gate sum about one unit
+    ``2**(frac_bits + ns_shift)`` wide (so that the multi-bit activations of a random
+    layer use their range instead of sitting at a clamp), for ``m`` inputs and ``h``
+    recurrent values of the given RMS sizes; at least one integer unit of weight."""
+    w_hi = nr.signed_range(cfg.w_bits)[1]
+    spread = w_hi / np.sqrt(3) * np.sqrt(m * x_rms ** 2 + h * h_rms ** 2)
+    return min(1.0, max((1 << (cfg.frac_bits + cfg.ns_shift)) / max(spread, 1.0), 1.0 / w_hi))
+
+
+def check_ns_shift(cfg, need) -> None:
+    """The input shift of the multi-bit activations lies in 0 .. acc_bits - 1."""
+    need(isinstance(cfg.ns_shift, int) and 0 <= cfg.ns_shift < cfg.acc_bits,
+         f"ns_shift must be from 0 to acc_bits-1, got {cfg.ns_shift!r}")
 
 
 def uniform(rng, bits: int, shape, scale: float = 1.0):

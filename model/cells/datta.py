@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import numerics as nr
-from . import Cell, ParamSpec, uniform
+from . import Cell, ParamSpec, check_ns_shift, uniform
 
 __all__ = ["DattaLSTM", "CELL", "NONSPIKING"]
 
@@ -46,8 +46,7 @@ class DattaLSTM(Cell):
     def validate(self, cfg, need):
         need(cfg.nonspiking in NONSPIKING,
              f"unknown nonspiking gate {cfg.nonspiking!r}; choose one of {', '.join(NONSPIKING)}")
-        need(isinstance(cfg.ns_shift, int) and 0 <= cfg.ns_shift < cfg.acc_bits,
-             f"ns_shift must be from 0 to acc_bits-1, got {cfg.ns_shift!r}")
+        check_ns_shift(cfg, need)
         if cfg.nonspiking != "none":
             # i*g is added to c: the largest non-spiking value must fit in c.
             top = max(nr.hard_sigmoid_max(cfg.ns_bits), nr.hard_tanh_max(cfg.ns_bits))

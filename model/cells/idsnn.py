@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import numerics as nr
-from . import Cell, ParamSpec, uniform
+from . import Cell, ParamSpec, check_ns_shift, uniform, unit_weight_scale
 
 __all__ = ["ImprovedDynamicsSNN", "CELL", "y_max"]
 
@@ -51,8 +51,7 @@ class ImprovedDynamicsSNN(Cell):
     def validate(self, cfg, need):
         need(cfg.nonspiking == "none", f"the {self.name} cell has no gate to keep non-spiking "
                                        f"(nonspiking={cfg.nonspiking!r})")
-        need(isinstance(cfg.ns_shift, int) and 0 <= cfg.ns_shift < cfg.acc_bits,
-             f"ns_shift must be from 0 to acc_bits-1, got {cfg.ns_shift!r}")
+        check_ns_shift(cfg, need)
         need(cfg.c_bits >= cfg.frac_bits + 2,
              f"c_bits={cfg.c_bits} cannot hold the current I up to 1.0 with frac_bits={cfg.frac_bits} "
              f"(needs at least {cfg.frac_bits + 2})")
@@ -84,9 +83,7 @@ class ImprovedDynamicsSNN(Cell):
         # gates then use their range), as for the baseline LSTM
         x_rms = (1 << (cfg.x_bits - 1)) / np.sqrt(3) if layer == 0 and cfg.encoding == "direct" else 0.5
         h_rms = y_max(cfg) / 2
-        spread = nr.signed_range(cfg.w_bits)[1] / np.sqrt(3) * np.sqrt(m * x_rms ** 2 + h * h_rms ** 2)
-        w_hi = nr.signed_range(cfg.w_bits)[1]
-        scale = min(1.0, max((1 << (cfg.frac_bits + cfg.ns_shift)) / max(spread, 1.0), 1.0 / w_hi))
+        scale = unit_weight_scale(cfg, m, h, x_rms, h_rms)
         unit = nr.unit(cfg.frac_bits)
         u_hi = nr.signed_range(cfg.u_bits)[1]
         bias = uniform(rng, cfg.w_bits, (2, h), scale)

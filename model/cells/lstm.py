@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import numerics as nr
-from . import Cell, uniform
+from . import Cell, check_ns_shift, uniform, unit_weight_scale
 
 #: the presets whose size has a named baseline, ``<preset>-lstm``
 BASELINE_PRESETS = ("digits", "tmnist", "gsc", "uci")
@@ -47,8 +47,7 @@ class QuantizedLSTM(Cell):
              f"the {self.name} cell takes multi-bit inputs: encoding='direct', got {cfg.encoding!r}")
         need(cfg.nonspiking == "none", f"the {self.name} cell has no spiking gate to keep "
                                        f"(nonspiking={cfg.nonspiking!r})")
-        need(isinstance(cfg.ns_shift, int) and 0 <= cfg.ns_shift < cfg.acc_bits,
-             f"ns_shift must be from 0 to acc_bits-1, got {cfg.ns_shift!r}")
+        check_ns_shift(cfg, need)
         need(cfg.c_bits >= cfg.frac_bits + 2,
              f"c_bits={cfg.c_bits} cannot hold +-1.0 with frac_bits={cfg.frac_bits} "
              f"(needs at least {cfg.frac_bits + 2})")
@@ -74,9 +73,7 @@ class QuantizedLSTM(Cell):
         # gates then use their whole range instead of sitting at 0 or 1
         x_rms = (1 << (cfg.x_bits - 1)) / np.sqrt(3) if layer == 0 else nr.unit(cfg.frac_bits) / 2
         h_rms = nr.unit(cfg.frac_bits) / 2
-        spread = nr.signed_range(cfg.w_bits)[1] / np.sqrt(3) * np.sqrt(m * x_rms ** 2 + h * h_rms ** 2)
-        w_hi = nr.signed_range(cfg.w_bits)[1]
-        scale = min(1.0, max((1 << (cfg.frac_bits + cfg.ns_shift)) / max(spread, 1.0), 1.0 / w_hi))
+        scale = unit_weight_scale(cfg, m, h, x_rms, h_rms)
         return {
             "w_x": uniform(rng, cfg.w_bits, (4, h, m), scale),
             "w_h": uniform(rng, cfg.w_bits, (4, h, h), scale),
