@@ -40,6 +40,38 @@ def simulate_pipelined(dut, cases, drive, sample, latency=0):
 TIERS = ("golden", "hwsim", "cosim", "flows", "synth")
 
 
+def check_network_in_simulator(hw, params, x):
+    """The whole network in the Amaranth simulator against the golden model: every h,
+    the logits and the cycle count of every sequence (hw.latency). Returns the golden
+    result."""
+    from hw.latency import cycles_for_batch
+    from hw.simulate import simulate_network
+    expected, ref = cycles_for_batch(hw, params, x)
+    results = simulate_network(hw, params, x)
+    assert len(results) == len(x)
+    for b, res in enumerate(results):
+        for l in range(hw.net.layers):
+            assert np.array_equal(res.h[l], ref.layers[l].h[b]), (b, l)
+        assert res.logits == ref.logits[b].tolist()
+        assert res.cycles == expected[b]["total"]
+    return ref
+
+
+def check_package_under_verilator(name, sequences, tmp_path):
+    """A bundled weights package in the generated Verilog on its first test sequences:
+    no mismatch, and the classes of the golden model. Returns the case and the golden
+    result."""
+    from cosim.runner import case_inputs, case_params, package_case, run_case
+    from model import golden
+    case = package_case(name, sequences)
+    r = run_case(case, build_root=tmp_path)
+    assert r["mismatch"] is None, r["mismatch"]
+    params, _ = case_params(case)
+    ref = golden.run(case.hw.net, params, case_inputs(case))
+    assert [res["cls"] for res in r["results"]] == ref.predicted.tolist()
+    return case, ref
+
+
 def pytest_collection_modifyitems(config, items):
     untiered = [item.nodeid for item in items
                 if not any(item.get_closest_marker(t) for t in TIERS)]

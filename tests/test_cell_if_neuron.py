@@ -11,12 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import random_input, simulate_pipelined
+from conftest import check_network_in_simulator, random_input, simulate_pipelined
 from cosim.runner import CosimCase, run_case
 from hw.cells import get as hw_step
 from hw.config import HardwareConfig
-from hw.latency import cycles_for_batch
-from hw.simulate import simulate_network
 from model import golden, numerics as nr
 from model.cells import constants, get as get_cell
 from model.config import ConfigError, preset
@@ -117,12 +115,7 @@ def test_network_in_the_amaranth_simulator(encoding, lanes, par):
     hw = HardwareConfig(cfg, lanes=lanes, par=par)
     params = random_params(cfg, 9, threshold_scale=0.4)
     x = random_input(cfg, 2, np.random.default_rng(9))
-    expected, ref = cycles_for_batch(hw, params, x)
-    for b, res in enumerate(simulate_network(hw, params, x)):
-        for l in range(cfg.layers):
-            assert np.array_equal(res.h[l], ref.layers[l].h[b]), (b, l)
-        assert res.logits == ref.logits[b].tolist()
-        assert res.cycles == expected[b]["total"]
+    check_network_in_simulator(hw, params, x)
 
 
 @pytest.mark.cosim

@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import random_input, simulate_pipelined
+from conftest import (check_network_in_simulator, check_package_under_verilator, random_input,
+                      simulate_pipelined)
 from cosim.runner import CosimCase, run_case
 from hw.cells import get as hw_step
 from hw.config import HardwareConfig
-from hw.latency import cycles_for_batch
-from hw.simulate import simulate_network
 from model import golden, numerics as nr
 from model.config import ConfigError, preset
 from model.encoding import encode
@@ -141,15 +140,10 @@ def test_network_in_the_amaranth_simulator(encoding, lanes, par):
     hw = HardwareConfig(cfg, lanes=lanes, par=par)
     params = random_params(cfg, 9, threshold_scale=0.4)
     x = random_input(cfg, 2, np.random.default_rng(9))
-    expected, ref = cycles_for_batch(hw, params, x)
+    ref = check_network_in_simulator(hw, params, x)
     assert any(np.count_nonzero(t.h) for t in ref.layers)  # not silent
     if encoding != "level":  # (these random networks have no h = 2 with level inputs)
         assert any(np.count_nonzero(t.h == 2) for t in ref.layers)
-    for b, res in enumerate(simulate_network(hw, params, x)):
-        for l in range(cfg.layers):
-            assert np.array_equal(res.h[l], ref.layers[l].h[b]), (b, l)
-        assert res.logits == ref.logits[b].tolist()
-        assert res.cycles == expected[b]["total"]
 
 
 @pytest.mark.cosim
@@ -171,15 +165,9 @@ def test_verilog_under_verilator(tmp_path):
 def test_the_bundled_digits_model_under_verilator(tmp_path):
     """models/digits-slstm (trained by model.train_cell) in the generated Verilog: the
     golden model's logits, classes and cycles on its first test sequences."""
-    from cosim.runner import case_inputs, case_params, package_case
     from model import data
-    case = package_case("digits-slstm", 6)
+    case, ref = check_package_under_verilator("digits-slstm", 6, tmp_path)
     assert case.hw.net.cell == CELL and case.hw.net.encoding == "level"
-    r = run_case(case, build_root=tmp_path)
-    assert r["mismatch"] is None, r["mismatch"]
-    params, _ = case_params(case)
-    ref = golden.run(case.hw.net, params, case_inputs(case))
-    assert [res["cls"] for res in r["results"]] == ref.predicted.tolist()
     assert np.mean(ref.predicted == data.load("digits").y_test[:6]) >= 5 / 6
 
 
