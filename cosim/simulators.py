@@ -81,8 +81,12 @@ def _ports_only_verilator():
         reused: tuple[Path, ...] = ()
         #: trace to SAIF (toggle counts, for flows.verilator_activity) instead of VCD
         saif: bool = False
+        #: the build folder already holds this design's simulator (see :func:`build`)
+        cached: bool = False
 
         def _build_command(self):
+            if self.cached:
+                return []
             verilate, *rest = super()._build_command()
             verilate = [arg for arg in verilate if arg != "--public-flat-rw"]
             if self.saif:  # every net, those named _N_ (Yosys' memory read data) too
@@ -127,11 +131,19 @@ def check_build_folder(sim: str, folder: Path) -> None:
                          f"a space ({str(folder)!r}); choose a folder without one")
 
 
+#: written into a Verilator build folder after a build: the digest of what it built
+BUILT_MARKER = "built.sha256"
+
+
 def build(sim: str, folder: Path, waves: bool = False, cache_root: Path | None = None,
           saif: bool = False):
     """Build ``folder/top.v`` for ``sim`` in ``folder/sim_<sim>``; returns the runner,
     the build folder and the build time in seconds. ``saif`` (Verilator, with ``waves``)
-    traces every net into a SAIF file of toggle counts instead of a VCD."""
+    traces every net into a SAIF file of toggle counts instead of a VCD.
+
+    Verilator: a build folder whose :data:`BUILT_MARKER` holds the digest of the same
+    Verilog, control file, Verilator, compiler and flags is used as it is (no rebuild:
+    the simulator binary is the one that source gives); anything else rebuilds."""
     if saif and (sim != "verilator" or not waves):
         raise ValueError("SAIF traces need sim='verilator' and waves=True")
     from cocotb_tools.runner import get_runner
@@ -141,6 +153,7 @@ def build(sim: str, folder: Path, waves: bool = False, cache_root: Path | None =
     build_dir = folder / f"sim_{sim}"
     source = folder / HDL_SOURCE
     t0 = time.perf_counter()
+    marker, digest = build_dir / BUILT_MARKER, None
     with _environment(simulator_env()):
         if sim == "verilator":
             runner = _ports_only_verilator()
@@ -148,15 +161,21 @@ def build(sim: str, folder: Path, waves: bool = False, cache_root: Path | None =
             control = folder / "ports.vlt"
             control.write_text(verilator_control(source.read_text()))
             sources, args = [source, control], list(VERILATOR_ARGS)
-            cache = Path(cache_root or folder.parent) / ".verilator-runtime" / _runtime_key(waves, saif)
+            key = _runtime_key(waves, saif)
+            cache = Path(cache_root or folder.parent) / ".verilator-runtime" / key
             build_dir.mkdir(parents=True, exist_ok=True)
-            reused = []
-            for name in RUNTIME_OBJECTS:  # an earlier build may have traced, or not
-                (build_dir / name).unlink(missing_ok=True)
-                if (cache / name).exists():
-                    shutil.copy(cache / name, build_dir / name)
-                    reused.append(build_dir / name)
-            runner.reused = tuple(reused)
+            digest = hashlib.sha256("\n".join([key, source.read_text(), control.read_text()]).encode()).hexdigest()
+            runner.cached = (marker.exists() and marker.read_text() == digest
+                             and (build_dir / "top").is_file())
+            if not runner.cached:
+                marker.unlink(missing_ok=True)
+                reused = []
+                for name in RUNTIME_OBJECTS:  # an earlier build may have traced, or not
+                    (build_dir / name).unlink(missing_ok=True)
+                    if (cache / name).exists():
+                        shutil.copy(cache / name, build_dir / name)
+                        reused.append(build_dir / name)
+                runner.reused = tuple(reused)
         else:
             runner = get_runner(sim)
             sources, args = [source], []
@@ -170,6 +189,8 @@ def build(sim: str, folder: Path, waves: bool = False, cache_root: Path | None =
                     tmp = cache / f"{name}.{os.getpid()}.tmp"
                     shutil.copy(build_dir / name, tmp)
                     os.replace(tmp, cache / name)
+        if digest is not None and not runner.cached:
+            marker.write_text(digest)  # only after a build that finished
     return runner, build_dir, time.perf_counter() - t0
 
 

@@ -277,6 +277,7 @@ def measure_activity(hw: HardwareConfig, params, x, *, sequences: int | None = N
         "cycles_reported": reported,
         "logits": logits,
         "block_ram_min_depth": BLOCK_RAM_MIN_DEPTH,
+        "simulator": "amaranth",
         "counting": ("glitch-free bit toggles once per simulation time step; memory port "
                      "cycles with the enable high at a rising edge"),
         "wall_s": {"build": round(built - started, 3), "simulate": round(done - built, 3)},

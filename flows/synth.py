@@ -739,7 +739,6 @@ def _measure(hw, pkg, sequences, build, wall, simulate=True, simulator="verilato
     else:
         from .activity import measure_activity
         activity = measure_activity(hw, pkg.params, x)
-        activity["simulator"] = "amaranth"
     simulated = [int(c) for c in activity["cycles_reported"]]
     same = sum(list(got) == [int(v) for v in ref.logits[b]] for b, got in enumerate(activity["logits"]))
     wall["simulate"] = time.monotonic() - t0

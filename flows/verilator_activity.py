@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -324,8 +323,6 @@ def measure_activity(hw: HardwareConfig, params, x, *, folder: Path, sequences: 
             raise ValueError(f"sequences must be at least 1, got {sequences}")
         x = x[:sequences]
     folder = Path(folder)
-    if folder.exists():
-        shutil.rmtree(folder / "sim_verilator", ignore_errors=True)
     started = time.perf_counter()
     write_case(folder, hw, params, params, x, seed=0)
     for old in ("results.json", "dump.saif"):

@@ -200,3 +200,13 @@ def test_verilator_counts_agree_with_the_amaranth_simulator(tmp_path):
     for name, rec in reads["memories"].items():
         assert written[name] == rec["writes"], name
     assert not (tmp_path / "va" / "dump.saif").exists()  # parsed, then removed
+    # a second run of the same design reuses the simulator it built, and gives the same
+    # counts; other weights (another top.v) rebuild it
+    exe = tmp_path / "va" / "sim_verilator" / "top"
+    built = exe.stat().st_mtime_ns
+    again = va.measure_activity(hw, params, x, folder=tmp_path / "va")
+    assert exe.stat().st_mtime_ns == built
+    assert again["toggles"] == ve["toggles"] and again["logits"] == ve["logits"]
+    other = random_params(cfg, 4, threshold_scale=0.4)
+    va.measure_activity(hw, other, x, folder=tmp_path / "va")
+    assert exe.stat().st_mtime_ns != built
