@@ -473,6 +473,8 @@ def main(argv=None) -> int:
                 [name.strip() for name in args.presets.split(",")]
             budget = args.preset_cycles or PRESET_CYCLES[args.sim]
             cases += [preset_case(p, preset_sequences(p, args.sequences, budget)) for p in names]
+        if args.cell is not None and not args.regression:
+            raise ConfigError(f"--cell {args.cell}: it chooses the cell of the random cases; give --regression N")
         if args.regression:
             if args.cell is not None and not (args.cell in cells.names() and hw_cells.has_hardware(args.cell)):
                 raise ConfigError(f"--cell {args.cell!r}: no such cell with hardware; choose one of "

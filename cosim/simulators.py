@@ -81,17 +81,41 @@ def _ports_only_verilator():
         reused: tuple[Path, ...] = ()
         #: trace to SAIF (toggle counts, for flows.verilator_activity) instead of VCD
         saif: bool = False
-        #: the build folder already holds this design's simulator (see :func:`build`)
+        #: the file of the digest of the last finished build (see :func:`build`)
+        marker: Path | None = None
+        #: what the toolchain contributes (:func:`_runtime_key`: Verilator, compiler, flags)
+        runtime_key: str = ""
+        #: the runtime-object cache to copy from before a build that runs
+        reuse_from: Path | None = None
+        #: the digest of this build: its commands, its sources, cocotb and the toolchain
+        digest: str | None = None
+        #: the build folder already holds this build's simulator: nothing to run
         cached: bool = False
 
         def _build_command(self):
-            if self.cached:
-                return []
+            import cocotb
             verilate, *rest = super()._build_command()
             verilate = [arg for arg in verilate if arg != "--public-flat-rw"]
             if self.saif:  # every net, those named _N_ (Yosys' memory read data) too
                 verilate = [a for arg in verilate
                             for a in (["--trace-saif", "--trace-underscore"] if arg == "--trace" else [arg])]
+            parts = [cocotb.__version__, self.runtime_key, repr([[str(a) for a in c] for c in [verilate, *rest]])]
+            parts += [Path(src.value).read_text() for src in self._sources]
+            self.digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+            self.cached = (self.marker is not None and self.marker.exists()
+                           and self.marker.read_text() == self.digest
+                           and (Path(self.build_dir) / self.hdl_toplevel).is_file())
+            if self.cached:
+                return []
+            if self.marker is not None:
+                self.marker.unlink(missing_ok=True)  # written again once this build finishes
+            reused = []
+            for name in RUNTIME_OBJECTS:  # an earlier build may have traced, or not
+                (Path(self.build_dir) / name).unlink(missing_ok=True)
+                if self.reuse_from is not None and (self.reuse_from / name).exists():
+                    shutil.copy(self.reuse_from / name, Path(self.build_dir) / name)
+                    reused.append(Path(self.build_dir) / name)
+            self.reused = tuple(reused)
             # verilated.mk makes the runtime objects depend on Vtop.mk, which Verilator
             # has just rewritten; the reused ones must be newer than it
             touch = [["touch", "-c", *map(str, self.reused)]] if self.reused else []
@@ -142,8 +166,10 @@ def build(sim: str, folder: Path, waves: bool = False, cache_root: Path | None =
     traces every net into a SAIF file of toggle counts instead of a VCD.
 
     Verilator: a build folder whose :data:`BUILT_MARKER` holds the digest of the same
-    Verilog, control file, Verilator, compiler and flags is used as it is (no rebuild:
-    the simulator binary is the one that source gives); anything else rebuilds."""
+    build commands (every flag, the trace kind, cocotb's ``WAVES`` included), sources
+    (Verilog, control file), cocotb version and toolchain (:func:`_runtime_key`) is used
+    as it is, with no rebuild; anything else rebuilds, and the marker is removed until
+    that build finishes."""
     if saif and (sim != "verilator" or not waves):
         raise ValueError("SAIF traces need sim='verilator' and waves=True")
     from cocotb_tools.runner import get_runner
@@ -153,7 +179,6 @@ def build(sim: str, folder: Path, waves: bool = False, cache_root: Path | None =
     build_dir = folder / f"sim_{sim}"
     source = folder / HDL_SOURCE
     t0 = time.perf_counter()
-    marker, digest = build_dir / BUILT_MARKER, None
     with _environment(simulator_env()):
         if sim == "verilator":
             runner = _ports_only_verilator()
@@ -164,18 +189,9 @@ def build(sim: str, folder: Path, waves: bool = False, cache_root: Path | None =
             key = _runtime_key(waves, saif)
             cache = Path(cache_root or folder.parent) / ".verilator-runtime" / key
             build_dir.mkdir(parents=True, exist_ok=True)
-            digest = hashlib.sha256("\n".join([key, source.read_text(), control.read_text()]).encode()).hexdigest()
-            runner.cached = (marker.exists() and marker.read_text() == digest
-                             and (build_dir / "top").is_file())
-            if not runner.cached:
-                marker.unlink(missing_ok=True)
-                reused = []
-                for name in RUNTIME_OBJECTS:  # an earlier build may have traced, or not
-                    (build_dir / name).unlink(missing_ok=True)
-                    if (cache / name).exists():
-                        shutil.copy(cache / name, build_dir / name)
-                        reused.append(build_dir / name)
-                runner.reused = tuple(reused)
+            # a finished build of the same commands and sources is used as it is; the
+            # runtime objects are copied in only for a build that runs
+            runner.marker, runner.runtime_key, runner.reuse_from = build_dir / BUILT_MARKER, key, cache
         else:
             runner = get_runner(sim)
             sources, args = [source], []
@@ -189,8 +205,8 @@ def build(sim: str, folder: Path, waves: bool = False, cache_root: Path | None =
                     tmp = cache / f"{name}.{os.getpid()}.tmp"
                     shutil.copy(build_dir / name, tmp)
                     os.replace(tmp, cache / name)
-        if digest is not None and not runner.cached:
-            marker.write_text(digest)  # only after a build that finished
+        if sim == "verilator" and not runner.cached:
+            runner.marker.write_text(runner.digest)  # only after a build that finished
     return runner, build_dir, time.perf_counter() - t0
 
 

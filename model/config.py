@@ -195,7 +195,7 @@ class NetworkConfig:
         """The largest magnitude a logit sum can reach before its saturation: every h of
         the last element at its largest magnitude, at every step, times the largest
         weight, plus the largest bias."""
-        h_max = 1 << (self.cell_def().h_bits(self) - 2)  # 1 for a spike
+        h_max = self.cell_def().h_max(self)  # 1 for a spike
         return h_max * self.steps * self.hidden[-1] * (1 << (self.w_bits - 1)) + (1 << (self.logit_bits - 1))
 
     def gate_sum_bound(self, layer: int) -> int:
@@ -203,7 +203,7 @@ class NetworkConfig:
         saturation: every input and h at its largest magnitude times the largest weight,
         plus the largest bias."""
         w = 1 << (self.w_bits - 1)
-        h_max = 1 << (self.cell_def().h_bits(self) - 2)  # 1 for a spike
+        h_max = self.cell_def().h_max(self)  # 1 for a spike
         x_max = (1 << (self.x_bits - 1)) if (layer == 0 and self.encoding == "direct") else h_max
         return ((x_max * self.layer_inputs(layer) + h_max * self.hidden[layer]) * w
                 + (1 << (self.acc_bits - 1)))

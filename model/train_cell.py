@@ -170,10 +170,13 @@ def train(settings: CellSettings, *, quiet: bool = False) -> dict:
     torch.manual_seed(settings.seed)
     cfg = cell_config(settings)
     known = [s.name for s in cfg.cell_def().params]
+    constants = [s.name for s in cfg.cell_def().params if s.role == "constant"]
     for name in settings.zero:
         if name not in known:
             raise ConfigError(f"--zero {name}: the {cfg.cell} cell has no parameter {name!r}; "
                               f"it has {', '.join(known)}")
+        if name in constants:
+            raise ConfigError(f"--zero {name}: a threshold cannot be zero (it is at least 1)")
     ds, x_tr, x_te = data_mod.integer_splits(cfg, settings.dataset, settings.data_path, settings.seed)
     y_tr, y_te = torch.as_tensor(ds.y_train), np.asarray(ds.y_test)
     xt = torch.as_tensor(encode(cfg, x_tr), dtype=torch.float32)

@@ -60,4 +60,6 @@ def test_zero_holds_a_parameter_at_zero(capsys, tmp_path):
     assert any(np.any(lp.w_x) for lp in r["params"].layers) and r["golden_acc"] > 0.2
     assert train_cell.main(["--cell", "slstm", "--zero", "w_q", "--out", str(tmp_path / "x")]) == 2
     assert "the slstm cell has no parameter 'w_q'" in capsys.readouterr().err
+    assert train_cell.main(["--cell", "slstm", "--zero", "theta", "--out", str(tmp_path / "x")]) == 2
+    assert "--zero theta: a threshold cannot be zero" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()

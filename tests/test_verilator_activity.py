@@ -207,6 +207,11 @@ def test_verilator_counts_agree_with_the_amaranth_simulator(tmp_path):
     again = va.measure_activity(hw, params, x, folder=tmp_path / "va")
     assert exe.stat().st_mtime_ns == built
     assert again["toggles"] == ve["toggles"] and again["logits"] == ve["logits"]
+    # the same Verilog traced another way (a VCD, not SAIF) is another build
+    from cosim.simulators import build
+    runner, _, _ = build("verilator", tmp_path / "va", waves=True, saif=False)
+    assert not runner.cached and exe.stat().st_mtime_ns != built
+    built = exe.stat().st_mtime_ns
     other = random_params(cfg, 4, threshold_scale=0.4)
     va.measure_activity(hw, other, x, folder=tmp_path / "va")
     assert exe.stat().st_mtime_ns != built

@@ -24,7 +24,7 @@ __all__ = ["ImprovedDynamicsStep", "STEP"]
 
 class ImprovedDynamicsStep(wiring.Component):
     """Q improved-dynamics neurons: the ports of :func:`hw.cells.step_signature` (no
-    membranes; the carry is I, V and Y); ``theta`` is the layer's firing threshold."""
+    membranes; the carry is I and V); ``theta`` is the layer's firing threshold."""
 
     LATENCY = 10
 
@@ -57,7 +57,8 @@ class ImprovedDynamicsStep(wiring.Component):
             # F, 1 - F and C lie in [0, 2**F] (the clamps): F + 1 bits unsigned, so each
             # product is one 18x18 DSP block whatever width the sums had
             top = frac + 1
-            fa, ib = stage(f.as_unsigned()[:top], f"fi{q}_a"), stage(i_prev, f"fi{q}_b")       # 5
+            # (I(n-1) too: a convex mix of values in [0, 2**F], so it stays there)
+            fa, ib = stage(f.as_unsigned()[:top], f"fi{q}_a"), stage(i_prev.as_unsigned()[:top], f"fi{q}_b")  # 5
             na = stage((nr.unit(frac) - f).as_unsigned()[:top], f"nc{q}_a")
             cb = stage(c.as_unsigned()[:top], f"nc{q}_b")
             fi = stage(nr.exact_product(fa, ib), f"fi{q}")                                    # 6
@@ -70,8 +71,7 @@ class ImprovedDynamicsStep(wiring.Component):
             y = stage(y, f"y{q}")                                                             # 10
             v_after = stage(v_after, f"va{q}")
             i_out = later(i, 2, f"i{q}_out")
-            m.d.comb += [self.h[q].eq(y), self.carry[q].i.eq(i_out), self.carry[q].v.eq(v_after),
-                         self.carry[q].y.eq(y)]
+            m.d.comb += [self.h[q].eq(y), self.carry[q].i.eq(i_out), self.carry[q].v.eq(v_after)]
         return m
 
 

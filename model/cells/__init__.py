@@ -133,6 +133,11 @@ class Cell:
         then cost a multiply-accumulate each (MACs), not an add (ACs)."""
         return 2
 
+    def h_max(self, cfg) -> int:
+        """The largest magnitude of h (the sum bounds of :class:`model.config.NetworkConfig`
+        use it): 1 for a spike; by default ``2**(h_bits - 2)``, the baseline's ``2**F``."""
+        return 1 << (self.h_bits(cfg) - 2)
+
     def validate(self, cfg, need) -> None:
         """Cell-specific configuration rules; ``need(cond, message)`` raises ConfigError."""
 

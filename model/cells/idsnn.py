@@ -14,8 +14,10 @@ Two gate rows per neuron on the engine's saturated sums ``z = sat_acc(W_x x + W_
     Y(n)  = V > theta ? clamp(V >> F, 1, Ymax) : 0             multi-bit output, Ymax = 2**(ns_bits-1) - 1
     V(n) -= Y(n) * 2**F                                        soft reset by what was sent
 
-``I``, ``V`` and ``Y`` are carried from element n-1 to n (zero for n = 0); nothing runs
-along the spike steps (no membranes), so with T > 1 each step k is a chain of its own.
+``I`` and ``V`` are carried from element n-1 to n (zero for n = 0; the reset by Y(n-1) is
+applied to V at once, so Y itself need not be kept, and Y(n-1) reaches the gates through
+``W_h``); nothing runs along the spike steps (no membranes), so with T > 1 each step k is
+a chain of its own.
 ``Y`` is a signed ``ns_bits`` value: the next element and the layer above take it as a
 multi-bit input (multiply-accumulates). The two products of ``I`` are real multiplies
 (DSP blocks in hardware); the reset is a shift.
@@ -41,12 +43,15 @@ class ImprovedDynamicsSNN(Cell):
     GATES = ("f", "c")
     MEMBRANES = ()
     LEAKS = ("v",)
-    CARRY = (("i", "c_bits"), ("v", "u_bits"), ("y", "ns_bits"))
+    CARRY = (("i", "c_bits"), ("v", "u_bits"))
     PARAMS = (ParamSpec("theta", (), "u_bits", "constant", lo=1),)
     RECORD = {"gates": (("G",), np.int32), "i": ((), np.int32)}
 
     def h_bits(self, cfg) -> int:
         return cfg.ns_bits
+
+    def h_max(self, cfg) -> int:
+        return y_max(cfg)
 
     def validate(self, cfg, need):
         need(cfg.nonspiking == "none", f"the {self.name} cell has no gate to keep non-spiking "
@@ -66,7 +71,7 @@ class ImprovedDynamicsSNN(Cell):
                            ns_bits=int(rng.integers(2, 5)), leak_shift=(int(rng.integers(0, 4)),))
 
     def step(self, cfg, p, z, u, carry, ops):
-        i_prev, v_prev, _ = carry
+        i_prev, v_prev = carry
         frac, shift = cfg.frac_bits, cfg.ns_shift
         f = nr.hard_sigmoid_unit(z[..., 0, :], shift, frac)
         c = nr.clamp_unit01(nr.floor_shift(z[..., 1, :], shift), frac)
@@ -75,7 +80,7 @@ class ImprovedDynamicsSNN(Cell):
         v = nr.membrane_update(v_prev, i, cfg.leak_shift[0], cfg.u_bits, ops.tally)
         theta = p.theta[0] if isinstance(p.theta, list) else p.theta  # golden: a list of one
         y, v = nr.fire_levels(v, theta, frac, y_max(cfg), ops.spike)
-        return u, (i, v, y), y, {"gates": ops.stack([f, c], -2), "i": i}
+        return u, (i, v), y, {"gates": ops.stack([f, c], -2), "i": i}
 
     def random_layer(self, cfg, layer, rng, base):
         h, m = cfg.hidden[layer], cfg.layer_inputs(layer)
@@ -88,14 +93,27 @@ class ImprovedDynamicsSNN(Cell):
         u_hi = nr.signed_range(cfg.u_bits)[1]
         bias = uniform(rng, cfg.w_bits, (2, h), scale)
         # C's bias up to one unit above zero, so the relu passes about half the sums and V
-        # climbs past thresholds of up to half a unit (a silent network would test nothing)
+        # climbs (a silent network would test nothing)
         bias[1] = rng.integers(0, (1 << (cfg.frac_bits + cfg.ns_shift)) + 1, size=h)
         return {
             "w_x": uniform(rng, cfg.w_bits, (2, h, m), scale),
             "w_h": uniform(rng, cfg.w_bits, (2, h, h), scale),
             "bias": np.clip(bias, *nr.signed_range(cfg.acc_bits)),
-            "theta": np.int64(min(u_hi, int(rng.integers(1, max(1, unit // 2) + 1)))),
+            "theta": np.int64(min(u_hi, self._random_theta(cfg, rng))),
         }
+
+    @staticmethod
+    def _random_theta(cfg, rng) -> int:
+        """Half the layers fire below one unit (Y mostly 1), half above, up to where V
+        still gets with a current of about half a unit (``2**s`` times it under the leak
+        ``U - (U >> s)``, unbounded without): V then climbs over several units before it
+        fires, so Y takes its higher levels too."""
+        unit = nr.unit(cfg.frac_bits)
+        if rng.random() < 0.5:
+            return int(rng.integers(1, max(1, unit // 2) + 1))
+        s = cfg.leak_shift[0]
+        top = (y_max(cfg) + 1) * unit if s == 0 else min((y_max(cfg) + 1) * unit, (unit << s) // 2)
+        return int(rng.integers(unit // 2, max(unit // 2, top) + 1))
 
     def activity(self, cfg, trace, cells):
         # per neuron and cell: the two products of I and the one comparison
