@@ -281,10 +281,7 @@ def fire_levels(v, theta, frac: int, top: int, step=None):
     fired = (v > theta) if step is None else step(v - theta, theta)
     level = _floor_shift(v, frac)
     level = select(level > top, top, select(level < 1, 1, level))
-    if _is_torch(v):
-        y = fired * level
-    else:
-        y = select(fired != 0 if not isinstance(fired, np.ndarray) else fired, level, 0)
+    y = fired * level if _is_torch(v) else select(fired != 0, level, 0)  # torch: keep grad to both
     return y, v - shift_left(y, frac)
 
 
