@@ -17,7 +17,7 @@ from amaranth.lib.wiring import In, Out
 from model import numerics as nr
 from model.config import ConfigError
 
-__all__ = ["FireBinary", "FireTernary", "HardSigmoidQ", "HardTanhQ", "hold", "delayed",
+__all__ = ["FireBinary", "FireTernary", "HardSigmoidQ", "HardTanhQ", "hold", "delayed", "later",
            "stager", "check_threshold"]
 
 
@@ -50,6 +50,14 @@ def stager(m: Module, pipelined: bool):
         m.d.sync += reg.eq(value)
         return reg
     return stage
+
+
+def later(m: Module, pipelined: bool):
+    """The ``later(value, cycles, name)`` of a cell step: ``value`` ``cycles`` register
+    stages later (:func:`delayed`) when the step is pipelined, else ``value`` itself."""
+    def later_(value, cycles: int, name: str):
+        return delayed(m, value, cycles, name)[-1] if pipelined else value
+    return later_
 
 
 def delayed(m: Module, value, stages: int, name: str, reset_less: bool = True) -> list:

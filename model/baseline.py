@@ -54,7 +54,7 @@ from .ann import HardLSTM, ann_inputs, input_unit
 from .cells.lstm import baseline_config
 from .config import DEFAULT_CELL, ConfigError, NetworkConfig
 from .float_twin import FloatSpikingLSTM
-from .params import LayerParams, NetworkParams
+from .params import param_ranges
 from .runs import jsonable, save_trained
 
 __all__ = ["BaselineSettings", "AnnMapping", "INITS", "ann_config", "map_ann", "baseline_config",
@@ -189,9 +189,7 @@ def _train_ann(settings: BaselineSettings, cfg: NetworkConfig, x_tr, y_tr, x_te,
 def _fake_quant(cfg: NetworkConfig, model: FloatSpikingLSTM):
     """The param_hook: clamp to each parameter's range and, with ``state["on"]``, round
     (straight-through)."""
-    ranges = {s.name: s.range(cfg) for s in cfg.cell_def().params}
-    ranges["w_out"] = ranges["w_x"]
-    ranges["b_out"] = nr.signed_range(cfg.logit_bits)
+    ranges = param_ranges(cfg)
     state = {"on": False}
 
     def hook(name, value):
@@ -201,15 +199,6 @@ def _fake_quant(cfg: NetworkConfig, model: FloatSpikingLSTM):
 
     model.param_hook = hook
     return state
-
-
-def _integers(cfg: NetworkConfig, model: FloatSpikingLSTM) -> NetworkParams:
-    with torch.no_grad():
-        ints = {name: model._param(name, p).numpy().astype(np.int64) for name, p in
-                model.named_parameters() if name not in ("leak_factor",)}
-    layers = [LayerParams(**{s.name: ints[f"layers.{l}.{s.name}"] for s in cfg.cell_def().params})
-              for l in range(cfg.layers)]
-    return NetworkParams(layers, ints["w_out"], ints["b_out"]).validate(cfg)
 
 
 def _accuracy(model, x: torch.Tensor, y: np.ndarray) -> float:
@@ -274,7 +263,7 @@ def train(settings: BaselineSettings, *, quiet: bool = False) -> dict:
                       f"test {100 * row['test_acc']:.2f}%", flush=True)
         if phase == "float":
             float_acc = history[-1]["test_acc"] if history else _accuracy(model, xe, y_te)
-    params = _integers(cfg, model)
+    params = model.read_params()
     with torch.no_grad():
         fq_logits = model(xe)["logits"].numpy().astype(np.int64)
     res = golden.run(cfg, params, x_te)

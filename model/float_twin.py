@@ -32,7 +32,7 @@ from torch import nn
 from . import numerics as nr
 from .cells import TorchOps
 from .config import NetworkConfig
-from .params import NetworkParams
+from .params import LayerParams, NetworkParams
 
 __all__ = ["SpikeStep", "GaussianSpikeStep", "SURROGATES", "spike_step", "FloatSpikingLSTM"]
 
@@ -126,6 +126,17 @@ class FloatSpikingLSTM(nn.Module):
 
     def _param(self, name: str, value: torch.Tensor) -> torch.Tensor:
         return value if self.param_hook is None else self.param_hook(name, value)
+
+    @torch.no_grad()
+    def read_params(self) -> NetworkParams:
+        """Every parameter as the forward pass reads it (after ``param_hook``) as integer
+        :class:`NetworkParams`, checked against the configuration; with a hook that
+        rounds, these are the integers the golden model runs exactly."""
+        ints = {name: self._param(name, p).numpy().astype(np.int64)
+                for name, p in self.named_parameters() if name != "leak_factor"}
+        layers = [LayerParams(**{s.name: ints[f"layers.{l}.{s.name}"] for s in self.cell.params})
+                  for l in range(self.cfg.layers)]
+        return NetworkParams(layers, ints["w_out"], ints["b_out"]).validate(self.cfg)
 
     @classmethod
     def from_params(cls, cfg: NetworkConfig, params: NetworkParams, **kwargs) -> "FloatSpikingLSTM":

@@ -10,7 +10,7 @@ from . import numerics as nr
 from .cells import uniform
 from .config import ConfigError, NetworkConfig
 
-__all__ = ["LayerParams", "NetworkParams", "random_params"]
+__all__ = ["LayerParams", "NetworkParams", "random_params", "param_ranges"]
 
 
 class LayerParams:
@@ -77,6 +77,16 @@ class NetworkParams:
         check("readout w_out", self.w_out, (cfg.classes, cfg.hidden[-1]), cfg.w_bits)
         check("readout b_out", self.b_out, (cfg.classes,), cfg.logit_bits)
         return self
+
+
+def param_ranges(cfg: NetworkConfig) -> dict[str, tuple[int, int]]:
+    """The range of every parameter by its name: the cell's parameter spec (layers), the
+    readout weights at ``w_bits`` and the readout bias at ``logit_bits``, as
+    :meth:`NetworkParams.validate` checks them (fake quantization clamps to these)."""
+    ranges = {s.name: s.range(cfg) for s in cfg.cell_def().params}
+    ranges["w_out"] = nr.signed_range(cfg.w_bits)
+    ranges["b_out"] = nr.signed_range(cfg.logit_bits)
+    return ranges
 
 
 def random_params(cfg: NetworkConfig, seed: int = 0, *, density: float = 0.3,

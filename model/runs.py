@@ -50,4 +50,3 @@ def load_trained(folder: str | os.PathLike) -> tuple[NetworkConfig, NetworkParam
                   for l in range(cfg.layers)]
         params = NetworkParams(layers, z["w_out"], z["b_out"])
     return cfg, params.validate(cfg), meta
-

@@ -57,7 +57,7 @@ from .encoding import encode
 from .export import swap_into_place
 from .runs import jsonable, load_trained, save_trained as _save_trained
 from .float_twin import FloatSpikingLSTM
-from .params import LayerParams, NetworkParams
+from .params import NetworkParams, param_ranges
 
 __all__ = ["TrainSettings", "ScaledSpikingLSTM", "leak_to_shift", "train_ann", "fine_tune",
            "integer_params", "evaluate_float", "evaluate_golden", "spike_rates", "run", "main"]
@@ -135,13 +135,6 @@ def _ste_round(t: torch.Tensor) -> torch.Tensor:
     return t + (torch.round(t) - t).detach()
 
 
-def _ranges(cfg: NetworkConfig) -> dict:
-    w, u_hi = nr.signed_range(cfg.w_bits), nr.signed_range(cfg.u_bits)[1]
-    return {"w_x": w, "w_h": w, "w_out": w, "bias": nr.signed_range(cfg.acc_bits),
-            "u0": nr.signed_range(cfg.u_bits), "theta_pos": (1, u_hi), "theta_neg": (1, u_hi),
-            "b_out": nr.signed_range(cfg.logit_bits)}
-
-
 class ScaledSpikingLSTM(FloatSpikingLSTM):
     """The float twin with parameters stored in ANN units.
 
@@ -170,7 +163,7 @@ class ScaledSpikingLSTM(FloatSpikingLSTM):
         self.scales["w_out"] = torch.tensor(conv.readout_scale, dtype=torch.float32)
         self.scales["b_out"] = torch.tensor(conv.readout_scale * cfg.steps, dtype=torch.float32)
         self.logit_temperature = conv.logit_temperature
-        self.ranges = _ranges(cfg)
+        self.ranges = param_ranges(cfg)
         self.quantize = False
         with torch.no_grad():
             for name, p in src.named_parameters():
@@ -213,10 +206,7 @@ def integer_params(model: ScaledSpikingLSTM) -> NetworkParams:
     """The integers that the fake-quantized forward pass uses, as NetworkParams."""
     if not model.quantize:
         raise ValueError("integer_params needs the fake-quantized model (quantize=True)")
-    ints = {k: v.detach().cpu().numpy().astype(np.int64) for k, v in model.integer_units().items()}
-    layers = [LayerParams(**{s.name: ints[f"layers.{l}.{s.name}"] for s in model.cfg.cell_def().params})
-              for l in range(model.cfg.layers)]
-    return NetworkParams(layers, ints["w_out"], ints["b_out"]).validate(model.cfg)
+    return model.read_params()
 
 
 # --- loops ---------------------------------------------------------------------------

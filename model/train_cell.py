@@ -45,7 +45,7 @@ from .cells import names as cell_names
 from .config import ConfigError, NetworkConfig, preset
 from .encoding import encode
 from .float_twin import FloatSpikingLSTM
-from .params import LayerParams, NetworkParams
+from .params import param_ranges
 from .runs import jsonable, save_trained
 
 __all__ = ["CellSettings", "cell_config", "train", "write_run", "main"]
@@ -97,10 +97,7 @@ class _Scaled:
     ``on`` (straight-through)."""
 
     def __init__(self, cfg: NetworkConfig):
-        cell = cfg.cell_def()
-        self.ranges = {s.name: s.range(cfg) for s in cell.params}
-        self.ranges["w_out"] = self.ranges["w_x"]
-        self.ranges["b_out"] = nr.signed_range(cfg.logit_bits)
+        self.ranges = param_ranges(cfg)
         self.scale = theta0(cfg)
         self.on = False
 
@@ -145,26 +142,9 @@ def _keep_valid(model: FloatSpikingLSTM, cfg: NetworkConfig, hook: _Scaled, zero
     return keep
 
 
-def _integers(cfg: NetworkConfig, model: FloatSpikingLSTM) -> NetworkParams:
-    with torch.no_grad():
-        ints = {name: model._param(name, p).numpy().astype(np.int64) for name, p in
-                model.named_parameters() if name != "leak_factor"}
-    layers = [LayerParams(**{s.name: ints[f"layers.{l}.{s.name}"] for s in cfg.cell_def().params})
-              for l in range(cfg.layers)]
-    return NetworkParams(layers, ints["w_out"], ints["b_out"]).validate(cfg)
-
-
-def _logits(model, x: torch.Tensor, batch: int = 512) -> np.ndarray:
-    with torch.no_grad():
-        return torch.cat([model(x[j:j + batch])["logits"] for j in range(0, len(x), batch)]).numpy()
-
-
-def _accuracy(model, x: torch.Tensor, y: np.ndarray) -> float:
-    return float(np.mean(nr.argmax_first(_logits(model, x)) == y))
-
-
 def train(settings: CellSettings, *, quiet: bool = False) -> dict:
     """Train and quantize; returns the config, the integers, accuracies and the test split."""
+    from .train import _predict, accuracy
     if settings.cell not in cell_names():
         raise ConfigError(f"unknown cell {settings.cell!r}; choose one of {', '.join(cell_names())}")
     torch.manual_seed(settings.seed)
@@ -215,16 +195,16 @@ def train(settings: CellSettings, *, quiet: bool = False) -> dict:
             sched.step()
             model.eval()
             row = {"phase": phase, "epoch": epoch + 1, "loss": total / len(xt),
-                   "train_acc": correct / len(xt), "test_acc": _accuracy(model, xe, y_te)}
+                   "train_acc": correct / len(xt), "test_acc": accuracy(_predict(model, xe), y_te)}
             history.append(row)
             if not quiet:
                 print(f"  {phase} {epoch + 1}/{epochs}: loss {row['loss']:.4f}, train "
                       f"{100 * row['train_acc']:.2f}%, test {100 * row['test_acc']:.2f}%", flush=True)
         if phase == "float":
-            float_acc = history[-1]["test_acc"] if history else _accuracy(model, xe, y_te)
+            float_acc = history[-1]["test_acc"] if history else accuracy(_predict(model, xe), y_te)
     hook.on = True
-    params = _integers(cfg, model)
-    fq_logits = _logits(model, xe).astype(np.int64)
+    params = model.read_params()
+    fq_logits = _predict(model, xe).numpy().astype(np.int64)
     res = golden.run(cfg, params, x_te)
     return {"cfg": cfg, "params": params, "float_acc": float_acc,
             "fake_quant_acc": float(np.mean(nr.argmax_first(fq_logits) == y_te)),

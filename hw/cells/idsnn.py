@@ -16,7 +16,7 @@ from amaranth.lib import wiring
 from model import numerics as nr
 from model.cells.idsnn import y_max
 
-from ..cell import check_threshold, delayed, stager
+from ..cell import check_threshold, later, stager
 from . import step_signature
 
 __all__ = ["ImprovedDynamicsStep", "STEP"]
@@ -39,10 +39,7 @@ class ImprovedDynamicsStep(wiring.Component):
         m = Module()
         cfg = self.cfg
         frac, shift = cfg.frac_bits, cfg.ns_shift
-        stage = stager(m, self.pipelined)
-
-        def later(value, cycles, name):
-            return delayed(m, value, cycles, name)[-1] if self.pipelined else value
+        stage, delay = stager(m, self.pipelined), later(m, self.pipelined)
 
         for q in range(self.neurons):
             z = [stage(self.z[q][a], f"z{q}_{a}_in") for a in range(2)]                      # 1
@@ -53,7 +50,7 @@ class ImprovedDynamicsStep(wiring.Component):
             c_pre = stage(nr.floor_shift(zs[1], shift), f"c{q}_pre")
             f = stage(nr.clamp_unit01(f_pre, frac), f"f{q}")                                  # 4
             c = stage(nr.clamp_unit01(c_pre, frac), f"c{q}")
-            i_prev = later(i_prev, 3, f"i{q}_s")
+            i_prev = delay(i_prev, 3, f"i{q}_s")
             # F, 1 - F and C lie in [0, 2**F] (the clamps): F + 1 bits unsigned, so each
             # product is one 18x18 DSP block whatever width the sums had
             top = frac + 1
@@ -65,12 +62,12 @@ class ImprovedDynamicsStep(wiring.Component):
             nc = stage(nr.exact_product(na, cb), f"nc{q}")
             kept = stage(fi + nc, f"kept{q}")                                                 # 7
             i = stage(nr.saturate(nr.floor_shift(kept, frac), cfg.c_bits), f"i{q}")          # 8
-            v_prev = later(v_prev, 7, f"v{q}_s")
+            v_prev = delay(v_prev, 7, f"v{q}_s")
             v = stage(nr.membrane_update(v_prev, i, cfg.leak_shift[0], cfg.u_bits), f"v{q}")  # 9
             y, v_after = nr.fire_levels(v, self.theta, frac, y_max(cfg))
             y = stage(y, f"y{q}")                                                             # 10
             v_after = stage(v_after, f"va{q}")
-            i_out = later(i, 2, f"i{q}_out")
+            i_out = delay(i, 2, f"i{q}_out")
             m.d.comb += [self.h[q].eq(y), self.carry[q].i.eq(i_out), self.carry[q].v.eq(v_after)]
         return m
 

@@ -19,7 +19,7 @@ from amaranth.lib import wiring
 
 from model import numerics as nr
 
-from ..cell import delayed, stager
+from ..cell import later, stager
 from . import step_signature
 
 __all__ = ["QuantizedLSTMStep", "STEP"]
@@ -40,7 +40,7 @@ class QuantizedLSTMStep(wiring.Component):
         m = Module()
         cfg = self.cfg
         frac, shift = cfg.frac_bits, cfg.ns_shift
-        stage = stager(m, self.pipelined)
+        stage, delay = stager(m, self.pipelined), later(m, self.pipelined)
 
         def product(a, b, name):
             """``a * b`` in a DSP block: its operands registered once more (registers with
@@ -61,18 +61,18 @@ class QuantizedLSTMStep(wiring.Component):
             f, i, o = (stage(nr.clamp_unit01(pre[a], frac), f"{g}{q}")                      # 4
                        for a, g in enumerate("fio"))
             g = stage(nr.clamp_unit(pre[3], frac), f"g{q}")
-            c_prev = delayed(m, c_prev, 2, f"c{q}_s")[-1] if self.pipelined else c_prev
+            c_prev = delay(c_prev, 2, f"c{q}_s")
             fc = product(f, c_prev, f"fc{q}")                                           # 5, 6
             ig = product(i, g, f"ig{q}")
             fc, ig = stage(fc, f"fc{q}_s7"), stage(ig, f"ig{q}_s7")                       # 7
-            o = delayed(m, o, 3, f"o{q}_s")[-1] if self.pipelined else o
+            o = delay(o, 3, f"o{q}_s")
             s = stage(nr.floor_shift(fc + ig, frac), f"s{q}")                            # 8
             c = stage(nr.saturate(s, cfg.c_bits), f"c{q}")                               # 9
             cc = stage(nr.clamp_unit(c, frac), f"cc{q}")                                 # 10
-            o = delayed(m, o, 3, f"o{q}_t")[-1] if self.pipelined else o
+            o = delay(o, 3, f"o{q}_t")
             oc = product(o, cc, f"oc{q}")                                               # 11, 12
             h = stage(nr.floor_shift(oc, frac), f"h{q}")                                 # 13
-            c_out = delayed(m, c, 4, f"c{q}_out")[-1] if self.pipelined else c
+            c_out = delay(c, 4, f"c{q}_out")
             m.d.comb += [self.h[q].eq(h), self.carry[q].c.eq(c_out)]
         return m
 
