@@ -40,7 +40,7 @@ help:
 	@echo "  make test            the default test run (all tiers, CI-sized; not the slow marker); MARK=golden: one tier"
 	@echo "  make test-all        every test, including the slow and synth markers"
 	@echo "  make synth           bitstream + report: BOARD=$(BOARD) MODEL=$(MODEL) [LANES=L PAR=P]"
-	@echo "  make compare         spiking designs vs the non-spiking baseline: BOARD=$(BOARD) MODEL=$(MODEL) (digits, tmnist) [COMPARE_ARGS=...]"
+	@echo "  make compare         spiking designs vs the non-spiking baseline: BOARD=$(BOARD) MODEL=$(MODEL) (digits, digits-cells, tmnist) [COMPARE_ARGS=...]"
 	@echo "  make boards          list the boards make synth knows"
 	@echo "  make weights WEIGHTS=pkg   write another weights package into the BOARD/MODEL bitstream"
 	@echo "  make report          rebuild reports/ from the builds under build/synth"
