@@ -20,7 +20,9 @@ Rules (see ``docs/arithmetic.md`` for the prose version):
   (an IF neuron). It never moves a membrane away from zero and never overflows.
 * Comparisons are strict: a binary neuron fires when ``u > theta``; a ternary neuron
   fires ``+1`` when ``u > theta_pos`` and ``-1`` when ``u < -theta_neg``.
-* Reset is soft: the threshold that fired is subtracted (or added back for ``-1``).
+* Reset is soft: the threshold that fired is subtracted (or added back for ``-1``),
+  except in the cells that name the hard reset (:func:`fire_binary_hard`: the membrane
+  goes to zero, NIR's and most simulators' ``v_reset = 0``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import numpy as np
 
 __all__ = [
     "GATES", "MEMBRANES", "signed_range", "unsigned_max", "select", "saturate",
-    "leak", "fire_binary", "fire_ternary", "hard_sigmoid_q",
+    "leak", "fire_binary", "fire_binary_hard", "fire_ternary", "hard_sigmoid_q",
     "hard_tanh_q", "hard_sigmoid_max", "hard_tanh_max", "spike_times", "accumulate_spike",
     "gate_product",
     "c_update", "count_update", "membrane_update", "h_output", "shift_left", "fire_levels",
@@ -164,6 +166,23 @@ def fire_binary(u, theta, step=None):
     if isinstance(spike, np.ndarray):
         return spike, u - spike * u.dtype.type(theta)  # the same select, as one NumPy pass
     return spike, select(spike != 0, u - theta, u)
+
+
+def fire_binary_hard(u, theta, step=None):
+    """Binary output with a hard reset to zero: ``(spike, u_after)`` with
+
+        spike = u > theta,     u_after = spike ? 0 : u
+
+    (the reset of NIR's IF and LIF nodes with ``v_reset = 0``). ``step`` as in
+    :func:`fire_binary`. A select, no subtractor: the threshold only compares. In
+    PyTorch the same value as ``u * (1 - spike)``, which keeps the surrogate gradient
+    through the reset."""
+    spike = (u > theta) if step is None else step(u - theta, theta)
+    if isinstance(spike, np.ndarray):
+        return spike, np.where(spike, u.dtype.type(0), u)
+    if _is_torch(spike):
+        return spike, u * (1 - spike)
+    return spike, select(spike != 0, 0, u)
 
 
 def fire_ternary(u, theta_pos, theta_neg, step=None):
