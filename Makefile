@@ -32,8 +32,14 @@ WEIGHTS ?=
 SYNTH_ARGS ?=
 SYNTH_OPTS := $(if $(LANES),--lanes $(LANES)) $(if $(PAR),--par $(PAR)) $(SYNTH_ARGS)
 COMPARE_ARGS ?=
+# make sweep: lists (LANES=1,2,4 PAR=8,16,32 SEEDS=1,2,3); JOBS local processes, or
+# SCHEDULER=tcp://host:8786 for an existing Dask cluster
+SEEDS   ?= 1
+JOBS    ?= 2
+SCHEDULER ?=
+SWEEP_ARGS ?=
 
-.PHONY: help venv test test-all bench synth compare boards weights report train export cosim clean
+.PHONY: help venv test test-all bench synth compare sweep boards weights report train export cosim clean
 
 help:
 	@echo "spikegate make targets:"
@@ -41,6 +47,7 @@ help:
 	@echo "  make test-all        every test, including the slow and synth markers"
 	@echo "  make synth           bitstream + report: BOARD=$(BOARD) MODEL=$(MODEL) [LANES=L PAR=P]"
 	@echo "  make compare         spiking designs vs the non-spiking baseline: BOARD=$(BOARD) MODEL=$(MODEL) (digits, digits-cells, tmnist) [COMPARE_ARGS=...]"
+	@echo "  make sweep           lanes x P x nextpnr seeds, Pareto plots: LANES=1,2,4 PAR=8,16,32 SEEDS=1,2,3 [JOBS=2 | SCHEDULER=tcp://host:8786]"
 	@echo "  make boards          list the boards make synth knows"
 	@echo "  make weights WEIGHTS=pkg   write another weights package into the BOARD/MODEL bitstream"
 	@echo "  make report          rebuild reports/ from the builds under build/synth"
@@ -74,6 +81,9 @@ synth: $(STAMP)
 
 compare: $(STAMP)
 	$(PY) -m flows.compare --board '$(BOARD)' --model '$(MODEL)' $(if $(REPORTS),--out '$(REPORTS)') $(COMPARE_ARGS)
+
+sweep: $(STAMP)
+	$(PY) -m flows.sweep --board '$(BOARD)' --model '$(MODEL)' $(if $(LANES),--lanes '$(LANES)') $(if $(PAR),--par '$(PAR)') --seeds '$(SEEDS)' --jobs '$(JOBS)' $(if $(SCHEDULER),--scheduler '$(SCHEDULER)') $(if $(REPORTS),--reports '$(REPORTS)') $(SWEEP_ARGS)
 
 boards: $(STAMP)
 	@$(PY) -m flows.boards

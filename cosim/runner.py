@@ -35,7 +35,7 @@ from hw.latency import cycles_for_batch, result_budget
 from hw.network import SpikingLSTMNetwork, input_beats
 from hw.rom import bits_for
 from model import cells
-from model.cli import positive_int, write_text_atomic
+from model.cli import SchedulerError, positive_int, work_pool, write_text_atomic
 from model.cells.lstm import baseline_config
 from model.config import DEFAULT_CELL, ConfigError, NetworkConfig, PRESETS, preset, random_widths
 from model.encoding import random_input
@@ -372,6 +372,33 @@ def _run_and_report(case: CosimCase, sim: str, waves: bool, build_root: Path = B
     return r
 
 
+def run_cases(cases: list[CosimCase], sim: str, waves: bool, build_root: Path, *, jobs: int = 1,
+              scheduler: str | None = None) -> list[dict]:
+    """Every case's result, in the order of ``cases``: one after another here, or side by
+    side on ``jobs`` local processes or a Dask cluster (:func:`model.cli.work_pool`), a
+    progress line as each one ends."""
+    def line(n, case, r):
+        print(f"[{n}/{len(cases)}] {case.name}: {r['cycles']} cycles, "
+              f"{r['cycles_per_s']:.0f} cycles/s, {_status(r)}", flush=True)
+
+    if jobs == 1 and scheduler is None:
+        rows = []
+        for case in cases:
+            rows.append(_run_and_report(case, sim, waves, build_root))
+            line(len(rows), case, rows[-1])
+        return rows
+    from concurrent.futures import as_completed
+    rows = [None] * len(cases)
+    with work_pool(jobs, scheduler) as pool:
+        futures = {pool.submit(_run_and_report, case, sim, waves, build_root): i
+                   for i, case in enumerate(cases)}
+        for n, fut in enumerate(as_completed(futures), 1):
+            i = futures[fut]
+            rows[i] = fut.result()
+            line(n, cases[i], rows[i])
+    return rows
+
+
 AGREE_SEQUENCES = 2  # per case in the agreement stage: enough to compare, cheap under Icarus
 AGREE_RANDOM = 4      # random cases rerun there, besides presets tiny and digits
 
@@ -459,6 +486,11 @@ def main(argv=None) -> int:
     ap.add_argument("--summary", type=Path, metavar="FILE",
                     help="also write the table and the totals to FILE (Markdown, atomically; an old "
                          "FILE is removed when the cases start)")
+    ap.add_argument("--jobs", type=positive_int, default=1,
+                    help="cases run side by side in this many local processes (default 1: one after another)")
+    ap.add_argument("--scheduler", metavar="ADDRESS",
+                    help="run the cases on the workers of an existing Dask distributed cluster "
+                         "(tcp://host:8786); the workers need this checkout at the same path")
     args = ap.parse_args(argv)
 
     try:
@@ -503,14 +535,12 @@ def main(argv=None) -> int:
 
     if args.summary:  # an interrupted run leaves no summary, not the last run's one
         args.summary.unlink(missing_ok=True)
-    rows = []
     started = time.perf_counter()
-    for i, case in enumerate(cases):
-        r = _run_and_report(case, args.sim, args.waves, args.build)
-        rows.append(r)
-        print(f"[{i + 1}/{len(cases)}] {case.name}: {r['cycles']} cycles, "
-              f"{r['cycles_per_s']:.0f} cycles/s, {_status(r)}",
-              flush=True)
+    try:
+        rows = run_cases(cases, args.sim, args.waves, args.build, jobs=args.jobs, scheduler=args.scheduler)
+    except SchedulerError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     agree_line, disagreed = None, False
     if args.agree:
         agree_line, disagreed = run_agreement(agreement_cases(cases), args.sim, args.agree, args.build)

@@ -10,7 +10,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["positive_int", "positive_float", "OutputError", "check_writable"]
+__all__ = ["positive_int", "positive_float", "OutputError", "check_writable", "work_pool",
+           "SchedulerError"]
 
 
 class OutputError(ValueError):
@@ -77,6 +78,45 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
             pass
         raise
     return path
+
+
+class SchedulerError(RuntimeError):
+    """The Dask scheduler named by ``--scheduler`` could not be reached."""
+
+
+def work_pool(jobs: int, scheduler: str | None = None, *, timeout_s: float = 20.0):
+    """A ``concurrent.futures`` executor for independent work items (sweep points, cosim
+    cases): ``jobs`` local worker processes, or, with ``scheduler`` (``tcp://host:8786``),
+    the workers of an existing Dask distributed cluster, through the same interface
+    (``Client.get_executor``). Use it as a context manager; leaving it shuts the local
+    pool down, or closes the client (the cluster's workers stay up). The work functions
+    must be importable module-level functions: they run in other processes."""
+    if scheduler is None:
+        from concurrent.futures import ProcessPoolExecutor
+        import multiprocessing
+        # "spawn": a worker starts clean (no copy of the parent's threads or open tools)
+        return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    from contextlib import contextmanager
+
+    try:
+        from distributed import Client
+    except ImportError as err:  # pinned in requirements.lock; a partial install says so
+        raise SchedulerError(f"--scheduler needs dask.distributed ({err}); run make venv") from None
+    try:
+        client = Client(scheduler, timeout=timeout_s, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as err:
+        raise SchedulerError(f"cannot reach the Dask scheduler at {scheduler!r} within "
+                             f"{timeout_s:g} s ({err})") from None
+
+    @contextmanager
+    def dask_pool():
+        try:
+            # pure=False: a point run twice (a rerun after a failure) is computed again
+            with client.get_executor(pure=False) as pool:
+                yield pool
+        finally:
+            client.close()
+    return dask_pool()
 
 
 def _terminated(signum, frame):

@@ -364,3 +364,29 @@ def test_an_unknown_package_is_one_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: no weights package 'no-such-model'") and err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cases_run_on_a_dask_cluster_and_their_results_come_back(tmp_path, capsys):
+    """#17 part 4: --scheduler runs the cases on a Dask cluster's workers (a LocalCluster
+    here); each case's result comes back to the run's table and status."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        status = main(["--preset", "tiny", "--sequences", "2", "--build", str(tmp_path),
+                       "--scheduler", cluster.scheduler_address])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert re.search(r"\[1/1\] preset_tiny: [1-9]\d* cycles, \d+ cycles/s, ok", out), out
+    assert "1 configurations (0 random, 1 presets), 2 sequences, 0 mismatches, 0 failed" in out
+    assert (tmp_path / "preset_tiny").exists()
+
+
+def test_an_unreachable_scheduler_stops_the_run_in_one_line(tmp_path, capsys, monkeypatch):
+    from cosim import runner
+    from model.cli import SchedulerError
+
+    def unreachable(jobs, scheduler):
+        raise SchedulerError(f"cannot reach the Dask scheduler at {scheduler!r} within 1 s")
+    monkeypatch.setattr(runner, "work_pool", unreachable)
+    assert main(["--preset", "tiny", "--build", str(tmp_path), "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    assert "error: cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'" in capsys.readouterr().err
