@@ -191,3 +191,15 @@ def test_verilog_under_verilator(tmp_path):
     r = run_case(CosimCase(**{**case.__dict__, "name": "lif_fault", "fault": "threshold"}),
                  build_root=tmp_path, localize_mismatch=False)
     assert r["mismatch"] is not None
+
+
+@pytest.mark.synth
+@pytest.mark.slow
+def test_the_lif_datapath_has_no_multiplier(tmp_path):
+    # spike inputs, a shift leak and a select for the reset: yosys maps no DSP block
+    from flows.yosys import FAMILIES, synth_stat
+    from hw.network import SpikingLSTMNetwork
+    cfg = config(encoding="spikes", steps=1, hidden=(4,), length=3, leak_shift=(2,))
+    design = SpikingLSTMNetwork(HardwareConfig(cfg, lanes=1, par=4), random_params(cfg, 0))
+    stat = synth_stat(design, "ecp5", tmp_path / "lif", until="map_luts")
+    assert stat["cells"] and sum(stat["cells"].get(t, 0) for t in FAMILIES["ecp5"]["dsp"]) == 0
