@@ -10,7 +10,10 @@ random rate-coded inputs (random weights), against two bounds:
   with nothing else to do;
 * ``ACs/(L*P)``: the same spread over all L lanes, never waiting.
 
-and the named overheads: per round ``C`` cycles of neuron pass over the C chunks plus
+and the bound of ``shared/DESIGN.md`` section 7 on ``--board`` (the larger of the
+weight-bandwidth bound, every weight read from all of the device's block RAMs at once,
+and the dependency bound, T + N - 1 + layers - 1 cells of the cell's pipeline:
+``hw.latency.cycle_bounds``), with the cycles as a multiple of it; and the named overheads: per round ``C`` cycles of neuron pass over the C chunks plus
 ``hw.latency.round_overhead`` (BEGIN, FETCH, LOAD, the empty event check, DRAIN with the
 neuron pipeline, FINISH) and ``WEIGHT_LATENCY - 1`` more when the round has events, per layer 3, and the
 readout.
@@ -28,7 +31,8 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from hw.config import HardwareConfig  # noqa: E402
-from hw.latency import cycles_for_batch, round_overhead  # noqa: E402
+from flows.boards import DEFAULT_BOARD, board  # noqa: E402
+from hw.latency import cycle_bounds, cycles_for_batch, round_overhead  # noqa: E402
 from model.config import PRESETS, preset  # noqa: E402
 from model.params import random_params  # noqa: E402
 
@@ -39,7 +43,9 @@ def main(argv=None) -> int:
     ap.add_argument("--par", type=int, default=64)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lanes", type=int, nargs="*", help="lane counts (default: 1 and T)")
+    ap.add_argument("--board", default=DEFAULT_BOARD, help="the device of the section 7 bound")
     args = ap.parse_args(argv)
+    device = board(args.board)
 
     cfg = preset(args.preset, encoding="rate")
     params = random_params(cfg, 0)
@@ -48,7 +54,7 @@ def main(argv=None) -> int:
     print(f"preset {args.preset}: M={cfg.inputs} H={cfg.hidden} T={cfg.steps} N={cfg.length}, "
           f"P={args.par}, rate-coded random inputs, batch {args.batch}")
     print(f"{'L':>3} {'rounds':>6} {'cycles':>9} {'ACs/P':>9} {'ratio':>6} {'ACs/(L*P)':>10} "
-          f"{'ratio':>6} {'round overhead':>15} {'events/round':>13}")
+          f"{'ratio':>6} {'bound':>7} {'ratio':>6} {'round overhead':>15} {'events/round':>13}")
     for lane_count in lanes:
         hw = HardwareConfig(cfg, lanes=lane_count, par=args.par)
         figures, res = cycles_for_batch(hw, params, x)
@@ -60,8 +66,15 @@ def main(argv=None) -> int:
         events = np.mean([sum(lc.events for lc in f["layers"]) for f in figures]) / (rounds * cfg.layers)
         one = acs / args.par
         spread = acs / (args.par * lane_count)
+        bound = cycle_bounds(hw, res.stats, device.weights_per_cycle(cfg.w_bits))
         print(f"{lane_count:>3} {rounds:>6} {cycles:>9.0f} {one:>9.0f} {cycles / one:>6.2f} "
-              f"{spread:>10.0f} {cycles / spread:>6.2f} {overhead:>15.0f} {events:>13.1f}")
+              f"{spread:>10.0f} {cycles / spread:>6.2f} {bound['bound']:>7.0f} "
+              f"{cycles / bound['bound']:>6.1f} {overhead:>15.0f} {events:>13.1f}")
+    print(f"bound on {device.name} ({device.device}): {bound['weights_per_cycle']:.0f} weights of "
+          f"{cfg.w_bits} bits per cycle from {device.capacity['BRAM']} block RAMs; "
+          f"{bound['weight_reads']:,.0f} weight reads per sequence -> {bound['bandwidth']:,.0f} cycles; "
+          f"dependency {bound['chain_cells']} cells x {bound['dependency'] // bound['chain_cells']} "
+          f"stages = {bound['dependency']} cycles; limited by the {bound['limited_by']}")
     return 0
 
 

@@ -39,6 +39,11 @@ DEVICES = {
 }
 
 
+#: bits a block RAM reads per cycle over both of its ports: ECP5 DP16KD 2 x 18 (36 in
+#: its widest mode), 7-series RAMB36E1 2 x 36 (DESIGN section 7's weight-bandwidth bound)
+BRAM_READ_BITS = {"ecp5": 36, "xilinx": 72}
+
+
 @dataclass(frozen=True)
 class Board:
     name: str
@@ -99,6 +104,12 @@ class Board:
     @property
     def capacity(self) -> dict:
         return dict(DEVICES[self.device])
+
+    def weights_per_cycle(self, w_bits: int) -> float:
+        """The most ``w_bits``-wide weights the device's block RAMs can deliver in one
+        cycle, as DESIGN section 7 counts it: block RAMs x read bits per cycle / w_bits
+        (every block RAM read on both ports at its widest)."""
+        return self.capacity["BRAM"] * BRAM_READ_BITS[self.family] / w_bits
 
 
 BOARDS: dict[str, Board] = {b.name: b for b in [

@@ -178,6 +178,19 @@ def _timing_statement(timing: dict, family: str) -> str:
     return f"Fmax {timing['fmax_mhz']:.1f} MHz from nextpnr{run}{note}; board clock {board:g} MHz."
 
 
+def _bound(flow: dict, hw: HardwareConfig, stats: dict, mean_cycles: float) -> dict | None:
+    """DESIGN section 7's bound on the board's device (``hw.latency.cycle_bounds``) and
+    the mean cycles as a multiple of it; None for a board this installation lacks."""
+    from hw.latency import cycle_bounds
+    from .boards import BoardError, board
+    try:
+        device = board(flow["board"])
+    except BoardError:
+        return None
+    b = cycle_bounds(hw, stats, device.weights_per_cycle(hw.net.w_bits))
+    return b | {"cycles_over_bound": mean_cycles / b["bound"]}
+
+
 def report_from_flow(flow: dict) -> dict:
     """The report for one build (see the module docstring); ValueError names the first
     flow.json field that is missing or of the wrong type."""
@@ -262,6 +275,7 @@ def report_from_flow(flow: dict) -> dict:
         "note": "compute cycles from the first layer start to the result (the hardware's "
                 "cycle counter); streaming the input in is not included",
     }
+    latency["bound"] = _bound(flow, hw, stats, mean_cycles)
     cycles = {"sequences": sequences, "simulated": cyc_sim, "analytic": cyc_an,
               "agree": (simulated == analytic) if simulated is not None else None}
 
@@ -483,6 +497,14 @@ def _markdown(r: dict) -> str:
             f"* at the {r['timing']['board_clock_mhz']:g} MHz board clock: "
             f"{_fmt(lat['us_per_sequence_at_board_clock'])} us, "
             f"{_fmt(lat['sequences_per_s_at_board_clock'])} sequences/s", ""]
+    b = lat.get("bound")
+    if b:
+        out += [f"Against the bound (DESIGN section 7): {_fmt(lat['cycles_mean'])} cycles are "
+                f"{b['cycles_over_bound']:.1f}x the {_fmt(b['bound'])} cycles that the {b['limited_by']} "
+                f"allows (weight bandwidth: {_fmt(b['weight_reads'])} weight reads per sequence at "
+                f"{_fmt(b['weights_per_cycle'])} weights per cycle from every block RAM of the device, "
+                f"{_fmt(b['bandwidth'])} cycles; dependency: {b['chain_cells']} dependent cells of "
+                f"{b['dependency'] // b['chain_cells']} pipeline stages, {b['dependency']} cycles).", ""]
     gate_names = list(cells.get(net.get("cell", DEFAULT_CELL)).GATES)
     with_c = any(layer.get("c") is not None for layer in r["sparsity"]["layers"])
     columns = gate_names + (["c"] if with_c else []) + ["h", "input events"]

@@ -57,7 +57,8 @@ from .synth import (DEFAULT_TARGET_MHZ, NEXTPNR_ROUTER, NEXTPNR_ROUTERS, REPORTS
                     FitError, source_fingerprint)
 from .tools import ToolError
 
-__all__ = ["SweepPoint", "run_point", "run_sweep", "pareto", "SCHEMA", "SweepError", "main"]
+__all__ = ["SweepPoint", "run_point", "run_sweep", "pareto", "weights_identity", "SCHEMA", "SweepError",
+           "main"]
 
 SCHEMA = "spikegate.sweep/1"
 SWEEP_FILES = ("sweep.md", "sweep.json", "pareto.png")
@@ -92,7 +93,7 @@ def run_point(point: SweepPoint, build_root: str) -> dict:
     Builds in ``<build_root>/<key>`` (on the machine that runs it). Raises on any
     failure; the caller records the reason."""
     from hw.config import HardwareConfig
-    from hw.latency import cycles_for_batch
+    from hw.latency import cycle_bounds, cycles_for_batch
     from hw.network import check_fits
     from model.export import sample_inputs
 
@@ -136,10 +137,13 @@ def run_point(point: SweepPoint, build_root: str) -> dict:
     figures, ref = cycles_for_batch(hw, pkg.params, x)
     cycles = float(np.mean([f["total"] for f in figures]))
     ops = operation_energy(hw, ref.stats, memory_reads(hw, pkg.params, x))
+    bound = cycle_bounds(hw, ref.stats, brd.weights_per_cycle(pkg.cfg.w_bits))
     wall["total"] = round(time.monotonic() - t_start, 1)
     return {
         "lanes": point.lanes, "par": point.par, "pnr_seed": point.pnr_seed,
         "fmax_mhz": fmax, "cycles_mean": cycles, "cycles_basis": "analytic",
+        "bound_cycles": bound["bound"], "bound_limited_by": bound["limited_by"],
+        "cycles_over_bound": cycles / bound["bound"],
         "us_per_sequence": cycles / fmax if fmax else None,
         "sequences_per_s": fmax * 1e6 / cycles if fmax else None,
         "energy_nj": ops["total_nj"], "energy_breakdown_nj": ops["breakdown_nj"],
@@ -161,25 +165,27 @@ def _identity(point: SweepPoint, weights: str, source: str) -> dict:
     return {"point": asdict(point), "weights": weights, "source_sha256": source}
 
 
-def _weights_identity(model: str, seed: int) -> str:
-    from .synth import load_model
-    pkg = load_model(model, seed=seed)
+def weights_identity(pkg, seed: int) -> str:
+    """The weights a point is built with: the package's digest, or the preset and seed."""
     if pkg.path is not None:
         return str(pkg.manifest.get("weights_sha256"))
     return f"random weights of {pkg.cfg.name}, seed {seed}"
 
 
 def run_sweep(points: list[SweepPoint], *, folder: Path, jobs: int = 2, scheduler: str | None = None,
-              rerun: bool = False, work=run_point) -> list[dict]:
+              rerun: bool = False, work=run_point, weights: str | None = None) -> list[dict]:
     """Run the points not done yet (see the module docstring); returns one record per
     point, in grid order: ``status`` is ``ok``, ``failed`` (with ``reason``) or
-    ``skipped`` (done by an earlier run: its figures are kept)."""
+    ``skipped`` (done by an earlier run: its figures are kept). ``weights``: the
+    :func:`weights_identity` of the points' model (loaded here when not given)."""
     if not points:
         raise SweepError("the grid is empty")
     folder = Path(folder)
     (folder / "points").mkdir(parents=True, exist_ok=True)
     source = source_fingerprint()
-    weights = _weights_identity(points[0].model, points[0].seed)
+    if weights is None:
+        from .synth import load_model
+        weights = weights_identity(load_model(points[0].model, seed=points[0].seed), points[0].seed)
     records, todo = {}, []
     for p in points:
         path = folder / "points" / f"{p.key}.json"
@@ -286,21 +292,32 @@ def _fmt(v, spec=",.1f"):
     return "n/a" if v is None else format(v, spec)
 
 
+def _bound_note(doc: dict) -> str:
+    bounded = [r for r in doc["points"] if r.get("bound_cycles")]
+    if not bounded:
+        return ""
+    r = bounded[0]
+    return f": {r['bound_cycles']:,.0f} cycles here, set by the {r['bound_limited_by']}"
+
+
 def _markdown(doc: dict) -> str:
     g = doc["grid"]
     lines = [f"# spikegate sweep: `{doc['model']}` on {doc['board']} ({doc['device']})", "",
              f"Grid: L {g['lanes']}, P {g['par']}, nextpnr seeds {g['pnr_seeds']} (router "
              f"{doc['router']}, timed against {doc['target_mhz']:g} MHz). Cycles: the analytic model "
-             f"(hw.latency), mean of {doc['sequences']} test sequences. Energy: operation counts x "
+             f"(hw.latency), mean of {doc['sequences']} test sequences; \"x bound\": those cycles over the "
+             f"larger of DESIGN section 7's weight-bandwidth and dependency bounds "
+             f"(hw.latency.cycle_bounds){_bound_note(doc)}. Energy: operation counts x "
              "Horowitz (45 nm) energies per inference (flows.energy, method (a)); nothing is simulated. "
              "One placement is one noisy sample: every seed is a row.", "",
-             "| L | P | seed | Fmax MHz | cycles | us/seq | seq/s | energy nJ | LUT | FF | BRAM | DSP | Pareto | wall s |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+             "| L | P | seed | Fmax MHz | cycles | x bound | us/seq | seq/s | energy nJ | LUT | FF | BRAM | DSP | Pareto | wall s |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
     for r in sorted(doc["points"], key=lambda r: (r["lanes"], r["par"], r["pnr_seed"])):
         res = r["resources"]
         mark = ", ".join(n for n, k in (("time", "pareto_time"), ("energy", "pareto_energy")) if r[k])
         lines.append(f"| {r['lanes']} | {r['par']} | {r['pnr_seed']} | {_fmt(r['fmax_mhz'])} | "
-                     f"{_fmt(r['cycles_mean'], ',.0f')} | {_fmt(r['us_per_sequence'], ',.2f')} | "
+                     f"{_fmt(r['cycles_mean'], ',.0f')} | {_fmt(r.get('cycles_over_bound'), ',.1f')} | "
+                     f"{_fmt(r['us_per_sequence'], ',.2f')} | "
                      f"{_fmt(r['sequences_per_s'], ',.0f')} | {_fmt(r['energy_nj'])} | "
                      f"{res.get('LUT', 0):,} | {res.get('FF', 0):,} | {res.get('BRAM', 0)} | {res.get('DSP', 0)} | "
                      f"{mark} | {_fmt(r['wall_s'].get('total'), '.0f')} |")
@@ -381,16 +398,13 @@ def int_list(text: str) -> tuple[int, ...]:
     return values
 
 
-def check_grid(board: str, model: str, lanes, pars, seed: int = 1) -> None:
+def check_grid(brd, net, lanes, pars) -> None:
     """Refuse, before any work, a board without place and route and lanes or P values
-    the model can never take (each names the values it takes)."""
+    the network can never take (each names the values it takes)."""
     from hw.config import valid_pars
-    from .synth import load_model
-    brd = get_board(board)
     if brd.family != "ecp5":
-        raise SweepError(f"board {board!r} ({brd.family}) has no open place and route here; "
+        raise SweepError(f"board {brd.name!r} ({brd.family}) has no open place and route here; "
                          "a sweep needs nextpnr: choose an ECP5 board")
-    net = load_model(model, seed=seed).cfg
     bad_l = [l for l in lanes if not 1 <= l <= net.steps]
     bad_p = [p for p in pars if p not in valid_pars(net)]
     if bad_l or bad_p:
@@ -423,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         pkg = load_model(args.model)
         name = pkg.manifest.get("name") or Path(pkg.path).name
         lanes = args.lanes or tuple(sorted({1, pkg.cfg.steps}))
-        check_grid(brd.name, args.model, lanes, args.par)
+        check_grid(brd, pkg.cfg, lanes, args.par)
         folder = (args.build or ROOT / "build" / "sweep") / brd.name / name
         out = (args.reports or REPORTS_ROOT) / brd.name / name / "sweep"
         check_writable(folder, f"--build {args.build or ROOT / 'build' / 'sweep'}")
@@ -433,7 +447,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sweep: {name} on {brd.name}, {len(points)} points (L {list(lanes)} x P {list(args.par)} "
               f"x seeds {list(args.seeds)}); point builds in {folder / 'builds'}", flush=True)
         t0 = time.monotonic()
-        records = run_sweep(points, folder=folder, jobs=args.jobs, scheduler=args.scheduler, rerun=args.rerun)
+        records = run_sweep(points, folder=folder, jobs=args.jobs, scheduler=args.scheduler,
+                            rerun=args.rerun, weights=weights_identity(pkg, 1))
         doc = sweep_document(brd.name, name, points, records, wall_s=time.monotonic() - t0,
                              scheduler=args.scheduler, jobs=args.jobs)
         write_sweep(doc, out)

@@ -32,7 +32,7 @@ from .cells import latency as cell_latency
 from .config import HardwareConfig, beats_per_sequence, multibit_h, multiplies
 
 __all__ = ["schedule", "LayerCycles", "sequence_cycles", "cycles_for_batch", "neuron_latency",
-           "round_overhead", "round_events", "worst_case_cycles", "result_budget"]
+           "round_overhead", "round_events", "worst_case_cycles", "result_budget", "cycle_bounds"]
 
 #: BEGIN, FETCH, LOAD, the empty ACC check, FINISH; DRAIN adds 1 + the neuron pipeline
 ROUND_CONTROL = 5
@@ -165,3 +165,28 @@ def result_budget(hw: HardwareConfig) -> int:
     four times :func:`worst_case_cycles`, plus 8 x T cycles per input beat (the
     rate/level encoder takes at most T + 3 cycles a beat; room for input gaps and output stalls)."""
     return 4 * worst_case_cycles(hw) + 8 * hw.net.steps * beats_per_sequence(hw.net) + 1000
+
+
+def cycle_bounds(hw: HardwareConfig, stats: dict, weights_per_cycle: float) -> dict:
+    """The two lower bounds on the cycles of a sequence that performance is measured
+    against (``shared/DESIGN.md`` section 7), per sequence of a batch's golden ``stats``:
+
+    * ``bandwidth``: every accumulate and every multiply-accumulate reads one weight
+      (the readout's included), and the device delivers at most ``weights_per_cycle``
+      (its block RAMs' read bits per cycle over ``w_bits``, with every weight
+      replicated wherever it is needed: :meth:`flows.boards.Board.weights_per_cycle`);
+    * ``dependency``: the longest chain of dependent cells, (0, 0) of layer 0 to
+      (N-1, T-1) of the last layer, is ``T + N - 1 + layers - 1`` cells long, and no
+      cell finishes sooner than the cell step's pipeline (``LATENCY`` register stages).
+
+    ``bound`` is the larger; ``limited_by`` says which."""
+    net = hw.net
+    batch = int(stats["batch"])
+    reads = (int(stats["acs"]) + int(stats["macs"])) / batch
+    bandwidth = reads / weights_per_cycle
+    chain = net.steps + net.length - 1 + net.layers - 1
+    dependency = chain * cell_latency(net)
+    return {"weight_reads": reads, "weights_per_cycle": weights_per_cycle,
+            "bandwidth": bandwidth, "dependency": dependency, "chain_cells": chain,
+            "bound": max(bandwidth, dependency),
+            "limited_by": "weight bandwidth" if bandwidth >= dependency else "dependency"}

@@ -339,3 +339,19 @@ def test_a_report_of_a_non_spiking_cell():
     assert "cell `lstm`" in md
     assert "| layer | f | i | o | g | h | input events |" in md  # no c column
     assert "| 0 | multi-bit | multi-bit | multi-bit | multi-bit |" in md
+
+
+def test_the_report_sets_the_cycles_against_the_design_bound():
+    """#14: DESIGN section 7. Worked by hand for the made-up tiny flow: 412 weight reads
+    for 2 sequences = 206 a sequence; the 85F gives 208 block RAMs x 36 bits / 8 = 936
+    weights a cycle, so 0.22 cycles of bandwidth. The dependency chain of tiny (T=2,
+    N=5, one layer) is 2 + 5 - 1 = 6 cells of the Datta step's 8 stages: 48 cycles,
+    the larger. The simulated mean is 200 cycles: 4.17x."""
+    rep = rp.report_from_flow(_ecp5_flow())
+    b = rep["latency"]["bound"]
+    assert b["weights_per_cycle"] == 936 and b["weight_reads"] == 206
+    assert b["bandwidth"] == pytest.approx(206 / 936)
+    assert (b["chain_cells"], b["dependency"], b["bound"]) == (6, 48, 48)
+    assert b["limited_by"] == "dependency"
+    assert b["cycles_over_bound"] == pytest.approx(200 / 48)
+    assert "200 cycles are 4.2x the 48 cycles that the dependency allows" in rp._markdown(rep)

@@ -118,7 +118,7 @@ def test_the_report_marks_the_fronts_and_lists_failures(tmp_path):
     out = sweep.write_sweep(doc, tmp_path / "r" / "sweep")
     assert sorted(p.name for p in out.iterdir()) == sorted(sweep.SWEEP_FILES)
     md = (out / "sweep.md").read_text()
-    assert "| 1 | 8 | 1 | 99.0 | 2,000 | 20.20 |" in md
+    assert "| 1 | 8 | 1 | 99.0 | 2,000 | n/a | 20.20 |" in md
     assert "L 2 P 8 seed 1: RuntimeError: the design does not fit" in md
     assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((out / "sweep.json").read_text())["points"][0]["lanes"] == 1
