@@ -354,10 +354,14 @@ def _plot(doc: dict, path: Path) -> None:
         if front:
             ax.step([r["resources"]["LUT"] for r in front], [r[cost] for r in front], where="post",
                     color="crimson", lw=1.2, label="Pareto front")
+            labels = {}  # one label per design on the front, naming its seeds there
             for r in front:
-                ax.annotate(f"L{r['lanes']} P{r['par']} s{r['pnr_seed']}", (r["resources"]["LUT"], r[cost]),
+                labels.setdefault((r["lanes"], r["par"]), []).append(r)
+            for (lane, par), rs in labels.items():
+                seeds = ",".join(str(r["pnr_seed"]) for r in rs)
+                ax.annotate(f"L{lane} P{par} s{seeds}", (rs[0]["resources"]["LUT"], min(r[cost] for r in rs)),
                             fontsize=7, xytext=(3, 3), textcoords="offset points")
-        ax.set_xlabel("LUTs (nextpnr)")
+        ax.set_xlabel("LUTs (LUT4 + 2 per carry or LUT-RAM cell, as make synth counts)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
