@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.cli import OutputError, SchedulerError, check_writable, positive_float, positive_int, \
+from model.cli import OutputError, SchedulerError, check_writable, int_list, positive_float, positive_int, \
     work_pool, write_text_atomic
 from model.config import ConfigError
 from model.export import jsonable, swap_into_place
@@ -390,17 +390,6 @@ def write_sweep(doc: dict, out_dir: Path) -> Path:
 
 
 # ---- command line ------------------------------------------------------------------------------
-
-def int_list(text: str) -> tuple[int, ...]:
-    """``1,2,4``: distinct non-negative integers (argparse type)."""
-    try:
-        values = tuple(int(t) for t in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a list like 1,2,4, got {text!r}") from None
-    if not values or min(values) < 0 or len(set(values)) != len(values):
-        raise argparse.ArgumentTypeError(f"expected distinct non-negative integers like 1,2,4, got {text!r}")
-    return values
-
 
 def check_grid(brd, net, lanes, pars) -> None:
     """Refuse, before any work, a board without place and route and lanes or P values

@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from model.cli import OutputError, check_writable, positive_float, positive_int, write_text_atomic
+from model.cli import OutputError, check_writable, int_list, positive_float, positive_int, write_text_atomic
 from model.config import ConfigError
 from hw.config import default_par, valid_pars
 from hw.fanout import FANOUT_PREFIX
@@ -811,7 +811,7 @@ def main(argv: list[str] | None = None) -> int:
                          "does not converge on)")
     ap.add_argument("--pnr-seed", type=int, default=1,
                     help="nextpnr placement seed (default 1); Fmax moves by several MHz between seeds")
-    ap.add_argument("--pnr-seeds", type=seed_list, default=(), metavar="1,2,3",
+    ap.add_argument("--pnr-seeds", type=int_list, default=(), metavar="1,2,3",
                     help="several placements side by side (one nextpnr each), the best Fmax kept and "
                          "every seed's Fmax reported; overrides --pnr-seed")
     ap.add_argument("--build", type=Path, help="build root (default build/synth)")
@@ -823,17 +823,6 @@ def main(argv: list[str] | None = None) -> int:
         sequences=args.sequences, build_root=args.build, reports_root=args.reports,
         compare=not args.no_compare, simulate=not args.no_simulate, router=args.router,
         pnr_seed=args.pnr_seed, pnr_seeds=args.pnr_seeds, simulator=args.simulator))
-
-
-def seed_list(text: str) -> tuple[int, ...]:
-    """``1,2,3``: distinct non-negative nextpnr seeds (argparse type)."""
-    try:
-        seeds = tuple(int(t) for t in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seeds like 1,2,3, got {text!r}") from None
-    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
-        raise argparse.ArgumentTypeError(f"expected distinct non-negative seeds like 1,2,3, got {text!r}")
-    return seeds
 
 
 def one_line_errors(call, extra: tuple = ()) -> int:

@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["positive_int", "positive_float", "OutputError", "check_writable", "work_pool",
+__all__ = ["positive_int", "positive_float", "int_list", "OutputError", "check_writable", "work_pool",
            "SchedulerError"]
 
 
@@ -38,6 +38,17 @@ def positive_float(text: str) -> float:
     if not (value > 0 and value != float("inf")):
         raise argparse.ArgumentTypeError(f"must be a number above 0, got {text}")
     return value
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """``1,2,4``: distinct non-negative integers (lanes, P values, nextpnr seeds)."""
+    try:
+        values = tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a list like 1,2,3, got {text!r}") from None
+    if not values or min(values) < 0 or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"expected distinct non-negative integers like 1,2,3, got {text!r}")
+    return values
 
 
 def check_writable(folder: str | os.PathLike, what: str) -> None:

@@ -503,8 +503,10 @@ def test_pnr_seeds_place_side_by_side_and_keep_the_best(tmp_path):
 
 
 def test_seed_list_parses_and_refuses():
+    """--pnr-seeds (and make sweep's lists) take distinct non-negative integers."""
     import argparse
-    assert synth.seed_list("1,2,3") == (1, 2, 3)
+    from model.cli import int_list
+    assert int_list("1,2,3") == (1, 2, 3)
     for bad in ("", "1,,2", "1,1", "-1", "a"):
         with pytest.raises(argparse.ArgumentTypeError):
-            synth.seed_list(bad)
+            int_list(bad)
