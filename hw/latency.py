@@ -182,7 +182,10 @@ def cycle_bounds(hw: HardwareConfig, stats: dict, weights_per_cycle: float) -> d
     ``bound`` is the larger; ``limited_by`` says which."""
     net = hw.net
     batch = int(stats["batch"])
-    reads = (int(stats["acs"]) + int(stats["macs"])) / batch
+    # the layers' and the readout's parts (the totals "acs" + "macs" add up the same;
+    # records written before the totals existed have only the parts)
+    reads = (sum(int(ls["acs"]) + int(ls.get("macs", 0)) for ls in stats["layers"])
+             + int(stats["readout_acs"]) + int(stats.get("readout_macs", 0))) / batch
     bandwidth = reads / weights_per_cycle
     chain = net.steps + net.length - 1 + net.layers - 1
     dependency = chain * cell_latency(net)
