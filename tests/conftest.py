@@ -40,6 +40,30 @@ def simulate_pipelined(dut, cases, drive, sample, latency=0):
 TIERS = ("golden", "hwsim", "cosim", "flows", "synth")
 
 
+def check_orders_and_float_twin(cfg, params, x, traces=()):
+    """The golden model element by element and as a wavefront, and the float twin in
+    float64, all equal: the logits, every layer's h and the cell's recorded ``traces``
+    (names of its golden trace, e.g. ``("c",)``). Returns the element-order result."""
+    import torch
+    from model import golden
+    from model.encoding import encode
+    from model.float_twin import FloatSpikingLSTM
+    ref = golden.run(cfg, params, x)
+    wave = golden.run(cfg, params, x, order="wavefront")
+    assert np.array_equal(ref.logits, wave.logits)
+    for a, b in zip(ref.layers, wave.layers):
+        assert np.array_equal(a.h, b.h)
+        assert all(np.array_equal(getattr(a, n), getattr(b, n)) for n in traces)
+    twin = FloatSpikingLSTM.from_params(cfg, params, dtype=torch.float64)
+    out = twin(torch.as_tensor(encode(cfg, x), dtype=torch.float64))
+    assert np.array_equal(out["logits"].detach().numpy(), ref.logits)
+    for got, tr in zip(out["layers"], ref.layers):
+        assert np.array_equal(got["h"].detach().numpy(), tr.h)
+        for n in traces:
+            assert np.array_equal(got[n].detach().numpy(), getattr(tr, n)), n
+    return ref
+
+
 def check_network_in_simulator(hw, params, x):
     """The whole network in the Amaranth simulator against the golden model: every h,
     the logits and the cycle count of every sequence (hw.latency). Returns the golden

@@ -10,14 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import check_network_in_simulator, random_input, simulate_pipelined
+from conftest import check_network_in_simulator, check_orders_and_float_twin, random_input, simulate_pipelined
 from cosim.runner import CosimCase, run_case
 from hw.cells import get as hw_step
 from hw.config import HardwareConfig
 from model import golden, numerics as nr
 from model.config import ConfigError, preset
-from model.encoding import encode
-from model.float_twin import FloatSpikingLSTM
 from model.params import LayerParams, NetworkParams, random_params
 
 CELL = "lif"
@@ -88,18 +86,8 @@ def test_orders_and_float_twin_agree(encoding):
     cfg = config(encoding=encoding, hidden=(6, 5), leak_shift=(1,))
     params = random_params(cfg, 4, threshold_scale=0.5)
     x = random_input(cfg, 5, np.random.default_rng(4))
-    ref = golden.run(cfg, params, x)
-    wave = golden.run(cfg, params, x, order="wavefront")
-    assert np.array_equal(ref.logits, wave.logits)
-    for a, b in zip(ref.layers, wave.layers):
-        assert np.array_equal(a.h, b.h) and np.array_equal(a.v, b.v)
+    ref = check_orders_and_float_twin(cfg, params, x, ("v",))
     assert all(0 < np.mean(t.h) < 1 for t in ref.layers)  # neither silent nor saturated
-    twin = FloatSpikingLSTM.from_params(cfg, params, dtype=torch.float64)
-    out = twin(torch.as_tensor(encode(cfg, x), dtype=torch.float64))
-    assert np.array_equal(out["logits"].detach().numpy(), ref.logits)
-    for got, tr in zip(out["layers"], ref.layers):
-        assert np.array_equal(got["h"].detach().numpy(), tr.h)
-        assert np.array_equal(got["v"].detach().numpy(), tr.v)
 
 
 @pytest.mark.golden

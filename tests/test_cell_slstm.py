@@ -9,15 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import (check_network_in_simulator, check_package_under_verilator, random_input,
-                      simulate_pipelined)
+from conftest import (check_network_in_simulator, check_orders_and_float_twin, check_package_under_verilator,
+                      random_input, simulate_pipelined)
 from cosim.runner import CosimCase, run_case
 from hw.cells import get as hw_step
 from hw.config import HardwareConfig
 from model import golden, numerics as nr
 from model.config import ConfigError, preset
-from model.encoding import encode
-from model.float_twin import FloatSpikingLSTM, GaussianSpikeStep
+from model.float_twin import GaussianSpikeStep
 from model.params import LayerParams, NetworkParams, random_params
 
 CELL = "slstm"
@@ -58,18 +57,9 @@ def test_orders_and_float_twin_agree(encoding):
     cfg = config(encoding=encoding, hidden=(6, 5))
     params = random_params(cfg, 4, threshold_scale=0.5)
     x = random_input(cfg, 5, np.random.default_rng(4))
-    ref = golden.run(cfg, params, x)
-    wave = golden.run(cfg, params, x, order="wavefront")
-    assert np.array_equal(ref.logits, wave.logits)
-    assert all(np.array_equal(a.h, b.h) for a, b in zip(ref.layers, wave.layers))
+    ref = check_orders_and_float_twin(cfg, params, x, ("c",))
     assert all(np.count_nonzero(t.h) for t in ref.layers)  # no layer is silent
     assert any(np.count_nonzero(t.h == 2) for t in ref.layers)
-    twin = FloatSpikingLSTM.from_params(cfg, params, dtype=torch.float64)
-    out = twin(torch.as_tensor(encode(cfg, x), dtype=torch.float64))
-    assert np.array_equal(out["logits"].detach().numpy(), ref.logits)
-    for got, tr in zip(out["layers"], ref.layers):
-        assert np.array_equal(got["h"].detach().numpy(), tr.h)
-        assert np.array_equal(got["c"].detach().numpy(), tr.c)
 
 
 @pytest.mark.golden
