@@ -126,11 +126,8 @@ def run_point(point: SweepPoint, build_root: str) -> dict:
             "--report", "pnr.json", "--router", point.router],
         cwd=build, log=build / "nextpnr.log", label=f"nextpnr-ecp5 {point.key}"), 1)
     pnr = json.loads((build / "pnr.json").read_text())
-    fmax = min((v["achieved"] for v in pnr.get("fmax", {}).values()), default=None)
-    # as make synth reads them: yosys's cells, with nextpnr's placed counts over them
-    used = {k: v for k, v in ctx.yosys_cells.items() if not k.startswith("$")}
-    used |= {k: int(v["used"]) for k, v in pnr.get("utilization", {}).items() if v.get("used")}
-    available = {k: int(v["available"]) for k, v in pnr.get("utilization", {}).items()}
+    fmax = synth.achieved_fmax(pnr)
+    used, available = synth.placed_resources(ctx.yosys_cells, pnr)  # as make synth reads them
     cells = {k: int(v) for k, v in summary_cells(brd.family, used).items()}
 
     x, _ = sample_inputs(pkg, point.sequences)
@@ -148,7 +145,7 @@ def run_point(point: SweepPoint, build_root: str) -> dict:
         "sequences_per_s": fmax * 1e6 / cycles if fmax else None,
         "energy_nj": ops["total_nj"], "energy_breakdown_nj": ops["breakdown_nj"],
         "resources": cells,
-        "utilization": {k: [int(used.get(k, 0)), n] for k, n in available.items() if used.get(k)},
+        "utilization": {k: [used[k], n] for k, n in available.items()},
         "wall_s": wall, "tools": dict(ctx.flow.get("tools", {})),
     }
 

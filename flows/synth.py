@@ -58,7 +58,7 @@ from .tools import ToolError, find_tool, run_tool, tool_version
 
 __all__ = ["main", "run_flow", "default_hardware", "default_par", "FitError", "Step", "FlowContext",
            "FlowOptions", "FLOWS", "ECP5_STEPS", "XILINX_STEPS", "flow_steps", "load_model",
-           "source_fingerprint", "design_fingerprint", "SOURCE_PACKAGES"]
+           "source_fingerprint", "design_fingerprint", "SOURCE_PACKAGES", "placed_resources", "achieved_fmax"]
 
 ROOT = Path(__file__).resolve().parent.parent
 #: synth_ecp5 options: no wide-LUT muxes, ABC instead of ABC9 (with yosys 0.64 the ABC9
@@ -355,9 +355,22 @@ def nextpnr_args(brd: Board, seed: int) -> list[str]:
             "--json", "top.json", "--lpf", "top.lpf", "--timing-allow-fail", "--seed", str(seed)]
 
 
-def _fmax(pnr: dict) -> float | None:
+def achieved_fmax(pnr: dict) -> float | None:
     """The slowest clock's achieved Fmax in a nextpnr report (None without a clock)."""
     return min((v["achieved"] for v in pnr.get("fmax", {}).values()), default=None)
+
+
+def placed_resources(yosys_cells: dict, pnr: dict) -> tuple[dict, dict]:
+    """``(used, available)`` of a placed design: yosys's cells (without its internal
+    ``$`` cells), nextpnr's placed counts over them, and the device's capacity per
+    nextpnr cell type."""
+    used = {k: v for k, v in yosys_cells.items() if not k.startswith("$")}
+    available = {}
+    for key, v in pnr.get("utilization", {}).items():
+        if v.get("used"):
+            used[key] = int(v["used"])
+            available[key] = int(v["available"])
+    return used, available
 
 
 class PlaceAndRouteEcp5(Step):
@@ -393,7 +406,7 @@ class PlaceAndRouteEcp5(Step):
             from concurrent.futures import ThreadPoolExecutor
             with ThreadPoolExecutor(max_workers=len(seeds)) as pool:
                 list(pool.map(lambda s: place(s, f".seed{s}"), seeds))
-            sweep = {str(s): _fmax(json.loads((build / f"pnr.seed{s}.json").read_text())) for s in seeds}
+            sweep = {str(s): achieved_fmax(json.loads((build / f"pnr.seed{s}.json").read_text())) for s in seeds}
             kept = max(seeds, key=lambda s: sweep[str(s)] or 0.0)
             for name in ("placeholder{}.config", "pnr{}.json", "nextpnr{}.log"):
                 os.replace(build / name.format(f".seed{kept}"), build / name.format(""))
@@ -418,12 +431,7 @@ class PlaceAndRouteEcp5(Step):
 
         timing = self._timing(pnr, brd.clock_hz / 1e6, opt, kept, sweep)
         cells = ctx.yosys_cells
-        used = {k: v for k, v in cells.items() if not k.startswith("$")}  # not $scopeinfo
-        available = {}
-        for key, v in pnr.get("utilization", {}).items():
-            if v.get("used"):
-                used[key] = int(v["used"])
-                available[key] = int(v["available"])
+        used, available = placed_resources(cells, pnr)
         ctx.flow["resources"] = {"used": used, "available": available, "source": "nextpnr",
                                  "yosys_cells": cells}
         ctx.flow["timing"] = timing
@@ -439,7 +447,7 @@ class PlaceAndRouteEcp5(Step):
     @staticmethod
     def _timing(pnr: dict, board_mhz: float, opt: FlowOptions, seed: int, sweep: dict | None = None) -> dict:
         target_mhz = opt.target_mhz
-        achieved = _fmax(pnr)
+        achieved = achieved_fmax(pnr)
         timing = {"fmax_mhz": achieved, "target_mhz": target_mhz, "board_clock_mhz": board_mhz,
                   "measured": achieved is not None, "pnr": {"router": opt.router, "seed": seed}}
         if sweep:
