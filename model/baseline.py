@@ -52,6 +52,7 @@ from . import golden
 from . import numerics as nr
 from .ann import HardLSTM, ann_inputs, input_unit
 from .cells.lstm import baseline_config
+from .cli import config_changes
 from .config import DEFAULT_CELL, ConfigError, NetworkConfig
 from .float_twin import FloatSpikingLSTM
 from .params import param_ranges
@@ -320,7 +321,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, help="run folder (default build/train/<dataset>-lstm)")
     a = ap.parse_args(argv)
-    changes = _config_changes(ap, a.set)
+    changes = config_changes(ap, a.set)
     settings = BaselineSettings(dataset=a.dataset, data_path=a.data_path, seed=a.seed,
                                 epochs=a.epochs, qat_epochs=a.qat_epochs, init=a.init,
                                 ann_epochs=a.ann_epochs, config_changes=changes)
@@ -346,23 +347,6 @@ def main(argv=None) -> int:
           f"{100 * result['golden_acc']:.2f}% (golden = fake-quant on every test sample), "
           f"{result['seconds']:.0f} s")
     return 0
-
-
-def _config_changes(ap: argparse.ArgumentParser, items: list[str]) -> dict:
-    """``--set FIELD=VALUE`` items as config changes (values read as JSON, else words)."""
-    import dataclasses
-    known = {f.name for f in dataclasses.fields(NetworkConfig)} - {"name"}
-    changes = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        if key not in known:
-            ap.error(f"--set {item}: {key!r} is not a configuration field; choose one of "
-                     + ", ".join(sorted(known)))
-        try:
-            changes[key] = json.loads(value) if not value.isidentifier() else value
-        except json.JSONDecodeError:
-            ap.error(f"--set {item}: {value!r} is not a value (a number, a list like [64], or a word)")
-    return changes
 
 
 if __name__ == "__main__":

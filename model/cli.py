@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["positive_int", "positive_float", "int_list", "OutputError", "check_writable", "work_pool",
+__all__ = ["positive_int", "positive_float", "int_list", "config_changes", "OutputError", "check_writable", "work_pool",
            "SchedulerError"]
 
 
@@ -49,6 +49,27 @@ def int_list(text: str) -> tuple[int, ...]:
     if not values or min(values) < 0 or len(set(values)) != len(values):
         raise argparse.ArgumentTypeError(f"expected distinct non-negative integers like 1,2,3, got {text!r}")
     return values
+
+
+def config_changes(ap: argparse.ArgumentParser, items: list[str]) -> dict:
+    """``--set FIELD=VALUE`` items as :class:`model.config.NetworkConfig` changes (values
+    read as JSON, else words); an unknown field or an unreadable value ends the command
+    through ``ap.error`` with one line."""
+    import dataclasses
+    import json
+    from .config import NetworkConfig
+    known = {f.name for f in dataclasses.fields(NetworkConfig)} - {"name"}
+    changes = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if key not in known:
+            ap.error(f"--set {item}: {key!r} is not a configuration field; choose one of "
+                     + ", ".join(sorted(known)))
+        try:
+            changes[key] = json.loads(value) if not value.isidentifier() else value
+        except json.JSONDecodeError:
+            ap.error(f"--set {item}: {value!r} is not a value (a number, a list like [64], or a word)")
+    return changes
 
 
 def check_writable(folder: str | os.PathLike, what: str) -> None:

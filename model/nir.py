@@ -76,7 +76,7 @@ from pathlib import Path
 import numpy as np
 
 from . import numerics as nr
-from .cli import OutputError, check_writable
+from .cli import OutputError, check_writable, config_changes
 from .config import ConfigError, NetworkConfig
 from .params import LayerParams, NetworkParams
 
@@ -527,20 +527,6 @@ def _graph_config(graph) -> dict:
 
 # --- command line ---------------------------------------------------------------------
 
-def _fields(ap, items: list[str]) -> dict:
-    known = {f.name for f in dataclasses.fields(NetworkConfig)}
-    out = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        if key not in known:
-            ap.error(f"--set {item}: {key!r} is not a configuration field")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
 def main(argv=None, *, memories=None, prog: str = "python -m model.nir") -> int:
     """``export`` a lif package as a .nir file, or ``import`` one into a weights package.
     ``memories`` (:func:`hw.rom.memories`, passed by :mod:`hw.nir`) adds the ROM images."""
@@ -573,7 +559,7 @@ def main(argv=None, *, memories=None, prog: str = "python -m model.nir") -> int:
                   f"nir {_nir().version}")
             return 0
         check_writable(Path(a.out).parent, f"--out {a.out}")
-        cfg, params = from_nir(a.file, quantize=a.quantize, **_fields(ap, a.set))
+        cfg, params = from_nir(a.file, quantize=a.quantize, **config_changes(ap, a.set))
         from .encoding import random_input
         check_x = random_input(cfg, 16, np.random.default_rng(0))
         from .export import write_package

@@ -243,7 +243,7 @@ def _write_run(result: dict, settings: CellSettings, out: Path, command: str) ->
 
 
 def main(argv=None) -> int:
-    from .baseline import _config_changes
+    from .cli import config_changes
     argv = sys.argv[1:] if argv is None else argv
     d = CellSettings()
     ap = argparse.ArgumentParser(prog="python -m model.train_cell", description=__doc__,
@@ -270,7 +270,7 @@ def main(argv=None) -> int:
     settings = CellSettings(cell=a.cell, dataset=a.dataset, data_path=a.data_path,
                             encoding=a.encoding, steps=a.steps, seed=a.seed, epochs=a.epochs,
                             lr=a.lr, qat_epochs=a.qat_epochs, gamma=a.gamma, zero=tuple(a.zero),
-                            name=a.name, config_changes=_config_changes(ap, a.set))
+                            name=a.name, config_changes=config_changes(ap, a.set))
     torch.set_num_threads(a.threads)
     try:
         result = train(settings, quiet=a.quiet)
