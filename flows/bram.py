@@ -1,10 +1,15 @@
-"""Weights in an ECP5 bitstream's block RAM, replaceable without synthesis.
+"""A package's parameters in an ECP5 bitstream's block RAM, replaceable without synthesis.
 
-The flow synthesizes the design with *placeholder* contents in the patchable ROMs
-(each layer's weight ROM and the readout ROM): random words, so that every bit column
-of every ROM is distinct and yosys finds nothing constant to trim. After place and
-route the real words go into the textual configuration with ``ecpbram``; ``make
-weights`` does the same later with another weights package of the same shape.
+Every integer of a package lives in a block RAM: each layer's weight ROM, the readout
+ROM and the parameter ROM (:mod:`hw.param_rom`: biases, start membranes, thresholds,
+readout biases, copied into the logic's memories and registers after reset). Nothing
+else in the netlist depends on them, so any package of the same configuration patches in.
+
+The flow synthesizes the design with *placeholder* contents: a random package of the
+configuration (:func:`placeholder_params`), whose ROM words make every bit column of
+every ROM distinct, and yosys finds nothing constant to trim. After place and route
+the real words go into the textual configuration with ``ecpbram``; ``make weights``
+does the same later with another weights package of the same configuration.
 
 How a ROM is found in the configuration. For one data bit of a memory, 512 consecutive
 words form a 512-bit *slice*; each block RAM holds its contents as slices, whatever
@@ -14,9 +19,8 @@ the "to" words. :func:`find_slices` reads the same slices back from a configurat
 so the flow can prove that every slice was replaced and a test can read a bitstream
 (through ``ecpunpack``) and check the words it holds.
 
-Only values that live in ROMs can be replaced: thresholds, biases, start membranes,
-``b_out`` and the configuration are built into the logic. :func:`check_patchable`
-names any of those that differ.
+Only the configuration (sizes, widths, cell, encoding, lanes and P) is built into the
+logic; :mod:`flows.weights` refuses a package whose configuration differs.
 """
 
 from __future__ import annotations
@@ -30,13 +34,14 @@ from pathlib import Path
 import numpy as np
 
 from hw.config import HardwareConfig
+from hw.param_rom import image as param_image, rom_width as param_rom_width
 from hw.rom import readout_rom, weight_rom
 from model import numerics as nr
 from model.params import NetworkParams
 
 from .tools import find_tool
 
-__all__ = ["PatchableROM", "patchable_roms", "placeholder_params", "check_patchable",
+__all__ = ["PatchableROM", "patchable_roms", "placeholder_params",
            "patch_config", "find_slices", "BramError"]
 
 SLICE = 512
@@ -90,13 +95,21 @@ def patchable_roms(hw: HardwareConfig, params: NetworkParams) -> list[PatchableR
     roms = [PatchableROM(f"layer{l}.weights", tuple(map(tuple, weight_rom(hw, l, lp))), bits)
             for l, lp in enumerate(params.layers)]
     roms.append(PatchableROM("w_out", tuple(map(tuple, readout_rom(params))), bits))
+    roms.append(PatchableROM("params", tuple((w,) for w in param_image(hw, params)),
+                             param_rom_width(hw)))
     return roms
 
 
 def placeholder_params(hw: HardwareConfig, params: NetworkParams, seed: int = 1,
                        tries: int = 200) -> NetworkParams:
-    """``params`` with random weights in the ROMs, every 512-word bit slice non-zero and
-    distinct from all others (``ecpbram`` needs that to find each one)."""
+    """A random package of ``hw``'s configuration (``params`` gives only the arrays'
+    shapes and types): the thresholds, biases and start values of
+    :func:`model.params.random_params` at ``seed``, and full-range random weights drawn
+    until every 512-word bit slice of every ROM is non-zero and distinct from all
+    others (``ecpbram`` needs that to find each one; the parameter ROM's filler words
+    see to it there)."""
+    from model.params import random_params
+    params = random_params(hw.net, seed)
     rng = np.random.default_rng(seed)
     lo, hi = nr.signed_range(hw.net.w_bits)
     q_per = hw.neurons_per_chunk
@@ -119,6 +132,8 @@ def placeholder_params(hw: HardwareConfig, params: NetworkParams, seed: int = 1,
                 seen.add(column)
         if not redo:
             return ph
+        if any(r > len(layers) for r, _ in redo):
+            break  # the parameter ROM: its filler words, not the weights, tell it apart
         for r, element in redo:  # draw that element's weights again, in every word
             if r == len(layers):
                 w_out[element] = rand(w_out.shape[1])
@@ -130,22 +145,6 @@ def placeholder_params(hw: HardwareConfig, params: NetworkParams, seed: int = 1,
                 wh[a, neuron] = rand(wh.shape[2])
     raise BramError(f"could not make distinct placeholder ROM contents in {tries} tries "
                     "(a ROM too shallow to tell its bit columns apart)")
-
-
-def check_patchable(built: NetworkParams, new: NetworkParams) -> None:
-    """Refuse a package whose non-ROM values differ from the ones built into the logic."""
-    diffs = []
-    for l, (a, b) in enumerate(zip(built.layers, new.layers)):
-        # everything but the weights is logic or a small ROM built into the netlist
-        for field in (name for name in a.names if name not in ("w_x", "w_h")):
-            if not np.array_equal(getattr(a, field), getattr(b, field)):
-                diffs.append(f"layer {l} {field}")
-    if not np.array_equal(built.b_out, new.b_out):
-        diffs.append("b_out")
-    if diffs:
-        raise BramError("only the weight ROMs (w_x, w_h, w_out) can be replaced in a bitstream; "
-                        f"these differ from the built design: {', '.join(diffs)}. "
-                        "Run 'make synth' with the new package instead.")
 
 
 def _hexfile(path: Path, words: list[int], width: int, pad_bits: list[int]) -> None:

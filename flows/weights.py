@@ -3,9 +3,9 @@
     python -m flows.weights --board ulx3s-85f --model digits --weights path/to/package
 
 ``--model`` names the build (``build/synth/<board>/<model>/``, made by ``make synth``);
-``--weights`` is the new package. Its configuration must equal the built one and only
-its ROM contents (``w_x``, ``w_h``, ``w_out``) may differ: :func:`flows.bram.check_patchable`
-names anything else. The new words go into the placeholder configuration kept by the
+``--weights`` is the new package. Its configuration must equal the built one; all of its
+integers may differ (weights, biases, start membranes, thresholds, readout biases: every
+one lives in block RAM, :mod:`flows.bram`). The new words go into the placeholder configuration kept by the
 build (``placeholder.config``), ``ecppack`` packs it, and the result is written to
 ``build/synth/<board>/<model>/weights/<name>-<digest>/top.bit`` (the digest of the
 ROM contents, :func:`rom_digest`); the original bitstream stays.
@@ -24,7 +24,7 @@ from model.config import ConfigError
 from model.export import swap_into_place
 
 from .boards import DEFAULT_BOARD, BoardError, board as get_board
-from .bram import BramError, check_patchable, patch_config, patchable_roms, placeholder_params
+from .bram import BramError, patch_config, patchable_roms, placeholder_params
 from .tools import ToolError, run_tool
 
 __all__ = ["patch_bitstream", "rom_digest", "main"]
@@ -49,13 +49,15 @@ def built_package(flow: dict, roms: dict):
 
 
 def rom_digest(params) -> str:
-    """The first 12 hex digits of the SHA-256 of the weight ROMs' contents (w_x, w_h of
-    every layer, w_out), as 64-bit integers: what a patched bitstream holds."""
+    """The first 12 hex digits of the SHA-256 of every integer array of the package
+    (each layer's in order, then w_out and b_out), as 64-bit integers: what a patched
+    bitstream holds."""
     import hashlib
 
     import numpy as np
     h = hashlib.sha256()
-    for arr in [a for lp in params.layers for a in (lp.w_x, lp.w_h)] + [params.w_out]:
+    for arr in ([getattr(lp, name) for lp in params.layers for name in lp.names]
+                + [params.w_out, params.b_out]):
         a = np.ascontiguousarray(np.asarray(arr, dtype=np.int64))
         h.update(str(a.shape).encode())
         h.update(a.tobytes())
@@ -77,7 +79,6 @@ def patch_bitstream(build: Path, weights: str, out_dir: Path | None = None) -> P
                 for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
         raise BramError(f"the weights package {weights!r} has another configuration than the "
                         f"built design ({'; '.join(diff)}); run 'make synth' with it instead")
-    check_patchable(built.params, new.params)
     hw = HardwareConfig(built.cfg, lanes=roms["lanes"], par=roms["par"])
     placeholder = placeholder_params(hw, built.params, seed=roms["placeholder_seed"])
     name = new.manifest.get("name") or Path(weights).name

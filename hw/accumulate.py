@@ -166,8 +166,8 @@ class LaneAccumulator(wiring.Component):
     * ``value`` (in): the lane's stage-2 spike value (delayed here to the add stage and
       copied per accumulator word, :mod:`hw.fanout`);
     * ``w`` (in): the weight word of the add stage, P weights;
-    * ``bias_word`` (in): the bias word of ``phase.chunk`` (the bias ROM's data; not
-      ``bias``, the bias ROM's name in the layer);
+    * ``bias_word`` (in): the bias word of ``phase.chunk`` (the bias memory's data; not
+      ``bias``, the bias memory's name in the layer);
     * ``rd`` (out, a flipped asynchronous ``ReadPort.Signature``): the accumulator
       memory's read port, addressed from a register, its data registered here;
     * ``wr`` (out, a flipped ``WritePort.Signature``): its write port, address and
@@ -211,7 +211,9 @@ class LaneAccumulator(wiring.Component):
         with m.If(self.phase.neuron):
             # NEURON reads its own chunk, the cycle after it is issued
             m.d.sync += addr_q.eq(self.phase.chunk)
-        restart = self.phase.neuron & self.lane.fire
+        # NEURON restarts a firing lane's chunk; INIT (after the parameters are loaded,
+        # hw.param_rom) every lane's
+        restart = (self.phase.neuron & self.lane.fire) | self.phase.init
         with m.If(restart):
             m.d.sync += [waddr.eq(self.phase.chunk), wen.eq(1)]
         # the restart-from-bias select, a register of this lane copied per word, so no

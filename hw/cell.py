@@ -10,6 +10,7 @@ steps are in :mod:`hw.cells` (one module per cell of :mod:`model.cells`).
 
 from __future__ import annotations
 
+import numpy as np
 from amaranth.hdl import Module, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
@@ -18,7 +19,7 @@ from model import numerics as nr
 from model.config import ConfigError
 
 __all__ = ["FireBinary", "FireTernary", "HardSigmoidQ", "HardTanhQ", "hold", "delayed", "later",
-           "stager", "check_threshold"]
+           "stager", "check_threshold", "thresholds", "negated"]
 
 
 def hold(m: Module, value, name: str | None = None) -> Signal:
@@ -70,6 +71,32 @@ def delayed(m: Module, value, stages: int, name: str, reset_less: bool = True) -
         m.d.sync += reg.eq(out[-1])
         out.append(reg)
     return out
+
+
+def thresholds(unit, values, bits, what) -> list:
+    """A cell step's thresholds as given: Python ints are constants of the logic,
+    checked here (:func:`check_threshold`); Amaranth values are registers holding the
+    loaded parameters (:mod:`hw.param_rom`: the layer's registers, checked when the
+    package was loaded), kept as they are."""
+    out = []
+    for v in values:
+        if isinstance(v, (int, np.integer)):
+            check_threshold(unit, int(v), bits, what)
+            out.append(int(v))
+        else:
+            out.append(Value.cast(v))
+    return out
+
+
+def negated(m: Module, theta, name: str):
+    """``-theta``: for a constant the constant, for a loaded threshold a register of its
+    own (the value does not change while the network computes, so a comparison against
+    ``-theta`` costs one carry chain, not a negation before it)."""
+    if isinstance(theta, int):
+        return -theta
+    reg = Signal(signed(len(theta) + 1), name=name, reset_less=True)
+    m.d.sync += reg.eq(-theta)
+    return reg
 
 
 def check_threshold(unit, theta, u_bits, what):

@@ -31,7 +31,7 @@ from .banked_rom import LATENCY as WEIGHT_LATENCY
 from .cells import latency as cell_latency
 from .config import HardwareConfig, beats_per_sequence, multibit_h, multiplies
 
-__all__ = ["schedule", "LayerCycles", "sequence_cycles", "cycles_for_batch", "neuron_latency",
+__all__ = ["schedule", "LayerCycles", "sequence_cycles", "cycles_for_batch", "neuron_latency", "startup_cycles",
            "round_overhead", "round_events", "worst_case_cycles", "result_budget", "cycle_bounds"]
 
 #: BEGIN, FETCH, LOAD, the empty ACC check, FINISH; DRAIN adds 1 + the neuron pipeline
@@ -160,11 +160,22 @@ def worst_case_cycles(hw: HardwareConfig) -> int:
     return sequence_cycles(hw, [x] + hs[:-1], hs)["total"]
 
 
+def startup_cycles(hw: HardwareConfig) -> int:
+    """Cycles from reset to the first cycle in which the network can take an input beat:
+    the parameter load (:func:`hw.param_rom.load_cycles`), the layers' INIT pass (one
+    cycle per chunk, all layers at once) and two registers (the INIT pulse's, the
+    ready flag). Paid once after reset, never per sequence."""
+    from .param_rom import load_cycles
+    return load_cycles(hw) + max(hw.chunks(l) for l in range(hw.net.layers)) + 2
+
+
 def result_budget(hw: HardwareConfig) -> int:
     """Cycles a test bench waits for one result before it calls the hardware stuck:
     four times :func:`worst_case_cycles`, plus 8 x T cycles per input beat (the
-    rate/level encoder takes at most T + 3 cycles a beat; room for input gaps and output stalls)."""
-    return 4 * worst_case_cycles(hw) + 8 * hw.net.steps * beats_per_sequence(hw.net) + 1000
+    rate/level encoder takes at most T + 3 cycles a beat; room for input gaps and output
+    stalls), plus the :func:`startup_cycles` before the first beat."""
+    return (4 * worst_case_cycles(hw) + 8 * hw.net.steps * beats_per_sequence(hw.net) + 1000
+            + startup_cycles(hw))
 
 
 def cycle_bounds(hw: HardwareConfig, stats: dict, weights_per_cycle: float) -> dict:

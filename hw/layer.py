@@ -37,7 +37,7 @@ more when ``E > 0`` (5 for multi-bit events);
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, signed, unsigned
+from amaranth.hdl import Cat, Module, Signal, signed, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -52,9 +52,13 @@ from .latency import neuron_latency
 from .layer_control import LayerControl, NeuronTrack
 from .links import LaneSignature
 from .neuron_stage import NeuronStage
-from .rom import bias_words, bits_for, u0_words, weight_rom
+from .param_rom import targets, theta_layout
+from .rom import bits_for, weight_rom
 
 __all__ = ["SpikingLSTMLayer", "WEIGHT_LATENCY", "popcount", "times_const", "input_kind"]
+
+#: synthesis attributes of the layer's small parameter RAMs: LUT RAM, never block RAM
+LUT_RAM = {"ram_style": "distributed"}
 
 
 
@@ -68,7 +72,12 @@ class SpikingLSTMLayer(wiring.Component):
       answers the next cycle (a synchronous read port);
     * ``out_addr[L]`` / ``out_data[L]``: read port on each lane's h bank, address
       ``{e, k}`` for element ``n = e*L + lane``, answered the next cycle;
-    * ``acs``, ``h_spikes``: activity counters of the last run.
+    * ``acs``, ``h_spikes``: activity counters of the last run;
+    * ``bias_wr``, ``u0_wr`` (write ports; ``u0_wr`` for cells with membranes),
+      ``theta_wr`` (en and data; for cells with thresholds): the parameter loader's
+      writes (:mod:`hw.param_rom`), before ``init``;
+    * ``init`` (in, a pulse while idle): restart the accumulators from the loaded biases
+      (``busy`` meanwhile).
 
     Parts (each a component with a documented signature; the links are the small
     signatures of :mod:`hw.links`, joined with ``wiring.connect``):
@@ -111,8 +120,13 @@ class SpikingLSTMLayer(wiring.Component):
         self.multiply = multiplies(hw, layer)
         self.bank_addr_bits = self.ebits + self.kbits
         lanes = self.lanes
+        #: the parameter loader's ports of this layer (hw.param_rom), by member name
+        param_ports = {f"{t.name.split('.', 1)[1]}_wr": Out(t.signature())
+                       for t in targets(hw) if t.name.startswith(f"layer{layer}.")}
         super().__init__({
             "start": In(1),
+            "init": In(1),
+            **param_ports,
             "busy": Out(1),
             "in_addr": Out(data.ArrayLayout(unsigned(in_addr_bits), lanes)),
             "in_data": In(data.ArrayLayout(self.in_row, lanes)),
@@ -130,7 +144,7 @@ class SpikingLSTMLayer(wiring.Component):
         lane_sig = LaneSignature(**counters)
         val_shape = (signed(max(self.x_shape.width, self.h_shape.width)) if self.multiply
                      else signed(2))
-        neurons = [NeuronStage(net, neurons=Q, z_bits=self.zbits, params=lp, cbits=cbits,
+        neurons = [NeuronStage(net, neurons=Q, z_bits=self.zbits, theta_layout=theta_layout(hw), cbits=cbits,
                                chunks=C, steps=self.steps, **counters) for _ in range(L)]
         # cycles from a chunk's memory data (stage 2) to its write-back (hw.latency)
         drain = neuron_latency(hw)
@@ -146,34 +160,48 @@ class SpikingLSTMLayer(wiring.Component):
         m.submodules.neuron_track = track = NeuronTrack(
             lanes=L, chunks=C, cbits=cbits, neurons=Q, latency=drain,
             h_shape=self.h_shape, **counters)
-        m.d.comb += [ctl.start.eq(self.start), self.busy.eq(ctl.busy),
+        m.d.comb += [ctl.start.eq(self.start), ctl.init.eq(self.init), self.busy.eq(ctl.busy),
                      self.acs.eq(pipe.acs), self.h_spikes.eq(track.h_spikes)]
         m.d.comb += [events.load.eq(ctl.phase.load), events.take.eq(ctl.phase.take),
                      ctl.valid.eq(events.valid), ctl.pending.eq(events.pending),
                      ctl.in_flight.eq(pipe.in_flight), pipe.cur.eq(events.cur)]
 
-        # ---- shared ROMs: weights (their word WEIGHT_LATENCY cycles after the address,
-        # hw.banked_rom), biases, start membranes ------------------------------------------
+        # ---- shared memories: the weight ROM (its word WEIGHT_LATENCY cycles after the
+        # address, hw.banked_rom); the biases, start membranes and thresholds, written by
+        # the parameter loader after reset (hw.param_rom) ------------------------------------
         acc_word = data.ArrayLayout(signed(self.zbits), P)
         w_word = data.ArrayLayout(signed(net.w_bits), P)
         m.submodules.weights = weights = BankedROM(w_word, weight_rom(hw, self.layer, lp))
-        biases = bias_words(hw, self.layer, lp)
-        m.submodules.bias = bias_rom = memory.Memory(shape=acc_word, depth=C, init=biases)
-        bias_rd = bias_rom.read_port()
+        # small RAMs in LUTs: their data feeds logic (the restart select, the first-step
+        # select), which a block RAM's late output must not (docs/hardware.md, Timing)
+        m.submodules.bias = bias_mem = memory.Memory(shape=acc_word, depth=C, init=[],
+                                                     attrs=LUT_RAM)
+        self.bias_mem = bias_mem  # kept for simulation test benches
+        wiring.connect(m, wiring.flipped(self.bias_wr), bias_mem.write_port())
+        bias_rd = bias_mem.read_port()
         chunk = ctl.phase.chunk
         m.d.comb += [weights.addr.eq(Cat(chunk, events.index)), bias_rd.addr.eq(chunk)]
         if neurons[0].has_membranes:
-            m.submodules.u0 = u0_rom = memory.Memory(shape=neurons[0].u_word, depth=C,
-                                                     init=u0_words(hw, self.layer, lp))
-            u0_rd = u0_rom.read_port()
+            m.submodules.u0 = u0_mem = memory.Memory(shape=neurons[0].u_word, depth=C, init=[],
+                                                     attrs=LUT_RAM)
+            wiring.connect(m, wiring.flipped(self.u0_wr), u0_mem.write_port())
+            u0_rd = u0_mem.read_port()
             m.d.comb += u0_rd.addr.eq(chunk)
+        theta = None
+        if hasattr(self, "theta_wr"):
+            theta = Signal(theta_layout(hw), name="theta")
+            with m.If(self.theta_wr.en):
+                m.d.sync += theta.eq(self.theta_wr.data)
 
         # ---- per-lane memories (named in the layer: flows.activity and flows.energy
         # count them as layer<i>.acc<l>, ...) ---------------------------------------------
         acc_rd, acc_wr, cell_mem, bank_wr, bank_rec = ([] for _ in range(5))
         self.banks = []  # kept for simulation test benches, which read the h of every cell
+        self.acc_mems = []  # and the accumulators
         for l in range(L):
-            m.submodules[f"acc{l}"] = acc = memory.Memory(shape=acc_word, depth=C, init=biases)
+            # the biases come in by the INIT pass after the parameters are loaded
+            m.submodules[f"acc{l}"] = acc = memory.Memory(shape=acc_word, depth=C, init=[])
+            self.acc_mems.append(acc)
             acc_wr.append(acc.write_port())
             acc_rd.append(acc.read_port(domain="comb"))
             cell_mem.append(self._cell_memories(m, l, neurons[l]))
@@ -205,6 +233,8 @@ class SpikingLSTMLayer(wiring.Component):
                     wiring.connect(m, getattr(ns, port), cell_mem[lane][port])
             if ns.has_membranes:
                 m.d.comb += ns.u_start.eq(u0_rd.data)
+            if theta is not None:
+                m.d.comb += ns.theta.eq(theta)
             wiring.connect(m, lacc.wr, acc_wr[l])
             # the accumulators' read is asynchronous (always enabled): address and data only
             m.d.comb += [acc_rd[l].addr.eq(lacc.rd.addr), lacc.rd.data.eq(acc_rd[l].data)]

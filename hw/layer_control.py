@@ -25,6 +25,9 @@ class LayerControl(wiring.Component):
     Members:
 
     * ``start`` (in, a pulse while idle) / ``busy`` (out);
+    * ``init`` (in, a pulse while idle): the INIT pass, one cycle per chunk with
+      ``phase.init`` (the accumulators restart from the freshly loaded biases), busy
+      meanwhile;
     * ``phase`` (out, :class:`hw.links.Phases`): the phase strobes and the chunk;
     * ``chunk_next`` (out): the chunk of the next cycle (``phase.chunk`` registers it);
     * ``lane`` (out, one :class:`hw.links.LaneSignature` per lane): the counters;
@@ -41,6 +44,7 @@ class LayerControl(wiring.Component):
         self.neuron_latency = neuron_latency
         super().__init__({
             "start": In(1),
+            "init": In(1),
             "busy": Out(1),
             "phase": Out(Phases(cbits)),
             "chunk_next": Out(cbits),
@@ -79,6 +83,16 @@ class LayerControl(wiring.Component):
                         m.d.sync += [n[l].eq(l), e[l].eq(0), k[l].eq(0), active[l].eq(int(l < N))]
                     m.d.comb += ph.clear.eq(1)
                     m.next = "BEGIN"
+                with m.Elif(self.init):
+                    m.d.comb += self.chunk_next.eq(0)
+                    m.next = "INIT"
+            with m.State("INIT"):
+                m.d.comb += [self.busy.eq(1), ph.init.eq(1)]
+                with m.If(chunk == C - 1):
+                    m.d.comb += self.chunk_next.eq(0)
+                    m.next = "IDLE"
+                with m.Else():
+                    m.d.comb += self.chunk_next.eq(chunk + 1)
             with m.State("BEGIN"):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += [fire[l].eq(active[l] & ready[l]) for l in range(L)]

@@ -20,12 +20,14 @@ class Phases(wiring.Signature):
     * ``neuron``: a NEURON cycle (the chunk goes to the cell step, the accumulators
       restart from the biases);
     * ``finish``: the FINISH cycle (h rows are written to the banks);
+    * ``init``: an INIT cycle after the parameters are loaded (every lane's accumulators
+      of ``chunk`` restart from the biases, :mod:`hw.param_rom`);
     * ``chunk``: the chunk of this cycle (a register of the controller).
     """
 
     def __init__(self, cbits: int):
         super().__init__({"clear": Out(1), "load": Out(1), "take": Out(1), "issue": Out(1),
-                          "neuron": Out(1), "finish": Out(1), "chunk": Out(cbits)})
+                          "neuron": Out(1), "finish": Out(1), "init": Out(1), "chunk": Out(cbits)})
 
 
 class AccumulateStages(wiring.Signature):

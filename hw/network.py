@@ -7,7 +7,10 @@ Protocol. A sequence enters on ``i_stream``, one beat per row:
 * ``rate`` / ``level``: N beats of ``M`` unsigned ``x_bits`` features; the encoder
   expands each into T spike rows (T cycles, ``i_stream.ready`` low meanwhile).
 
-Then the layers run one after the other, the readout accumulates ``W_out`` columns of
+After reset the network first loads its biases, start membranes, thresholds and
+readout biases from the parameter ROM (:mod:`hw.param_rom`; ``i_stream.ready`` stays
+low meanwhile, :func:`hw.param_rom.load_cycles` and C more cycles). Then, per
+sequence, the layers run one after the other, the readout accumulates ``W_out`` columns of
 the last element's non-zero h spikes, and one beat leaves on ``o_stream``: the
 saturated logits, the class (first maximum) and the cycle count from the first compute
 cycle to the result. Activity counters (``acs``, ``h_spikes``) hold the last sequence's
@@ -17,7 +20,7 @@ figures.
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Module, signed, unsigned
+from amaranth.hdl import Cat, Module, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -28,6 +31,7 @@ from .config import COUNTER_BITS, CYCLE_BITS, HardwareConfig, beats_per_sequence
 from .encoder import InputEncoder
 from .layer import SpikingLSTMLayer
 from .network_control import NetworkControl
+from .param_rom import ParamLoader, b_out_layout, image
 from .readout import ArgmaxScan, Readout
 from .rom import BLOCK_ROM, bits_for, readout_rom
 
@@ -72,7 +76,8 @@ class SpikingLSTMNetwork(wiring.Component):
     writes, the rate / level expansion), :class:`hw.readout.Readout` (the W_out
     accumulate and the saturation), :class:`hw.readout.ArgmaxScan` (the first maximum)
     and :class:`hw.network_control.NetworkControl` (the sequence schedule and the cycle
-    count). The memories ``inbuf`` and ``w_out`` are submodules of the network itself,
+    count), :class:`hw.param_rom.ParamLoader` (the parameters into the layers' memories and
+    registers after reset). The memories ``inbuf`` and ``w_out`` are submodules of the network itself,
     so their names stay those that :mod:`flows.activity` and :mod:`flows.energy` count.
     """
 
@@ -119,11 +124,32 @@ class SpikingLSTMNetwork(wiring.Component):
             net, beat=input_layout(hw), row=first.in_row, depth=depth)
         last_lane, last_e = (N - 1) % L, (N - 1) // L
         m.submodules.readout = readout = Readout(
-            net, params.b_out, element=last_e, ebits=last.ebits, sum_bits=hw.logit_sum_bits())
+            net, element=last_e, ebits=last.ebits, sum_bits=hw.logit_sum_bits())
         m.submodules.argmax = argmax = ArgmaxScan(net.classes, signed(net.logit_bits))
         m.submodules.control = ctl = NetworkControl(layers=net.layers, classes=net.classes)
 
-        wiring.connect(m, wiring.flipped(self.i_stream), encoder.i_stream)
+        # ---- the parameters: loaded after reset, then the layers' INIT pass; no input
+        # beat is taken before ---------------------------------------------------------------
+        m.submodules.params = loader = ParamLoader(hw, image(hw, params))
+        for t in loader.targets:
+            if t.name == "b_out":
+                continue
+            layer, member = t.name.split(".", 1)
+            wiring.connect(m, getattr(loader, loader.port_name(t)),
+                           getattr(m.submodules[layer], f"{member}_wr"))
+        b_out = Signal(b_out_layout(hw), name="b_out")
+        with m.If(loader.b_out.en):
+            m.d.sync += b_out.eq(loader.b_out.data)
+        m.d.comb += readout.b_out.eq(b_out)
+        init_sent, params_ready = Signal(), Signal()
+        with m.If(loader.done & ~init_sent):
+            m.d.comb += [layer.init.eq(1) for layer in layers]
+            m.d.sync += init_sent.eq(1)
+        with m.If(init_sent & ~Cat(*[layer.busy for layer in layers]).any()):
+            m.d.sync += params_ready.eq(1)
+        m.d.comb += [encoder.i_stream.payload.eq(self.i_stream.payload),
+                     encoder.i_stream.valid.eq(self.i_stream.valid & params_ready),
+                     self.i_stream.ready.eq(encoder.i_stream.ready & params_ready)]
         wiring.connect(m, encoder.wr, in_wr)
         wiring.connect(m, readout.w_rd, w_out.read_port())
         wiring.connect(m, ctl.readout, readout.task)

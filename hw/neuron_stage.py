@@ -3,7 +3,7 @@
 The rest of the layer (lanes, event list, accumulate pipeline, controller) knows only
 "G gate sums per neuron in, h per neuron out". Here is the cell: its pipelined hardware
 step (``hw/cells/<cell>.py``, :mod:`hw.cells`), its S membranes per neuron (state
-memory ``u``, restarted from the start-value ROM at step 0), and its carried values
+memory ``u``, restarted from the start-value memory at step 0), and its carried values
 (the Datta cell's ``c``: written to this lane's carry store, read from the previous
 lane's, which holds element n-1; zero for element 0). A cell that carries nothing has
 no carry store.
@@ -15,8 +15,6 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
-
-from model.cells import constants
 
 from . import cells
 from .fanout import copies
@@ -39,7 +37,7 @@ class NeuronStage(wiring.Component):
     * ``chunk_next`` (in): the chunk read next cycle (the state memories are addressed
       from registered copies of it, :mod:`hw.fanout`);
     * ``z`` (in, ``z[Q][G]``): the gate sums of the chunk, exact (saturated in the cell);
-    * ``u_start`` (in, ``u[Q][S]``): the start membranes of the chunk (the U0 ROM's data;
+    * ``u_start`` (in, ``u[Q][S]``): the start membranes of the chunk (the u0 memory's data;
       not ``u0``, that ROM's name in the layer);
     * ``u_rd`` / ``u_wr`` (out, flipped memory port signatures): the lane's membrane
       memory, ``u[Q][S]`` per chunk;
@@ -47,15 +45,18 @@ class NeuronStage(wiring.Component):
       ``carry[Q]`` per ``{k, chunk}``; ``c_wr``: this lane's carry store (both absent
       when the cell carries nothing, :attr:`has_carry`);
     * ``wb`` (in, :class:`hw.links.WriteBack`): when the outputs are written back;
+    * ``theta`` (in, :func:`hw.param_rom.theta_layout`; for cells with thresholds): the
+      layer's thresholds as the parameter loader left them; registered here, so each
+      lane's cell step compares against flip-flops of its own;
     * ``h`` (out, ``h[Q]``): the ternary h of the chunk leaving the pipeline.
     """
 
-    def __init__(self, cfg, *, neurons: int, z_bits: int, params,
+    def __init__(self, cfg, *, neurons: int, z_bits: int, theta_layout=None,
                  nbits: int, ebits: int, kbits: int, cbits: int, chunks: int, steps: int):
         self.cfg, self.neurons, self.z_bits, self.kbits = cfg, neurons, z_bits, kbits
         cell = cfg.cell_def()
-        #: the cell's hardware step and the layer's constants it is built with
-        self.step_cls, self.constants = cells.get(cfg), vars(constants(cell, params))
+        #: the cell's hardware step
+        self.step_cls = cells.get(cfg)
         self.gates, self.membranes = cell.gates, len(cell.MEMBRANES)
         self.latency = self.step_cls.LATENCY
         Q = neurons
@@ -73,7 +74,9 @@ class NeuronStage(wiring.Component):
             "wb": In(WriteBack(cbits=cbits, chunks=chunks)),
             "h": Out(data.ArrayLayout(signed(cell.h_bits(cfg)), Q)),
         }
-        #: the cell has membranes (the baseline LSTM has none: no state memory, no U0 ROM)
+        if theta_layout is not None:
+            ports["theta"] = In(theta_layout)
+        #: the cell has membranes (the baseline LSTM has none: no state memory, no u0 memory)
         self.has_membranes = self.membranes > 0
         if self.has_membranes:
             ports["u_start"] = In(self.u_word)
@@ -87,8 +90,14 @@ class NeuronStage(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         kk = self.lane.k[:self.kbits]
+        thresholds = {}
+        if hasattr(self, "theta"):
+            theta_q = Signal.like(self.theta, name="theta_q", reset_less=True)
+            m.d.sync += theta_q.eq(self.theta)
+            thresholds = {name: [theta_q[name][i] for i in range(len(theta_q[name]))]
+                          for name, _ in theta_q.shape()}
         m.submodules.cell = cell = self.step_cls(self.cfg, neurons=self.neurons, z_bits=self.z_bits,
-                                                 pipelined=True, **self.constants)
+                                                 pipelined=True, **thresholds)
         m.d.comb += [cell.z.eq(self.z), self.h.eq(cell.h)]
         if self.has_membranes:
             self._membranes(m, cell)

@@ -39,7 +39,7 @@ __all__ = ["Readout", "ArgmaxScan"]
 
 
 class Readout(wiring.Component):
-    """The readout of network ``net``: logits from the biases ``b_out`` and the h spikes
+    """The readout of network ``net``: logits from the biases (``b_out``) and the h spikes
     of the last element (element number ``element`` of its lane, ``ebits`` bits),
     summed in ``sum_bits`` (:meth:`hw.config.HardwareConfig.logit_sum_bits`: no overflow).
 
@@ -52,16 +52,15 @@ class Readout(wiring.Component):
       ``{e, k}``, answered the next cycle (``h_addr`` is 0 outside ADDR);
     * ``w_rd`` (out, a flipped read port signature): the ``W_out`` ROM, one word of
       ``classes`` weights per hidden neuron;
+    * ``b_out`` (in): the biases, one per class (the network's register, written by the
+      parameter loader, :mod:`hw.param_rom`);
     * ``logits`` (out): the logits saturated to ``logit_bits`` (from registers);
     * ``acs`` (out): accumulate operations of the last run (multiply-accumulates when
       h is multi-bit).
     """
 
-    def __init__(self, net: NetworkConfig, b_out, *, element: int, ebits: int, sum_bits: int):
-        self.net, self.b_out = net, [int(b) for b in b_out]
-        if len(self.b_out) != net.classes:
-            self._MustUse__silence = True
-            raise ValueError(f"{len(self.b_out)} readout biases for {net.classes} classes")
+    def __init__(self, net: NetworkConfig, *, element: int, ebits: int, sum_bits: int):
+        self.net = net
         self.element, self.ebits, self.kbits = element, ebits, bits_for(net.steps - 1)
         self.sum_bits = sum_bits
         hidden = net.hidden[-1]
@@ -75,6 +74,7 @@ class Readout(wiring.Component):
             "h_addr": Out(ebits + self.kbits),
             "h_data": In(self.h_row),
             "w_rd": In(memory.ReadPort.Signature(addr_width=ceil_log2(hidden), shape=self.w_word)),
+            "b_out": In(data.ArrayLayout(signed(net.logit_bits), net.classes)),
             "logits": Out(data.ArrayLayout(signed(net.logit_bits), net.classes)),
             "acs": Out(COUNTER_BITS),
         })
@@ -119,7 +119,7 @@ class Readout(wiring.Component):
         # no clock enable for the logit registers (a multiplexer per bit: 400 more LUTs on
         # the digits preset)
         with m.If(self.task.start):
-            m.d.sync += [sums[c].eq(b) for c, b in enumerate(self.b_out)]
+            m.d.sync += [sums[c].eq(self.b_out[c]) for c in range(classes)]
         for c in range(classes):
             m.d.comb += self.logits[c].eq(nr.saturate(sums[c], net.logit_bits))
         m.d.comb += self.acs.eq(ro_acs)

@@ -52,7 +52,7 @@ def simulate_network(hw: HardwareConfig, params, x, *, input_gaps: float = 0.0,
     ``budget``: cycles to wait for each input beat to be taken and each result to come
     (default :func:`hw.latency.result_budget`); past it a :class:`TimeoutError` names
     the sequence."""
-    from .latency import result_budget
+    from .latency import result_budget, startup_cycles
     net = hw.net
     budget = result_budget(hw) if budget is None else budget
     x = check_input(net, x)
@@ -61,6 +61,8 @@ def simulate_network(hw: HardwareConfig, params, x, *, input_gaps: float = 0.0,
     results: list[HardwareResult] = []
 
     async def drive(ctx):
+        # after reset the network loads its parameters first (hw.param_rom)
+        await _until(ctx, dut.i_stream.ready, budget + startup_cycles(hw), f"{net.name}: the parameter load")
         for seq in x:
             for beat in input_beats(hw.net, seq).astype(int).tolist():
                 while rng.random() < input_gaps:

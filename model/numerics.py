@@ -185,18 +185,21 @@ def fire_binary_hard(u, theta, step=None):
     return spike, select(spike != 0, 0, u)
 
 
-def fire_ternary(u, theta_pos, theta_neg, step=None):
+def fire_ternary(u, theta_pos, theta_neg, step=None, low=None):
     """Ternary (tanh-like) LIF output in {-1, 0, +1}: ``(spike, u_after_soft_reset)``.
 
     Fires +1 when ``u > theta_pos`` and -1 when ``u < -theta_neg`` (``theta_neg`` is
     the magnitude of the negative threshold). ``step`` as in :func:`fire_binary`.
+    ``low``, when given, is ``-theta_neg`` already computed (hardware holds it in a
+    register when the thresholds are loaded, not constants).
     """
+    low = -theta_neg if low is None else low
     if step is None and isinstance(u, np.ndarray):  # the same rule, in fewer NumPy passes
         up, down = u > theta_pos, u < -theta_neg
         spike = up.astype(np.int8) - down
         return spike, u - up * u.dtype.type(theta_pos) + down * u.dtype.type(theta_neg)
     if step is None:
-        up, down = u > theta_pos, u < -theta_neg
+        up, down = u > theta_pos, u < low
         spike = select(up, 1, select(down, -1, 0))
     else:
         up, down = step(u - theta_pos, theta_pos), step(-theta_neg - u, theta_neg)

@@ -95,7 +95,7 @@ def test_readout_alone_against_the_rule_and_its_cycles():
     kbits = max(1, (T - 1).bit_length())
 
     m = Module()
-    m.submodules.dut = dut = Readout(net, b, element=element, ebits=ebits, sum_bits=sum_bits)
+    m.submodules.dut = dut = Readout(net, element=element, ebits=ebits, sum_bits=sum_bits)
     h_row = data.ArrayLayout(signed(2), H)
     m.submodules.bank = bank = memory.Memory(shape=h_row, depth=1 << (ebits + kbits), init=[])
     bank_wr, bank_rd = bank.write_port(), bank.read_port()
@@ -104,6 +104,7 @@ def test_readout_alone_against_the_rule_and_its_cycles():
     m.d.comb += [bank_rd.addr.eq(dut.h_addr), dut.h_data.eq(bank_rd.data)]
 
     async def bench(ctx):
+        ctx.set(dut.b_out, [int(v) for v in b])  # the network's register (hw.param_rom)
         for h in rows:
             for k in range(T):
                 ctx.set(bank_wr.addr, (element << kbits) | k)

@@ -18,7 +18,7 @@ cycles earlier. Its signature is :func:`step_signature`'s:
   ``Cell.h_bits`` bits: 2 for a spike);
 
 and any outputs of its own besides (the Datta step shows each gate's value). The shared
-layer (:mod:`hw.neuron_stage`) holds the state memories, the start-value ROM and the
+layer (:mod:`hw.neuron_stage`) holds the state memories, the start-value memory and the
 carry stores these ports describe, and nothing else of the cell.
 """
 

@@ -12,9 +12,9 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import Out
 
 from model import numerics as nr
-from model.config import NetworkConfig
+from model.config import ConfigError, NetworkConfig
 
-from ..cell import check_threshold, hold, stager
+from ..cell import hold, negated, stager, thresholds
 from . import step_signature
 
 __all__ = ["CellStep", "CELL_LATENCY", "STEP", "gate_value_shape"]
@@ -57,11 +57,14 @@ class CellStep(wiring.Component):
                  theta_pos, theta_neg, pipelined: bool = False):
         self.cfg, self.neurons, self.pipelined = cfg, neurons, pipelined
         self.latency = CELL_LATENCY if pipelined else 0
-        self.theta_pos = [int(t) for t in theta_pos]
-        self.theta_neg = [int(t) for t in theta_neg]
-        for a, name in enumerate(nr.MEMBRANES):
-            check_threshold(self, self.theta_pos[a], cfg.u_bits, f"membrane {name} positive")
-            check_threshold(self, self.theta_neg[a], cfg.u_bits, f"membrane {name} negative")
+        if len(theta_pos) != len(nr.MEMBRANES) or len(theta_neg) != len(nr.MEMBRANES):
+            self._MustUse__silence = True
+            raise ConfigError(f"the Datta cell needs {len(nr.MEMBRANES)} positive and negative "
+                              f"thresholds, got {len(theta_pos)} and {len(theta_neg)}")
+        self.theta_pos = [thresholds(self, [t], cfg.u_bits, f"membrane {name} positive")[0]
+                          for t, name in zip(theta_pos, nr.MEMBRANES)]
+        self.theta_neg = [thresholds(self, [t], cfg.u_bits, f"membrane {name} negative")[0]
+                          for t, name in zip(theta_neg, nr.MEMBRANES)]
         gates = data.StructLayout({g: gate_value_shape(cfg, g) for g in nr.GATES})
         super().__init__({
             **step_signature(cfg, neurons=neurons, z_bits=z_bits),
@@ -74,6 +77,8 @@ class CellStep(wiring.Component):
         cfg = self.cfg
 
         stage = stager(m, self.pipelined)
+        # -theta_neg of the ternary LIFs (g and c): a register when the thresholds are loaded
+        low = {a: negated(m, self.theta_neg[a], f"low{a}") for a in (3, 4)}
 
         def carry(values: dict, tag: str) -> dict:
             return {key: stage(v, f"{key}_{tag}") for key, v in values.items()}
@@ -104,9 +109,10 @@ class CellStep(wiring.Component):
                 if a in spiking:
                     v = vals[f"v{q}_{gate}"]
                     fire = nr.fire_ternary if gate == "g" else nr.fire_binary
-                    thresholds = ((self.theta_pos[a], self.theta_neg[a]) if gate == "g"
-                                  else (self.theta_pos[a],))
-                    outs[gate], after[a] = fire(v, *thresholds)
+                    if gate == "g":
+                        outs[gate], after[a] = fire(v, self.theta_pos[a], self.theta_neg[a], low=low[a])
+                    else:
+                        outs[gate], after[a] = fire(v, self.theta_pos[a])
                 else:
                     outs[gate], after[a] = vals[f"ns{q}"], keep[f"u{q}_{a}"]
             gate_out = carry({f"{g}{q}": Value.cast(outs[g]) for g in nr.GATES}, "s4")
@@ -131,7 +137,7 @@ class CellStep(wiring.Component):
             gates6 = carry(gates6, "s7")
             after = carry(after, "s7")
             # 8: the c-LIF fires, h = o * s_c
-            s_c_now, after_c = nr.fire_ternary(vc, self.theta_pos[4], self.theta_neg[4])
+            s_c_now, after_c = nr.fire_ternary(vc, self.theta_pos[4], self.theta_neg[4], low=low[4])
             s_c_now = hold(m, s_c_now, f"s_c{q}_now")
             h = stage(nr.h_output(gates6[f"o{q}"], s_c_now), f"h{q}")
             s_c = stage(s_c_now, f"s_c{q}")

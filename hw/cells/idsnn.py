@@ -16,7 +16,7 @@ from amaranth.lib import wiring
 from model import numerics as nr
 from model.cells.idsnn import y_max
 
-from ..cell import check_threshold, later, stager
+from ..cell import thresholds, later, stager
 from . import step_signature
 
 __all__ = ["ImprovedDynamicsStep", "STEP"]
@@ -31,8 +31,7 @@ class ImprovedDynamicsStep(wiring.Component):
     def __init__(self, cfg, *, neurons: int, z_bits: int, theta, pipelined: bool = False):
         self.cfg, self.neurons, self.pipelined = cfg, neurons, pipelined
         self.latency = self.LATENCY if pipelined else 0
-        self.theta = int(theta[0])
-        check_threshold(self, self.theta, cfg.u_bits, "improved-dynamics neuron")
+        self.theta = thresholds(self, theta[:1], cfg.u_bits, "improved-dynamics neuron")[0]
         super().__init__(step_signature(cfg, neurons=neurons, z_bits=z_bits))
 
     def elaborate(self, platform):

@@ -15,7 +15,7 @@ from model import numerics as nr
 from model.config import ConfigError
 from model.cells.slstm import C_MAX
 
-from ..cell import check_threshold, hold, stager
+from ..cell import hold, stager, thresholds
 from . import step_signature
 
 __all__ = ["SpikingLSTMUnitStep", "STEP"]
@@ -30,12 +30,10 @@ class SpikingLSTMUnitStep(wiring.Component):
     def __init__(self, cfg, *, neurons: int, z_bits: int, theta, pipelined: bool = False):
         self.cfg, self.neurons, self.pipelined = cfg, neurons, pipelined
         self.latency = self.LATENCY if pipelined else 0
-        self.theta = [int(t) for t in theta]
-        if len(self.theta) != 4:
+        if len(theta) != 4:
             self._MustUse__silence = True  # a refused unit is not an unused one
-            raise ConfigError(f"the spiking LSTM unit needs 4 thresholds (f, i, o, g), got {len(self.theta)}")
-        for t in self.theta:
-            check_threshold(self, t, cfg.acc_bits, "spiking LSTM unit")
+            raise ConfigError(f"the spiking LSTM unit needs 4 thresholds (f, i, o, g), got {len(theta)}")
+        self.theta = thresholds(self, theta, cfg.acc_bits, "spiking LSTM unit")
         super().__init__(step_signature(cfg, neurons=neurons, z_bits=z_bits))
 
     def elaborate(self, platform):

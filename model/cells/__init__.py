@@ -54,9 +54,11 @@ class ParamSpec:
     ``dims`` names its axes: ``G`` gate rows, ``H`` neurons, ``M`` layer inputs, ``S``
     membranes. ``bits`` is the config field of its signed width. ``role`` says what the
     hardware does with it: ``x_weights``, ``h_weights`` and ``bias`` feed the shared
-    accumulate engine (weight ROM, bias ROM), ``start`` (shape ``[S, H]``) is the
-    membranes' start value (a ROM read at k = 0), ``constant`` a value of the cell's
-    logic (thresholds), which a constant must keep in ``lo .. 2**(bits-1)-1``.
+    accumulate engine (weight ROM, bias memory), ``start`` (shape ``[S, H]``) is the
+    membranes' start value (a memory read at k = 0), ``constant`` a per-layer value of
+    the cell's logic (thresholds; a register in hardware), which a constant must keep in
+    ``lo .. 2**(bits-1)-1``. All of them reach the hardware through the parameter ROM
+    (:mod:`hw.param_rom`), so a bitstream takes any package of its configuration.
     """
 
     name: str
