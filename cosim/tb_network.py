@@ -59,11 +59,13 @@ class NetworkTB:
 
     async def reset(self):
         """Start the clock and wait out the reset, which the harness module drives
-        (see :func:`cosim.hdl.harness`)."""
+        (see :func:`cosim.hdl.harness`): return after its last reset edge, so the next
+        edge is the design's first (the parameter load starts there, hw.param_rom, and
+        the cycles counted from here include it, as the Amaranth simulator's do)."""
         cocotb.start_soon(Clock(self.dut.clk, CLOCK_NS, unit="ns").start())
         self.dut.i_stream__valid.value = 0
         self.dut.o_stream__ready.value = 0
-        await ClockCycles(self.dut.clk, RESET_CYCLES + 1)
+        await ClockCycles(self.dut.clk, RESET_CYCLES)
 
     async def drive(self):
         """Stream every sequence; optional idle gaps between beats.
