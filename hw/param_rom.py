@@ -41,8 +41,6 @@ from amaranth.hdl import Cat, Const, Module, Shape, Signal, Value, signed, unsig
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from model.cells import constants
-
 from .banked_rom import LATENCY as ROM_LATENCY, BankedROM
 from .config import HardwareConfig
 from .rom import bias_words, bits_for, u0_words
@@ -123,7 +121,8 @@ def _values(hw: HardwareConfig, params) -> dict[str, list]:
         if cell.MEMBRANES:
             out[f"layer{l}.u0"] = u0_words(hw, l, lp)
         if cell.by_role("constant"):
-            out[f"layer{l}.theta"] = [vars(constants(cell, lp))]
+            out[f"layer{l}.theta"] = [{spec.name: np.ravel(getattr(lp, spec.name)).astype(int).tolist()
+                                       for spec in cell.by_role("constant")}]
     out["b_out"] = [[int(b) for b in np.ravel(params.b_out)]]
     return out
 

@@ -204,9 +204,14 @@ def start_values(cell: Cell, cfg, layer: int, lp) -> np.ndarray:
 
 
 def constants(cell: Cell, lp) -> SimpleNamespace:
-    """A layer's ``constant`` parameters as lists of Python ints (golden model, hardware)."""
-    return SimpleNamespace(**{s.name: [int(v) for v in np.ravel(getattr(lp, s.name))]
-                              for s in cell.by_role("constant")})
+    """A layer's ``constant`` parameters as Python ints for the golden model: a list per
+    parameter, a plain int for a scalar one (``dims == ()``), the shape the float twin
+    sees too."""
+    out = {}
+    for spec in cell.by_role("constant"):
+        values = [int(v) for v in np.ravel(getattr(lp, spec.name))]
+        out[spec.name] = values if spec.dims else values[0]
+    return SimpleNamespace(**out)
 
 
 def unit_weight_scale(cfg, m: int, h: int, x_rms: float, h_rms: float) -> float:

@@ -78,8 +78,7 @@ class ImprovedDynamicsSNN(Cell):
         kept = nr.exact_product(f, i_prev) + nr.exact_product(nr.unit(frac) - f, c)
         i = nr.saturate(nr.floor_shift(kept, frac), cfg.c_bits, ops.tally, "c")
         v = nr.membrane_update(v_prev, i, cfg.leak_shift[0], cfg.u_bits, ops.tally)
-        theta = p.theta[0] if isinstance(p.theta, list) else p.theta  # golden: a list of one
-        y, v = nr.fire_levels(v, theta, frac, y_max(cfg), ops.spike)
+        y, v = nr.fire_levels(v, p.theta, frac, y_max(cfg), ops.spike)
         return u, (i, v), y, {"gates": ops.stack([f, c], -2), "i": i}
 
     def random_layer(self, cfg, layer, rng, base):

@@ -43,8 +43,7 @@ class LeakyIntegrateAndFire(Cell):
     def step(self, cfg, p, z, u, carry, ops):
         (v_prev,) = carry
         v = ops.membrane(0, v_prev, z[..., 0, :])
-        theta = p.theta[0] if isinstance(p.theta, list) else p.theta  # golden: a list of one
-        h, v = nr.fire_binary_hard(v, theta, ops.spike)
+        h, v = nr.fire_binary_hard(v, p.theta, ops.spike)
         return u, (v,), h, {"v": v}
 
     def random_layer(self, cfg, layer, rng, base):
