@@ -34,7 +34,8 @@ is not part of them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 from amaranth.hdl import Cat, Const, Module, Shape, Signal, Value, signed, unsigned
@@ -42,6 +43,7 @@ from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from .banked_rom import LATENCY as ROM_LATENCY, BankedROM
+from .cell import delayed
 from .config import HardwareConfig
 from .rom import bias_words, bits_for, u0_words
 
@@ -64,10 +66,11 @@ FILLER_SEED = 0x5EED
 @dataclass(frozen=True)
 class Target:
     """One destination of the loaded words: ``depth`` words of ``layout`` (depth 1: a
-    register), ``bits`` wide."""
+    register), ``bits`` wide; ``words(params)`` gives them as values of the layout."""
     name: str
     layout: object
     depth: int
+    words: Callable = field(compare=False, repr=False)
 
     @property
     def bits(self) -> int:
@@ -81,10 +84,10 @@ class Target:
 def theta_layout(hw: HardwareConfig) -> data.StructLayout | None:
     """A layer's thresholds (the cell's ``constant`` parameters), each a list of signed
     values at its config width; ``None`` for a cell without any."""
-    specs = hw.net.cell_def().by_role("constant")
+    cell = hw.net.cell_def()
+    specs = cell.by_role("constant")
     if not specs:
         return None
-    cell = hw.net.cell_def()
     return data.StructLayout({
         s.name: data.ArrayLayout(signed(getattr(hw.net, s.bits)),
                                  int(np.prod(s.shape(cell, hw.net, 0), dtype=int)))
@@ -99,31 +102,22 @@ def targets(hw: HardwareConfig) -> list[Target]:
     """The loader's targets in ROM order (see the module docstring)."""
     from . import cells
     net = hw.net
+    cell = net.cell_def()
+    consts = cell.by_role("constant")
     out = []
-    theta = theta_layout(hw)
     for l in range(net.layers):
         C, Q, P = hw.chunks(l), hw.neurons_per_chunk, hw.par
-        out.append(Target(f"layer{l}.bias", data.ArrayLayout(signed(hw.acc_sum_bits(l)), P), C))
-        if net.cell_def().MEMBRANES:
-            out.append(Target(f"layer{l}.u0", data.ArrayLayout(cells.state_layout(net), Q), C))
-        if theta is not None:
-            out.append(Target(f"layer{l}.theta", theta, 1))
-    out.append(Target("b_out", b_out_layout(hw), 1))
-    return out
-
-
-def _values(hw: HardwareConfig, params) -> dict[str, list]:
-    """Each target's words, as values of its layout (lists of ints)."""
-    cell = hw.net.cell_def()
-    out = {}
-    for l, lp in enumerate(params.layers):
-        out[f"layer{l}.bias"] = bias_words(hw, l, lp)
+        out.append(Target(f"layer{l}.bias", data.ArrayLayout(signed(hw.acc_sum_bits(l)), P), C,
+                          lambda params, l=l: bias_words(hw, l, params.layers[l])))
         if cell.MEMBRANES:
-            out[f"layer{l}.u0"] = u0_words(hw, l, lp)
-        if cell.by_role("constant"):
-            out[f"layer{l}.theta"] = [{spec.name: np.ravel(getattr(lp, spec.name)).astype(int).tolist()
-                                       for spec in cell.by_role("constant")}]
-    out["b_out"] = [[int(b) for b in np.ravel(params.b_out)]]
+            out.append(Target(f"layer{l}.u0", data.ArrayLayout(cells.state_layout(net), Q), C,
+                              lambda params, l=l: u0_words(hw, l, params.layers[l])))
+        if consts:
+            out.append(Target(f"layer{l}.theta", theta_layout(hw), 1, lambda params, l=l: [
+                {s.name: np.ravel(getattr(params.layers[l], s.name)).astype(int).tolist()
+                 for s in consts}]))
+    out.append(Target("b_out", b_out_layout(hw), 1,
+                      lambda params: [np.ravel(params.b_out).astype(int).tolist()]))
     return out
 
 
@@ -175,10 +169,9 @@ def image(hw: HardwareConfig, params) -> list[int]:
     docstring), as unsigned integers ``rom_width(hw)`` bits wide."""
     width, tb = rom_width(hw), tag_bits(hw)
     dbits = width - tb
-    values = _values(hw, params)
     words = []
     for i, t in enumerate(targets(hw)):
-        vals = values[t.name]
+        vals = t.words(params)
         if len(vals) != t.depth:  # pragma: no cover - the layouts come from one place
             raise ValueError(f"{t.name}: {len(vals)} words for a depth of {t.depth}")
         for v in vals:
@@ -235,11 +228,7 @@ class ParamLoader(wiring.Component):
         with m.If(issue):
             m.d.sync += addr.eq(addr + 1)
         # the issue flags, aligned with the ROM's data
-        valid = [issue]
-        for i in range(ROM_LATENCY):
-            reg = Signal(name=f"valid_d{i + 1}")
-            m.d.sync += reg.eq(valid[-1])
-            valid.append(reg)
+        valid = delayed(m, issue, ROM_LATENCY, "valid", reset_less=False)
         parts = [_parts(t.bits, dbits) for t in self.targets]
         staging = Signal(max(parts) * dbits)
         tag = Signal(self.tag_bits)
