@@ -10,7 +10,7 @@ from model import numerics as nr
 from ..cell import thresholds, stager
 from . import step_signature
 
-__all__ = ["IFNeuronStep", "STEP"]
+__all__ = ["IFNeuronStep", "STEP", "integrate_and_fire"]
 
 
 class IFNeuronStep(wiring.Component):
@@ -36,16 +36,24 @@ class IFNeuronStep(wiring.Component):
         stage = stager(m, self.pipelined)
 
         for q in range(self.neurons):
-            z = stage(self.z[q][0], f"z{q}_in")
-            u = stage(self.u_prev[q][0], f"u{q}_in")
-            zs = stage(nr.saturate(z, cfg.acc_bits), f"z{q}")
-            u = stage(u, f"u{q}_s2")
-            v = stage(nr.membrane_update(u, zs, cfg.leak_shift[0], cfg.u_bits), f"v{q}")
-            spike, after = nr.fire_binary(v, self.theta)
-            h = stage(spike, f"h{q}")
-            after = stage(after, f"after{q}")
+            h, after = integrate_and_fire(stage, cfg, q, self.z[q][0], self.u_prev[q][0],
+                                          nr.fire_binary, self.theta, "u")
             m.d.comb += [self.h[q].eq(h), self.u[q][0].eq(after)]
         return m
+
+
+def integrate_and_fire(stage, cfg, q: int, z, v_prev, fire, theta, name: str):
+    """One neuron's four register stages, shared by this cell and :mod:`hw.cells.lif`:
+    the inputs, the saturated sum, the membrane ``sat(leak(v_prev) + sat_acc(z))``, then
+    ``fire(v, theta)`` (its spike and the membrane after the reset). ``name`` names the
+    membrane's input registers. Returns ``(h, after)``, the last stage's registers."""
+    z = stage(z, f"z{q}_in")                                                           # 1
+    v = stage(v_prev, f"{name}{q}_in")
+    zs = stage(nr.saturate(z, cfg.acc_bits), f"z{q}")                                  # 2
+    v = stage(v, f"{name}{q}_s2")
+    v = stage(nr.membrane_update(v, zs, cfg.leak_shift[0], cfg.u_bits), f"v{q}")       # 3
+    spike, after = fire(v, theta)
+    return stage(spike, f"h{q}"), stage(after, f"after{q}")                            # 4
 
 
 STEP = IFNeuronStep

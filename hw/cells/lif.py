@@ -9,6 +9,7 @@ from model import numerics as nr
 
 from ..cell import thresholds, stager
 from . import step_signature
+from .if_neuron import integrate_and_fire
 
 __all__ = ["LeakyIntegrateAndFireStep", "STEP"]
 
@@ -37,14 +38,9 @@ class LeakyIntegrateAndFireStep(wiring.Component):
         stage = stager(m, self.pipelined)
 
         for q in range(self.neurons):
-            z = stage(self.z[q][0], f"z{q}_in")                                              # 1
-            v = stage(self.carry_prev[q].v, f"v{q}_in")
-            zs = stage(nr.saturate(z, cfg.acc_bits), f"z{q}")                                # 2
-            v = stage(v, f"v{q}_s2")
-            v = stage(nr.membrane_update(v, zs, cfg.leak_shift[0], cfg.u_bits), f"v{q}")     # 3
-            spike, after = nr.fire_binary_hard(v, self.theta)
-            h = stage(spike, f"h{q}")                                                        # 4
-            after = stage(after, f"after{q}")
+            # the integrate-and-fire step's stages, with the carried v and a hard reset
+            h, after = integrate_and_fire(stage, cfg, q, self.z[q][0], self.carry_prev[q].v,
+                                          nr.fire_binary_hard, self.theta, "v")
             m.d.comb += [self.h[q].eq(h), self.carry[q].v.eq(after)]
         return m
 
