@@ -96,6 +96,18 @@ def check_package_under_verilator(name, sequences, tmp_path):
     return case, ref
 
 
+def param_load_writes(hw) -> dict:
+    """Memory writes of the parameter load after reset (hw.param_rom), once per
+    simulation, by memory kind: every bias and start-value word, and the INIT pass's
+    restart of every lane's accumulators. Written from the design, not from its code."""
+    load = {}
+    for l in range(hw.net.layers):
+        C = hw.chunks(l)
+        load[f"layer{l}.bias"] = load[f"layer{l}.u0"] = C
+        load[f"layer{l}.acc"] = hw.lanes * C
+    return load
+
+
 def pytest_collection_modifyitems(config, items):
     untiered = [item.nodeid for item in items
                 if not any(item.get_closest_marker(t) for t in TIERS)]

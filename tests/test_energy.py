@@ -19,6 +19,7 @@ from hw.config import HardwareConfig
 from model.config import NetworkConfig, preset
 from model.encoding import random_input
 from model.params import LayerParams, NetworkParams, random_params
+from conftest import param_load_writes
 
 # energy accounting is flow logic; the activity measurement below also runs the
 # Amaranth simulator (hwsim)
@@ -265,13 +266,7 @@ def test_simulated_writes_match_the_schedule_counts():
         kind = re.sub(r"\.weights\.bank\d+$", ".weights", name)  # the weight ROM's banks
         kind = re.sub(r"(acc|membranes|cstate|bank)\d+$", r"\1", kind)  # one per lane
         simulated[kind] = simulated.get(kind, 0) + rec["write_cycles"]
-    # once after reset (hw.param_rom): every bias and start-value word, and the INIT
-    # pass's restart of every lane's accumulators
-    load = {}
-    for l in range(cfg.layers):
-        C = hw.chunks(l)
-        load[f"layer{l}.bias"] = load[f"layer{l}.u0"] = C
-        load[f"layer{l}.acc"] = hw.lanes * C
+    load = param_load_writes(hw)  # once after reset (hw.param_rom)
     for name, rec in reads["memories"].items():
         assert simulated[name] == rec["writes"] + load.get(name, 0), name
     assert act["toggles"]["registers"] > 0 and act["register_bits"] > 0

@@ -142,8 +142,9 @@ def test_after_reset_the_loader_fills_every_target_then_the_input_opens():
     sim.add_testbench(bench)
     sim.run()
     assert seen["ready_at"] == startup_cycles(hw)
-    from hw.rom import bias_words
-    want = bias_words(hw, 0, params.layers[0])
+    # chunk c holds neurons c*Q .. c*Q + Q - 1, entry q*G + a (docs/hardware.md, hw.rom)
+    bias, G, Q = np.asarray(params.layers[0].bias), len(net.cell_def().GATES), hw.neurons_per_chunk
+    want = [[int(bias[e % G, c * Q + e // G]) for e in range(Q * G)] for c in range(hw.chunks(0))]
     assert seen["bias"] == want
     # the INIT pass restarted the accumulators from the loaded biases
     assert seen["acc"] == want

@@ -18,6 +18,7 @@ from hw.config import HardwareConfig
 from model.config import preset
 from model.encoding import random_input
 from model.params import random_params
+from conftest import param_load_writes
 
 pytestmark = pytest.mark.flows
 
@@ -197,10 +198,7 @@ def test_verilator_counts_agree_with_the_amaranth_simulator(tmp_path):
         kind = re.sub(r"\.weights\.bank\d+$", ".weights", name)
         kind = re.sub(r"(acc|membranes|cstate|bank)\d+$", r"\1", kind)
         written[kind] = written.get(kind, 0) + rec["write_cycles"]
-    load = {}  # once after reset (hw.param_rom), as in tests/test_energy.py
-    for l in range(cfg.layers):
-        load[f"layer{l}.bias"] = load[f"layer{l}.u0"] = hw.chunks(l)
-        load[f"layer{l}.acc"] = hw.lanes * hw.chunks(l)
+    load = param_load_writes(hw)  # once after reset (hw.param_rom)
     for name, rec in reads["memories"].items():
         assert written[name] == rec["writes"] + load.get(name, 0), name
     assert not (tmp_path / "va" / "dump.saif").exists()  # parsed, then removed
