@@ -100,10 +100,8 @@ def patchable_roms(hw: HardwareConfig, params: NetworkParams) -> list[PatchableR
     return roms
 
 
-def placeholder_params(hw: HardwareConfig, params: NetworkParams, seed: int = 1,
-                       tries: int = 200) -> NetworkParams:
-    """A random package of ``hw``'s configuration (``params`` gives only the arrays'
-    shapes and types): the thresholds, biases and start values of
+def placeholder_params(hw: HardwareConfig, seed: int = 1, tries: int = 200) -> NetworkParams:
+    """A random package of ``hw``'s configuration: the thresholds, biases and start values of
     :func:`model.params.random_params` at ``seed``, and full-range random weights drawn
     until every 512-word bit slice of every ROM is non-zero and distinct from all
     others (``ecpbram`` needs that to find each one; the parameter ROM's filler words

@@ -305,7 +305,7 @@ class GenerateTop(Step):
         from hw.network import SpikingLSTMNetwork
         from . import bram
         opt, brd, hw, params = ctx.options, ctx.board, ctx.hw, ctx.pkg.params
-        ctx.placeholder = (bram.placeholder_params(hw, params, seed=opt.seed) if self.placeholders
+        ctx.placeholder = (bram.placeholder_params(hw, seed=opt.seed) if self.placeholders
                            else params)
         top = BoardTop(SpikingLSTMNetwork(hw, ctx.placeholder), clk_hz=brd.clock_hz)
         plat = brd.platform(constrain_mhz=opt.target_mhz) if self.constrain_clock else brd.platform()

@@ -80,7 +80,7 @@ def patch_bitstream(build: Path, weights: str, out_dir: Path | None = None) -> P
         raise BramError(f"the weights package {weights!r} has another configuration than the "
                         f"built design ({'; '.join(diff)}); run 'make synth' with it instead")
     hw = HardwareConfig(built.cfg, lanes=roms["lanes"], par=roms["par"])
-    placeholder = placeholder_params(hw, built.params, seed=roms["placeholder_seed"])
+    placeholder = placeholder_params(hw, seed=roms["placeholder_seed"])
     name = new.manifest.get("name") or Path(weights).name
     # keyed by the name and the ROM contents: two packages of one name (retrained, or
     # from another folder) get two bitstreams, and the same package the same folder
