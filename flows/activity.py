@@ -40,6 +40,7 @@ from amaranth.hdl._mem import MemoryInstance
 from amaranth.sim import Simulator
 
 from hw.config import HardwareConfig
+from hw.lutram import fold_parts
 from hw.network import SpikingLSTMNetwork, input_beats
 from model.encoding import check_input
 
@@ -222,7 +223,7 @@ class ToggleCounter:
         self._flush()
         return {"cycles": self.cycles, "register_bits": self.register_bits,
                 "toggles": dict(zip(CATEGORIES, self.toggles)),
-                "memories": {name: dict(rec) for name, rec in self.memories.items()}}
+                "memories": fold_parts({name: dict(rec) for name, rec in self.memories.items()})}
 
 
 def measure_activity(hw: HardwareConfig, params, x, *, sequences: int | None = None) -> dict:

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hw.config import HardwareConfig
+from hw.lutram import fold_parts
 
 from .activity import BLOCK_RAM_MIN_DEPTH, CATEGORIES
 
@@ -298,7 +299,7 @@ def count_activity(modules: dict[str, VerilogModule], saif: dict, duration: int,
 
     walk(root, top_module)
     return {"cycles": cycles, "register_bits": register_bits, "toggles": toggles,
-            "memories": memories, "nets_not_traced": len(missing), "nets_not_traced_examples": missing[:5]}
+            "memories": fold_parts(memories), "nets_not_traced": len(missing), "nets_not_traced_examples": missing[:5]}
 
 
 def measure_activity(hw: HardwareConfig, params, x, *, folder: Path, sequences: int | None = None,

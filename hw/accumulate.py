@@ -14,7 +14,7 @@ register), the add and the write, the restart from the biases in the NEURON phas
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
-from amaranth.lib import data, memory, wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
@@ -25,6 +25,7 @@ from .cell import delayed
 from .config import COUNTER_BITS
 from .fanout import copies
 from .links import AccumulateStages, LaneSignature, Phases
+from .lutram import ReadSignature, WriteSignature
 from .onehot import onehot_select
 
 __all__ = ["ADD_STAGE", "add_stage", "AccumulatePipeline", "LaneAccumulator", "popcount", "times_const",
@@ -168,10 +169,10 @@ class LaneAccumulator(wiring.Component):
     * ``w`` (in): the weight word of the add stage, P weights;
     * ``bias_word`` (in): the bias word of ``phase.chunk`` (the bias memory's data; not
       ``bias``, the bias memory's name in the layer);
-    * ``rd`` (out, a flipped asynchronous ``ReadPort.Signature``): the accumulator
-      memory's read port, addressed from a register, its data registered here;
-    * ``wr`` (out, a flipped ``WritePort.Signature``): its write port, address and
-      enable registered (so the RAM's write controls start at this lane's flip-flops);
+    * ``rd`` / ``wr`` (out, flipped :class:`hw.lutram.ReadSignature` /
+      :class:`hw.lutram.WriteSignature`): the accumulator memory, a :class:`hw.lutram.LutRAM`
+      with a part per word, whose address and enable registers are its own; the read
+      data is registered here;
     * ``z`` (out): the accumulators read, registered: the P gate sums of a chunk.
     """
 
@@ -188,34 +189,35 @@ class LaneAccumulator(wiring.Component):
             "w": In(w_word),
             "bias_word": In(acc_word),
             # the accumulator memory holds ``chunks`` words
-            "rd": In(memory.ReadPort.Signature(addr_width=ceil_log2(chunks), shape=acc_word)),
-            "wr": In(memory.WritePort.Signature(addr_width=ceil_log2(chunks), shape=acc_word)),
+            "rd": In(ReadSignature(ceil_log2(chunks), acc_word)),
+            "wr": In(WriteSignature(ceil_log2(chunks), acc_word)),
             "z": Out(acc_word),
         })
 
     def elaborate(self, platform):
         m = Module()
         ADD, P, acc_word = self.add, self.par, self.acc_word
-        # the accumulators are read one cycle after a chunk is issued, from an address
-        # register, asynchronously, into a data register: the address path has no logic
-        # and the accumulate path starts at a register next to the adder
-        addr_q = Signal(self.cbits, name="addr", reset_less=True)
+        # the accumulators are read one cycle after a chunk is issued, from the RAM's
+        # address registers, asynchronously, into a data register: the address path has
+        # no logic and the accumulate path starts at a register next to the adder
+        addr_next = Signal(self.cbits, name="addr_next")
         data_q = Signal(acc_word, name="data", reset_less=True)
-        m.d.comb += [self.rd.addr.eq(addr_q), self.z.eq(data_q)]
+        m.d.comb += [self.rd.addr_next.eq(addr_next), self.z.eq(data_q)]
         m.d.sync += data_q.eq(self.rd.data)
-        # the write address and enable, registered (the values of the add stage)
-        waddr = Signal(self.cbits, name="waddr", reset_less=True)
-        wen = Signal(name="wen")
-        m.d.sync += [addr_q.eq(self.stages.rd_chunk), waddr.eq(self.stages.wr_chunk),
-                     wen.eq(self.stages.wr_en)]
+        # the write address and enable of the next cycle (the add stage's), registered
+        # in the RAM
+        waddr_next = Signal(self.cbits, name="waddr_next")
+        wen_next = Signal(name="wen_next")
+        m.d.comb += [addr_next.eq(self.stages.rd_chunk), waddr_next.eq(self.stages.wr_chunk),
+                     wen_next.eq(self.stages.wr_en)]
         with m.If(self.phase.neuron):
             # NEURON reads its own chunk, the cycle after it is issued
-            m.d.sync += addr_q.eq(self.phase.chunk)
+            m.d.comb += addr_next.eq(self.phase.chunk)
         # NEURON restarts a firing lane's chunk; INIT (after the parameters are loaded,
         # hw.param_rom) every lane's
         restart = (self.phase.neuron & self.lane.fire) | self.phase.init
         with m.If(restart):
-            m.d.sync += [waddr.eq(self.phase.chunk), wen.eq(1)]
+            m.d.comb += [waddr_next.eq(self.phase.chunk), wen_next.eq(1)]
         # the restart-from-bias select, a register of this lane copied per word, so no
         # single flip-flop drives every accumulator bit (hw.fanout)
         bias_next = Signal(name="bias_next")
@@ -247,7 +249,7 @@ class LaneAccumulator(wiring.Component):
         # biases as soon as a chunk has been read. The two never overlap
         bias_bits = self.bias_word.as_value()
         m.d.comb += [
-            self.wr.addr.eq(waddr), self.wr.en.eq(wen),
+            self.wr.addr_next.eq(waddr_next), self.wr.en_next.eq(wen_next),
             self.wr.data.eq(Cat(*[Mux(bias_sel[p], bias_bits.word_select(p, self.zbits),
                                       Value.cast(terms[p])[:self.zbits]) for p in range(P)])),
         ]

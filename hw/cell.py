@@ -18,6 +18,8 @@ from amaranth.lib.wiring import In, Out
 from model import numerics as nr
 from model.config import ConfigError
 
+from .fanout import copies
+
 __all__ = ["FireBinary", "FireTernary", "HardSigmoidQ", "HardTanhQ", "hold", "delayed", "later",
            "stager", "check_threshold", "thresholds", "negated"]
 
@@ -94,9 +96,10 @@ def negated(m: Module, theta, name: str):
     ``-theta`` costs one carry chain, not a negation before it)."""
     if isinstance(theta, int):
         return -theta
-    reg = Signal(signed(len(theta) + 1), name=name, reset_less=True)
-    m.d.sync += reg.eq(-theta)
-    return reg
+    # in a module of its own (hw.fanout): synthesis would merge the lanes' registers
+    neg = Signal(signed(len(theta) + 1), name=f"{name}_d")
+    m.d.comb += neg.eq(-theta)
+    return copies(m, name, neg, 1)[0]
 
 
 def check_threshold(unit, theta, u_bits, what):

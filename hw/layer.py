@@ -48,6 +48,7 @@ from .banked_rom import LATENCY as WEIGHT_LATENCY, BankedROM
 from .config import COUNTER_BITS, HardwareConfig, input_kind, multiplies
 from .events import EventList
 from .lanes import LaneRows
+from .lutram import LutRAM
 from .latency import neuron_latency
 from .layer_control import LayerControl, NeuronTrack
 from .links import LaneSignature
@@ -195,15 +196,14 @@ class SpikingLSTMLayer(wiring.Component):
 
         # ---- per-lane memories (named in the layer: flows.activity and flows.energy
         # count them as layer<i>.acc<l>, ...) ---------------------------------------------
-        acc_rd, acc_wr, cell_mem, bank_wr, bank_rec = ([] for _ in range(5))
+        cell_mem, bank_wr, bank_rec = ([] for _ in range(3))
         self.banks = []  # kept for simulation test benches, which read the h of every cell
         self.acc_mems = []  # and the accumulators
         for l in range(L):
-            # the biases come in by the INIT pass after the parameters are loaded
-            m.submodules[f"acc{l}"] = acc = memory.Memory(shape=acc_word, depth=C, init=[])
+            # the biases come in by the INIT pass after the parameters are loaded; a part
+            # per accumulator word, each with address and enable registers of its own
+            m.submodules[f"acc{l}"] = acc = LutRAM(acc_word, C, parts=P)
             self.acc_mems.append(acc)
-            acc_wr.append(acc.write_port())
-            acc_rd.append(acc.read_port(domain="comb"))
             cell_mem.append(self._cell_memories(m, l, neurons[l]))
             bank = memory.Memory(shape=self.h_row, depth=self.elements_per_lane << self.kbits, init=[])
             m.submodules[f"bank{l}"] = bank
@@ -235,9 +235,8 @@ class SpikingLSTMLayer(wiring.Component):
                 m.d.comb += ns.u_start.eq(u0_rd.data)
             if theta is not None:
                 m.d.comb += ns.theta.eq(theta)
-            wiring.connect(m, lacc.wr, acc_wr[l])
-            # the accumulators' read is asynchronous (always enabled): address and data only
-            m.d.comb += [acc_rd[l].addr.eq(lacc.rd.addr), lacc.rd.data.eq(acc_rd[l].data)]
+            wiring.connect(m, lacc.rd, self.acc_mems[l].rd)
+            wiring.connect(m, lacc.wr, self.acc_mems[l].wr)
             m.d.comb += [self.in_addr[l].eq(rows.in_addr), rows.in_data.eq(self.in_data[l]),
                          pipe.values[l].x.eq(rows.x), pipe.values[l].h.eq(rows.h),
                          lacc.value.eq(pipe.value[l]), lacc.w.eq(weights.data), lacc.bias_word.eq(bias_rd.data),
@@ -258,8 +257,9 @@ class SpikingLSTMLayer(wiring.Component):
         the names of :class:`hw.neuron_stage.NeuronStage`'s."""
         ports = {}
         if ns.has_membranes:
-            m.submodules[f"membranes{l}"] = u_mem = memory.Memory(shape=ns.u_word, depth=ns.u_depth, init=[])
-            ports["u_wr"], ports["u_rd"] = u_mem.write_port(), u_mem.read_port()
+            # a part per neuron, each with address and enable registers of its own
+            m.submodules[f"membranes{l}"] = u_mem = LutRAM(ns.u_word, ns.u_depth, parts=ns.neurons)
+            ports["u_wr"], ports["u_rd"] = u_mem.wr, u_mem.rd
         if ns.has_carry:
             m.submodules[f"cstate{l}"] = c_mem = memory.Memory(shape=ns.c_word, depth=ns.c_depth, init=[])
             ports["c_wr"], ports["c_rd"] = c_mem.write_port(), c_mem.read_port()

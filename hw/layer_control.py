@@ -75,6 +75,10 @@ class LayerControl(wiring.Component):
         m.d.comb += [ph.chunk.eq(chunk), self.chunk_next.eq(chunk)]
         m.d.sync += chunk.eq(self.chunk_next)
         drain = Signal(range(self.neuron_latency + 2))
+        # the NEURON and INIT strobes are flip-flops (set on entering the state, cleared
+        # on leaving it), not decodes of the state register: they reach every lane
+        in_neuron, in_init = Signal(name="in_neuron"), Signal(name="in_init")
+        m.d.comb += [ph.neuron.eq(in_neuron), ph.init.eq(in_init)]
 
         with m.FSM(name="layer"):
             with m.State("IDLE"):
@@ -85,11 +89,13 @@ class LayerControl(wiring.Component):
                     m.next = "BEGIN"
                 with m.Elif(self.init):
                     m.d.comb += self.chunk_next.eq(0)
+                    m.d.sync += in_init.eq(1)
                     m.next = "INIT"
             with m.State("INIT"):
-                m.d.comb += [self.busy.eq(1), ph.init.eq(1)]
+                m.d.comb += self.busy.eq(1)
                 with m.If(chunk == C - 1):
                     m.d.comb += self.chunk_next.eq(0)
+                    m.d.sync += in_init.eq(0)
                     m.next = "IDLE"
                 with m.Else():
                     m.d.comb += self.chunk_next.eq(chunk + 1)
@@ -116,11 +122,12 @@ class LayerControl(wiring.Component):
                 with m.Elif(~self.pending & ~self.in_flight):
                     # the last event's add lands before NEURON reads its chunk
                     m.d.comb += self.chunk_next.eq(0)
+                    m.d.sync += in_neuron.eq(1)
                     m.next = "NEURON"
             with m.State("NEURON"):
-                m.d.comb += [self.busy.eq(1), ph.neuron.eq(1)]
+                m.d.comb += self.busy.eq(1)
                 with m.If(chunk == C - 1):
-                    m.d.sync += drain.eq(0)
+                    m.d.sync += [drain.eq(0), in_neuron.eq(0)]
                     m.d.comb += self.chunk_next.eq(0)
                     m.next = "DRAIN"
                 with m.Else():
@@ -195,7 +202,8 @@ class NeuronTrack(wiring.Component):
             m.d.sync += wb_fire.eq(pre_neuron & fire)
             m.d.sync += [wb_hsel[c].eq(pre_neuron & fire & (pre_nchunk == c)) for c in range(C)]
             m.d.comb += [self.wb[l].chunk.eq(wb_nchunk), self.wb[l].fire.eq(wb_fire),
-                         self.wb[l].hsel.eq(wb_hsel)]
+                         self.wb[l].hsel.eq(wb_hsel), self.wb[l].chunk_next.eq(pre_nchunk),
+                         self.wb[l].fire_next.eq(pre_neuron & fire)]
 
         h_spikes = Signal(COUNTER_BITS)
         m.d.comb += self.h_spikes.eq(h_spikes)

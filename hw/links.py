@@ -65,8 +65,11 @@ class WriteBack(wiring.Signature):
 
     * ``chunk``: the chunk whose cell outputs leave the pipeline now;
     * ``fire``: they are valid and the lane fires (the state memories are written);
-    * ``hsel``: one-hot, the chunk of the h row they go to (zero when not valid).
+    * ``hsel``: one-hot, the chunk of the h row they go to (zero when not valid);
+    * ``chunk_next`` / ``fire_next``: ``chunk`` and ``fire`` of the next cycle (for the
+      memories that register their write controls, :class:`hw.lutram.LutRAM`).
     """
 
     def __init__(self, *, cbits: int, chunks: int):
-        super().__init__({"chunk": Out(cbits), "fire": Out(1), "hsel": Out(chunks)})
+        super().__init__({"chunk": Out(cbits), "fire": Out(1), "hsel": Out(chunks),
+                          "chunk_next": Out(cbits), "fire_next": Out(1)})

@@ -19,6 +19,7 @@ from amaranth.utils import ceil_log2
 from . import cells
 from .fanout import copies
 from .links import LaneSignature, WriteBack
+from .lutram import ReadSignature, WriteSignature
 
 __all__ = ["NeuronStage"]
 
@@ -39,8 +40,9 @@ class NeuronStage(wiring.Component):
     * ``z`` (in, ``z[Q][G]``): the gate sums of the chunk, exact (saturated in the cell);
     * ``u_start`` (in, ``u[Q][S]``): the start membranes of the chunk (the u0 memory's data;
       not ``u0``, that ROM's name in the layer);
-    * ``u_rd`` / ``u_wr`` (out, flipped memory port signatures): the lane's membrane
-      memory, ``u[Q][S]`` per chunk;
+    * ``u_rd`` / ``u_wr`` (out, flipped :class:`hw.lutram.ReadSignature` /
+      :class:`hw.lutram.WriteSignature`): the lane's membrane memory, ``u[Q][S]`` per
+      chunk, a :class:`hw.lutram.LutRAM` with a part per neuron;
     * ``c_rd`` (out, a flipped read port signature): the previous lane's carry store,
       ``carry[Q]`` per ``{k, chunk}``; ``c_wr``: this lane's carry store (both absent
       when the cell carries nothing, :attr:`has_carry`);
@@ -80,8 +82,8 @@ class NeuronStage(wiring.Component):
         self.has_membranes = self.membranes > 0
         if self.has_membranes:
             ports["u_start"] = In(self.u_word)
-            ports["u_rd"] = In(memory.ReadPort.Signature(addr_width=u_addr, shape=self.u_word))
-            ports["u_wr"] = In(memory.WritePort.Signature(addr_width=u_addr, shape=self.u_word))
+            ports["u_rd"] = In(ReadSignature(u_addr, self.u_word))
+            ports["u_wr"] = In(WriteSignature(u_addr, self.u_word))
         if self.has_carry:
             ports["c_rd"] = In(memory.ReadPort.Signature(addr_width=c_addr, shape=self.c_word))
             ports["c_wr"] = In(memory.WritePort.Signature(addr_width=c_addr, shape=self.c_word))
@@ -92,8 +94,9 @@ class NeuronStage(wiring.Component):
         kk = self.lane.k[:self.kbits]
         thresholds = {}
         if hasattr(self, "theta"):
-            theta_q = Signal.like(self.theta, name="theta_q", reset_less=True)
-            m.d.sync += theta_q.eq(self.theta)
+            # a register of this lane's own: in a module of its own (hw.fanout), or
+            # synthesis merges the lanes' copies into one set that drives every lane
+            theta_q = data.View(self.theta.shape(), copies(m, "theta", self.theta.as_value(), 1)[0])
             thresholds = {name: [theta_q[name][i] for i in range(len(theta_q[name]))]
                           for name, _ in theta_q.shape()}
         m.submodules.cell = cell = self.step_cls(self.cfg, neurons=self.neurons, z_bits=self.z_bits,
@@ -108,21 +111,29 @@ class NeuronStage(wiring.Component):
     def _membranes(self, m, cell):
         """The membranes: this lane's state memory, restarted from U0 at k = 0."""
         Q, S = self.neurons, self.membranes
-        # the state memories are addressed from copies of the next chunk (hw.fanout),
-        # registered with the controller's chunk itself
-        u_chunk = copies(m, "chunk_u", self.chunk_next, 1)[0]
-        m.d.comb += self.u_rd.addr.eq(u_chunk)
-        # k = 0, registered and copied per membrane (hw.fanout): k changes in FINISH,
-        # the select is used from NEURON on
-        first_step = copies(m, "first_step", self.lane.k == 0, Q * S)
+        # the membrane memory (a hw.lutram.LutRAM, a part per neuron) registers the next
+        # chunk in each part, with the controller's chunk itself; its data is registered
+        # here, as a block RAM's would be
+        m.d.comb += self.u_rd.addr_next.eq(self.chunk_next)
+        u_rd_q = Signal(self.u_word, name="u_rd_data", reset_less=True)
+        m.d.sync += u_rd_q.eq(self.u_rd.data)
+        # k = 0, registered, then copied per membrane (hw.fanout): k changes in FINISH,
+        # the select is used from NEURON on, four cycles later at the earliest
+        first_step = copies(m, "first_step", self._registered(m, self.lane.k == 0, "k_zero"), Q * S)
         # u is read with the chunk; a register waits for the accumulators
         u_prev_q = Signal(self.u_word, name="u_prev", reset_less=True)
         for q in range(Q):
             for g in range(S):
                 m.d.sync += u_prev_q[q][g].eq(Mux(first_step[S * q + g], self.u_start[q][g],
-                                                  self.u_rd.data[q][g]))
-        m.d.comb += [cell.u_prev.eq(u_prev_q), self.u_wr.addr.eq(self.wb.chunk),
-                     self.u_wr.data.eq(cell.u), self.u_wr.en.eq(self.wb.fire)]
+                                                  u_rd_q[q][g]))
+        m.d.comb += [cell.u_prev.eq(u_prev_q), self.u_wr.addr_next.eq(self.wb.chunk_next),
+                     self.u_wr.data.eq(cell.u), self.u_wr.en_next.eq(self.wb.fire_next)]
+
+    @staticmethod
+    def _registered(m, value, name):
+        reg = Signal(name=name)
+        m.d.sync += reg.eq(value)
+        return reg
 
     def _carry(self, m, cell, kk):
         """The carried values: read from the previous lane's store (element n-1), zero
@@ -130,8 +141,8 @@ class NeuronStage(wiring.Component):
         Q = self.neurons
         c_chunk = copies(m, "chunk_c", self.chunk_next, 1)[0]
         m.d.comb += self.c_rd.addr.eq(Cat(c_chunk, kk))
-        # n = 0, registered and copied per neuron (hw.fanout), as first_step
-        first_elem = copies(m, "first_elem", self.lane.n == 0, Q)
+        # n = 0, registered, then copied per neuron (hw.fanout), as first_step
+        first_elem = copies(m, "first_elem", self._registered(m, self.lane.n == 0, "n_zero"), Q)
         # the store is a block RAM in the large presets: its data is registered as it
         # is, and element 0's zero start is applied after that register
         c_prev_q = Signal(self.c_word, name="c_prev", reset_less=True)

@@ -135,7 +135,7 @@ def test_after_reset_the_loader_fills_every_target_then_the_input_opens():
         seen["ready_at"] = cycle
         layer = dut.layers[0]
         seen["bias"] = [[int(v) for v in ctx.get(layer.bias_mem.data[c])] for c in range(hw.chunks(0))]
-        seen["acc"] = [[int(v) for v in ctx.get(layer.acc_mems[0].data[c])] for c in range(hw.chunks(0))]
+        seen["acc"] = [layer.acc_mems[0].word(ctx, c) for c in range(hw.chunks(0))]
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
