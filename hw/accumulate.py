@@ -128,8 +128,8 @@ class AccumulatePipeline(wiring.Component):
         s2_val = [Signal(self.value_shape, name=f"s2_val{l}", reset_less=True) for l in range(L)]
         m.d.comb += [self.value[l].eq(s2_val[l]) for l in range(L)]
         m.d.comb += [self.in_flight.eq(Cat(*s_acc[2:ADD - 1]).any()),
-                     self.stages.rd_chunk.eq(s_chunk[ADD - 2]), self.stages.wr_chunk.eq(s_chunk[ADD - 1]),
-                     self.stages.wr_en.eq(s_acc[ADD - 1]), self.stages.add.eq(s_acc[ADD])]
+                     self.stages.rd_chunk.eq(s_chunk[ADD - 3]), self.stages.wr_chunk.eq(s_chunk[ADD - 2]),
+                     self.stages.wr_en.eq(s_acc[ADD - 2]), self.stages.add.eq(s_acc[ADD])]
         if self.chunks == 1:
             # with one chunk, the word written by an event is read (one cycle too early)
             # by the next one: the last written word is forwarded
@@ -199,30 +199,27 @@ class LaneAccumulator(wiring.Component):
         ADD, P, acc_word = self.add, self.par, self.acc_word
         # the accumulators are read one cycle after a chunk is issued, from the RAM's
         # address registers, asynchronously, into a data register: the address path has
-        # no logic and the accumulate path starts at a register next to the adder
-        addr_next = Signal(self.cbits, name="addr_next")
+        # no logic and the accumulate path starts at a register next to the adder.
+        # The RAM's read address, write address and enable come from registers of this
+        # lane (hw.fanout: kept apart from the other lanes'), which take them from the
+        # controller and the shared stages a cycle before the RAM's own registers do
         data_q = Signal(acc_word, name="data", reset_less=True)
-        m.d.comb += [self.rd.addr_next.eq(addr_next), self.z.eq(data_q)]
+        m.d.comb += self.z.eq(data_q)
         m.d.sync += data_q.eq(self.rd.data)
-        # the write address and enable of the next cycle (the add stage's), registered
-        # in the RAM
-        waddr_next = Signal(self.cbits, name="waddr_next")
-        wen_next = Signal(name="wen_next")
-        m.d.comb += [addr_next.eq(self.stages.rd_chunk), waddr_next.eq(self.stages.wr_chunk),
-                     wen_next.eq(self.stages.wr_en)]
-        with m.If(self.phase.neuron):
-            # NEURON reads its own chunk, the cycle after it is issued
-            m.d.comb += addr_next.eq(self.phase.chunk)
-        # NEURON restarts a firing lane's chunk; INIT (after the parameters are loaded,
-        # hw.param_rom) every lane's
-        restart = (self.phase.neuron & self.lane.fire) | self.phase.init
-        with m.If(restart):
-            m.d.comb += [waddr_next.eq(self.phase.chunk), wen_next.eq(1)]
-        # the restart-from-bias select, a register of this lane copied per word, so no
-        # single flip-flop drives every accumulator bit (hw.fanout)
-        bias_next = Signal(name="bias_next")
-        m.d.comb += bias_next.eq(restart)
-        bias_sel = copies(m, "bias_sel", bias_next, P)
+        ph = self.phase
+        # NEURON reads its own chunk, the cycle after it is issued; NEURON restarts a
+        # firing lane's chunk from the biases, INIT (after the parameters are loaded,
+        # hw.param_rom) every lane's. The values below are those of the next cycle
+        restart_next = Signal(name="restart_next")
+        m.d.comb += restart_next.eq((ph.neuron_next & self.lane.fire) | ph.init_next)
+        addr_next = copies(m, "raddr", Mux(ph.neuron_next, ph.chunk_next, self.stages.rd_chunk), 1)[0]
+        waddr_next = copies(m, "waddr", Mux(restart_next, ph.chunk_next, self.stages.wr_chunk), 1)[0]
+        wen_next = copies(m, "wen", self.stages.wr_en | restart_next, 1)[0]
+        restart = copies(m, "restart", restart_next, 1)[0]
+        m.d.comb += self.rd.addr_next.eq(addr_next)
+        # the restart-from-bias select, copied per word, so no single flip-flop drives
+        # every accumulator bit (hw.fanout)
+        bias_sel = copies(m, "bias_sel", restart, P)
         # the event value: registers up to the stage before the weight word's, then one
         # register per accumulator word (hw.fanout), so it meets the word in ADD_STAGE
         add_val = copies(m, f"s{ADD_STAGE}_val", delayed(m, self.value, ADD_STAGE - 3, "s_val")[-1], P)

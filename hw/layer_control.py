@@ -78,7 +78,11 @@ class LayerControl(wiring.Component):
         # the NEURON and INIT strobes are flip-flops (set on entering the state, cleared
         # on leaving it), not decodes of the state register: they reach every lane
         in_neuron, in_init = Signal(name="in_neuron"), Signal(name="in_init")
-        m.d.comb += [ph.neuron.eq(in_neuron), ph.init.eq(in_init)]
+        neuron_next, init_next = Signal(name="neuron_next"), Signal(name="init_next")
+        m.d.comb += [ph.neuron.eq(in_neuron), ph.init.eq(in_init), ph.chunk_next.eq(self.chunk_next),
+                     ph.neuron_next.eq(neuron_next), ph.init_next.eq(init_next),
+                     neuron_next.eq(in_neuron), init_next.eq(in_init)]
+        m.d.sync += [in_neuron.eq(neuron_next), in_init.eq(init_next)]
 
         with m.FSM(name="layer"):
             with m.State("IDLE"):
@@ -89,13 +93,13 @@ class LayerControl(wiring.Component):
                     m.next = "BEGIN"
                 with m.Elif(self.init):
                     m.d.comb += self.chunk_next.eq(0)
-                    m.d.sync += in_init.eq(1)
+                    m.d.comb += init_next.eq(1)
                     m.next = "INIT"
             with m.State("INIT"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(chunk == C - 1):
                     m.d.comb += self.chunk_next.eq(0)
-                    m.d.sync += in_init.eq(0)
+                    m.d.comb += init_next.eq(0)
                     m.next = "IDLE"
                 with m.Else():
                     m.d.comb += self.chunk_next.eq(chunk + 1)
@@ -122,12 +126,13 @@ class LayerControl(wiring.Component):
                 with m.Elif(~self.pending & ~self.in_flight):
                     # the last event's add lands before NEURON reads its chunk
                     m.d.comb += self.chunk_next.eq(0)
-                    m.d.sync += in_neuron.eq(1)
+                    m.d.comb += neuron_next.eq(1)
                     m.next = "NEURON"
             with m.State("NEURON"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(chunk == C - 1):
-                    m.d.sync += [drain.eq(0), in_neuron.eq(0)]
+                    m.d.sync += drain.eq(0)
+                    m.d.comb += neuron_next.eq(0)
                     m.d.comb += self.chunk_next.eq(0)
                     m.next = "DRAIN"
                 with m.Else():

@@ -22,21 +22,25 @@ class Phases(wiring.Signature):
     * ``finish``: the FINISH cycle (h rows are written to the banks);
     * ``init``: an INIT cycle after the parameters are loaded (every lane's accumulators
       of ``chunk`` restart from the biases, :mod:`hw.param_rom`);
-    * ``chunk``: the chunk of this cycle (a register of the controller).
+    * ``chunk``: the chunk of this cycle (a register of the controller);
+    * ``chunk_next``, ``neuron_next``, ``init_next``: ``chunk``, ``neuron`` and ``init``
+      of the next cycle (for parts that register what they derive from them).
     """
 
     def __init__(self, cbits: int):
         super().__init__({"clear": Out(1), "load": Out(1), "take": Out(1), "issue": Out(1),
-                          "neuron": Out(1), "finish": Out(1), "init": Out(1), "chunk": Out(cbits)})
+                          "neuron": Out(1), "finish": Out(1), "init": Out(1), "chunk": Out(cbits),
+                          "chunk_next": Out(cbits), "neuron_next": Out(1), "init_next": Out(1)})
 
 
 class AccumulateStages(wiring.Signature):
     """What the shared pipeline tells each lane accumulator (outputs of the pipeline):
 
-    * ``rd_chunk``: the chunk whose accumulators are addressed now (stage ``ADD - 2``),
+    * ``rd_chunk``: the chunk whose accumulators are addressed two cycles later (stage
+      ``ADD - 3``; the lane registers it, then the RAM does, :class:`hw.lutram.LutRAM`),
       so their data register holds it when the weight word arrives;
-    * ``wr_chunk`` / ``wr_en``: the add stage's write address and enable, one stage
-      early (the lane registers them);
+    * ``wr_chunk`` / ``wr_en``: the add stage's write address and enable, two stages
+      early (registered in the lane, then in the RAM);
     * ``add``: the add stage holds an event's chunk;
     * ``forward``: with one chunk, the previous add's word replaces the memory data.
     """

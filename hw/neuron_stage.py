@@ -92,23 +92,28 @@ class NeuronStage(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         kk = self.lane.k[:self.kbits]
-        thresholds = {}
-        if hasattr(self, "theta"):
-            # a register of this lane's own: in a module of its own (hw.fanout), or
-            # synthesis merges the lanes' copies into one set that drives every lane
-            theta_q = data.View(self.theta.shape(), copies(m, "theta", self.theta.as_value(), 1)[0])
-            thresholds = {name: [theta_q[name][i] for i in range(len(theta_q[name]))]
-                          for name, _ in theta_q.shape()}
-        m.submodules.cell = cell = self.step_cls(self.cfg, neurons=self.neurons, z_bits=self.z_bits,
-                                                 pipelined=True, **thresholds)
-        m.d.comb += [cell.z.eq(self.z), self.h.eq(cell.h)]
+        # a cell step per neuron, each with its own copy of the thresholds (hw.fanout: a
+        # module of its own, or synthesis merges the copies): a threshold is static while
+        # the network computes, but timing analysis sees a path from its register to
+        # every comparator, and one register per lane sat far from most of them
+        steps = []
+        for q in range(self.neurons):
+            thresholds = {}
+            if hasattr(self, "theta"):
+                theta_q = data.View(self.theta.shape(), copies(m, f"theta{q}", self.theta.as_value(), 1)[0])
+                thresholds = {name: [theta_q[name][i] for i in range(len(theta_q[name]))]
+                              for name, _ in theta_q.shape()}
+            step = self.step_cls(self.cfg, neurons=1, z_bits=self.z_bits, pipelined=True, **thresholds)
+            m.submodules[f"cell{q}"] = step
+            m.d.comb += [step.z[0].eq(self.z[q]), self.h[q].eq(step.h[0])]
+            steps.append(step)
         if self.has_membranes:
-            self._membranes(m, cell)
+            self._membranes(m, steps)
         if self.has_carry:
-            self._carry(m, cell, kk)
+            self._carry(m, steps, kk)
         return m
 
-    def _membranes(self, m, cell):
+    def _membranes(self, m, steps):
         """The membranes: this lane's state memory, restarted from U0 at k = 0."""
         Q, S = self.neurons, self.membranes
         # the membrane memory (a hw.lutram.LutRAM, a part per neuron) registers the next
@@ -126,8 +131,9 @@ class NeuronStage(wiring.Component):
             for g in range(S):
                 m.d.sync += u_prev_q[q][g].eq(Mux(first_step[S * q + g], self.u_start[q][g],
                                                   u_rd_q[q][g]))
-        m.d.comb += [cell.u_prev.eq(u_prev_q), self.u_wr.addr_next.eq(self.wb.chunk_next),
-                     self.u_wr.data.eq(cell.u), self.u_wr.en_next.eq(self.wb.fire_next)]
+        m.d.comb += [steps[q].u_prev[0].eq(u_prev_q[q]) for q in range(Q)]
+        m.d.comb += [self.u_wr.addr_next.eq(self.wb.chunk_next), self.u_wr.en_next.eq(self.wb.fire_next),
+                     self.u_wr.data.eq(Cat(*[steps[q].u[0].as_value() for q in range(Q)]))]
 
     @staticmethod
     def _registered(m, value, name):
@@ -135,7 +141,7 @@ class NeuronStage(wiring.Component):
         m.d.sync += reg.eq(value)
         return reg
 
-    def _carry(self, m, cell, kk):
+    def _carry(self, m, steps, kk):
         """The carried values: read from the previous lane's store (element n-1), zero
         for element 0, written to this lane's."""
         Q = self.neurons
@@ -147,7 +153,8 @@ class NeuronStage(wiring.Component):
         # is, and element 0's zero start is applied after that register
         c_prev_q = Signal(self.c_word, name="c_prev", reset_less=True)
         m.d.sync += c_prev_q.eq(self.c_rd.data)
-        m.d.comb += [cell.carry_prev[q].eq(Mux(first_elem[q], 0, c_prev_q[q].as_value()))
+        m.d.comb += [steps[q].carry_prev[0].eq(Mux(first_elem[q], 0, c_prev_q[q].as_value()))
                      for q in range(Q)]
         m.d.comb += [self.c_wr.addr.eq(Cat(self.wb.chunk, kk)),
-                     self.c_wr.data.eq(cell.carry.as_value()), self.c_wr.en.eq(self.wb.fire)]
+                     self.c_wr.data.eq(Cat(*[steps[q].carry[0].as_value() for q in range(Q)])),
+                     self.c_wr.en.eq(self.wb.fire)]

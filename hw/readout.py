@@ -19,7 +19,7 @@ wins only when strictly larger.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -112,14 +112,20 @@ class Readout(wiring.Component):
             with m.If(ro_s4):
                 m.d.sync += [sums[c].eq(sums[c] + prods[c]) for c in range(classes)]
         else:
-            with m.If(ro_s3):
-                m.d.sync += [sums[c].eq(nr.accumulate_spike(sums[c], ro_sign3, w_out_q[c]))
-                             for c in range(classes)]
+            # the add enable, a register per class (hw.fanout): one flip-flop reached
+            # every logit register's clock enable, over the whole readout
+            s3_c = copies(m, "ro_s3", ro_s2, classes)
+            for c in range(classes):
+                with m.If(s3_c[c]):
+                    m.d.sync += sums[c].eq(nr.accumulate_spike(sums[c], ro_sign3, w_out_q[c]))
         # the biases load outside the state machine: nested in its IDLE case, yosys found
         # no clock enable for the logit registers (a multiplexer per bit: 400 more LUTs on
-        # the digits preset)
-        with m.If(self.task.start):
-            m.d.sync += [sums[c].eq(self.b_out[c]) for c in range(classes)]
+        # the digits preset). The load is a cycle after start, from a register per class
+        # (hw.fanout); the first add comes five cycles after start at the earliest
+        load_c = copies(m, "ro_load", self.task.start, classes)
+        for c in range(classes):
+            with m.If(load_c[c]):
+                m.d.sync += sums[c].eq(self.b_out[c])
         for c in range(classes):
             m.d.comb += self.logits[c].eq(nr.saturate(sums[c], net.logit_bits))
         m.d.comb += self.acs.eq(ro_acs)
@@ -202,14 +208,25 @@ class ArgmaxScan(wiring.Component):
         candidate = queue[0]
         m.d.comb += [self.held.eq(held), self.index.eq(best),
                      self.task.last.eq(scanning & (scan == count - 1))]
+        # "the candidate beats the best" is decided a cycle ahead, both ways: against the
+        # best as it is (beats_best) and against the candidate before it (beats_prev),
+        # which is the best if that one won; a LUT picks. So the keep enables start at
+        # flip-flops, not at a comparator's carry chain
+        beats_best, beats_prev, won = Signal(), Signal(), Signal()
+        wins = Signal()
+        m.d.comb += wins.eq(Mux(won, beats_prev, beats_best))
         with m.If(self.task.start):
             m.d.sync += [held.eq(self.values), best.eq(0), best_val.eq(self.values[0]),
-                         scan.eq(1), scanning.eq(int(count > 1))]
+                         scan.eq(1), scanning.eq(int(count > 1)), won.eq(0)]
             m.d.sync += [queue[c - 1].eq(self.values[c]) for c in range(1, count)]
+            if count > 1:
+                m.d.sync += beats_best.eq(self.values[1] > self.values[0])
         with m.If(scanning):
-            m.d.sync += [scan.eq(scan + 1)] + [queue[c].eq(queue[c + 1]) for c in range(count - 2)]
+            m.d.sync += [scan.eq(scan + 1), won.eq(wins)] + [queue[c].eq(queue[c + 1]) for c in range(count - 2)]
+            if count > 2:
+                m.d.sync += [beats_best.eq(queue[1] > best_val), beats_prev.eq(queue[1] > queue[0])]
             with m.If(scan == count - 1):
                 m.d.sync += scanning.eq(0)
-        with m.If(scanning & (candidate > best_val)):
+        with m.If(scanning & wins):
             m.d.sync += [best.eq(scan), best_val.eq(candidate)]
         return m

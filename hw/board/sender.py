@@ -69,8 +69,16 @@ class ResponseSender(wiring.Component):
         pending = Signal(3)        # error reply not sent yet
         sent_error = Signal()      # the error reply is taken for sending this cycle
         m.d.sync += pending.eq(Mux(sent_error, 0, pending) | self.reasons)
-        m.d.comb += [self.o_stream.payload.eq(shift[:8]),
+        # the byte offered to the UART is a register of its own; the wide shift register
+        # moves on only in the cycle after ``step`` is set (a flip-flop, so its clock
+        # enable does not start at the UART's handshake logic; a byte on the line takes
+        # ten bit times, so the extra cycles cost nothing)
+        byte, byte_valid, step = Signal(8), Signal(), Signal()
+        m.d.comb += [self.o_stream.payload.eq(byte), self.o_stream.valid.eq(byte_valid),
                      self.result_taken.eq(result.valid & result.ready)]
+        with m.If(self.o_stream.ready):
+            m.d.sync += byte_valid.eq(0)
+        m.d.sync += step.eq(0)
         with m.FSM(name="sender"):
             with m.State("IDLE"):
                 with m.If(pending != 0):
@@ -82,9 +90,11 @@ class ResponseSender(wiring.Component):
                     m.d.sync += [shift.eq(response), left.eq(nresp)]
                     m.next = "SEND"
             with m.State("SEND"):
-                m.d.comb += self.o_stream.valid.eq(1)
-                with m.If(self.o_stream.ready):
-                    m.d.sync += [shift.eq(shift >> 8), left.eq(left - 1)]
+                with m.If(step):
+                    m.d.sync += [byte.eq(shift[:8]), byte_valid.eq(1), shift.eq(shift >> 8),
+                                 left.eq(left - 1)]
                     with m.If(left == 1):
                         m.next = "IDLE"
+                with m.Elif(~byte_valid):
+                    m.d.sync += step.eq(1)
         return m
