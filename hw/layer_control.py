@@ -75,6 +75,15 @@ class LayerControl(wiring.Component):
         m.d.comb += [ph.chunk.eq(chunk), self.chunk_next.eq(chunk)]
         m.d.sync += chunk.eq(self.chunk_next)
         drain = Signal(range(self.neuron_latency + 2))
+        # FINISH as a flip-flop, and per lane "k is the last step" and "another element
+        # follows" as registers (k and n change only in FINISH and at the start), so the
+        # lane counters' enables come from flip-flops, not from decodes and comparators
+        in_finish = Signal(name="in_finish")
+        k_last = [Signal(name=f"k_last{l}") for l in range(L)]
+        n_more = [Signal(name=f"n_more{l}") for l in range(L)]
+        m.d.sync += [in_finish.eq(0)] + [k_last[l].eq(k[l] == T - 1) for l in range(L)]
+        m.d.sync += [n_more[l].eq(n[l] + L < N) for l in range(L)]
+        m.d.comb += ph.finish.eq(in_finish)
         # the NEURON and INIT strobes are flip-flops (set on entering the state, cleared
         # on leaving it), not decodes of the state register: they reach every lane
         in_neuron, in_init = Signal(name="in_neuron"), Signal(name="in_init")
@@ -142,19 +151,20 @@ class LayerControl(wiring.Component):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += drain.eq(drain + 1)
                 with m.If(drain == self.neuron_latency):
+                    m.d.sync += in_finish.eq(1)
                     m.next = "FINISH"
             with m.State("FINISH"):
-                m.d.comb += [self.busy.eq(1), ph.finish.eq(1)]
-                for l in range(L):
-                    with m.If(fire[l]):
-                        with m.If(k[l] == T - 1):
-                            with m.If(n[l] + L < N):
-                                m.d.sync += [n[l].eq(n[l] + L), e[l].eq(e[l] + 1), k[l].eq(0)]
-                            with m.Else():
-                                m.d.sync += [active[l].eq(0), k[l].eq(T)]
-                        with m.Else():
-                            m.d.sync += k[l].eq(k[l] + 1)
+                m.d.comb += self.busy.eq(1)
                 m.next = "BEGIN"
+        for l in range(L):
+            with m.If(in_finish & fire[l]):
+                with m.If(k_last[l]):
+                    with m.If(n_more[l]):
+                        m.d.sync += [n[l].eq(n[l] + L), e[l].eq(e[l] + 1), k[l].eq(0)]
+                    with m.Else():
+                        m.d.sync += [active[l].eq(0), k[l].eq(T)]
+                with m.Else():
+                    m.d.sync += k[l].eq(k[l] + 1)
         return m
 
 

@@ -116,12 +116,12 @@ class NeuronStage(wiring.Component):
     def _membranes(self, m, steps):
         """The membranes: this lane's state memory, restarted from U0 at k = 0."""
         Q, S = self.neurons, self.membranes
-        # the membrane memory (a hw.lutram.LutRAM, a part per neuron) registers the next
-        # chunk in each part, with the controller's chunk itself; its data is registered
-        # here, as a block RAM's would be
-        m.d.comb += self.u_rd.addr_next.eq(self.chunk_next)
-        u_rd_q = Signal(self.u_word, name="u_rd_data", reset_less=True)
-        m.d.sync += u_rd_q.eq(self.u_rd.data)
+        # the membrane memory (a hw.lutram.LutRAM, a part per neuron) is addressed from
+        # a register of this lane holding the next chunk (hw.fanout), which each part
+        # registers again; its data goes through the first-step select into a register
+        lane_chunk = copies(m, "chunk_u", self.chunk_next, 1)[0]
+        m.d.comb += self.u_rd.addr_next.eq(lane_chunk)
+        u_rd_q = self.u_rd.data
         # k = 0, registered, then copied per membrane (hw.fanout): k changes in FINISH,
         # the select is used from NEURON on, four cycles later at the earliest
         first_step = copies(m, "first_step", self._registered(m, self.lane.k == 0, "k_zero"), Q * S)

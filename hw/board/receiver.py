@@ -78,6 +78,10 @@ class RequestReceiver(wiring.Component):
 
         byte_in = byte_stream.valid & byte_stream.ready
         last_byte = byte_n == nbytes - 1
+        # idle == timeout_cycles, from a register: the comparison of the wide counter is
+        # made a cycle ahead (idle counts up by one in RECEIVE unless a byte comes in)
+        timed_out = Signal()
+        m.d.sync += timed_out.eq((idle == self.timeout_cycles - 1) & ~byte_in)
         with m.FSM(name="receiver") as receiver:
             with m.State("IDLE"):
                 m.d.comb += byte_stream.ready.eq(1)
@@ -97,8 +101,7 @@ class RequestReceiver(wiring.Component):
                                      beat_n.eq(beat_n + 1)]
                         with m.If(beat_n == nbeats - 1):
                             m.next = "RESULT"
-                m.d.comb += self.reasons.eq(Cat(self.framing_error, self.overrun,
-                                                idle == self.timeout_cycles))
+                m.d.comb += self.reasons.eq(Cat(self.framing_error, self.overrun, timed_out))
                 with m.If(self.reasons != 0):
                     m.d.sync += beat_valid.eq(0)
                     m.next = "IDLE"
