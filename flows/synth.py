@@ -392,7 +392,7 @@ class PlaceAndRouteEcp5(Step):
             return run_tool(
                 "nextpnr-ecp5", nextpnr_args(brd, seed) + [
                     "--textcfg", f"placeholder{suffix}.config", "--report", f"pnr{suffix}.json",
-                    "--router", opt.router],
+                    "--detailed-timing-report", "--router", opt.router],
                 cwd=build, log=build / f"nextpnr{suffix}.log",
                 label=f"nextpnr-ecp5 (seed {seed})" if suffix else "nextpnr-ecp5", echo=echo)
 
@@ -416,6 +416,7 @@ class PlaceAndRouteEcp5(Step):
                                           for s in seeds) + f"; kept seed {kept}")
         ctx.wall["pnr"] = time.monotonic() - t0
         pnr = json.loads((build / "pnr.json").read_text())
+        self._failing_paths(ctx, pnr)
         t0 = time.monotonic()
         counts = bram.patch_config(build / "placeholder.config", build / "top.config",
                                    bram.patchable_roms(hw, ctx.placeholder),
@@ -443,6 +444,19 @@ class PlaceAndRouteEcp5(Step):
                            ("placeholder_config", "placeholder.config"), ("roms", "roms.json"),
                            ("pnr_report", "pnr.json"), ("log", "nextpnr.log")):
             ctx.output(kind, build / name)
+
+    @staticmethod
+    def _failing_paths(ctx, pnr: dict) -> None:
+        """``timing_paths.md``: the endpoints that miss the target, grouped
+        (:mod:`flows.timing_paths`); the worst three groups are printed."""
+        from . import timing_paths
+        period = 1000.0 / ctx.options.target_mhz
+        ends = timing_paths.failing_endpoints(pnr, period)
+        groups = timing_paths.group_endpoints(ends)
+        write_text_atomic(ctx.build / "timing_paths.md", timing_paths.markdown(groups, period, len(ends)))
+        ctx.output("timing_paths", ctx.build / "timing_paths.md")
+        print(f"  {len(ends)} endpoints miss {period:g} ns, in {len(groups)} groups (timing_paths.md)"
+              + "".join(f"\n    {g['worst_ns']:.2f} ns x{g['count']}: {g['endpoint']}" for g in groups[:3]))
 
     @staticmethod
     def _timing(pnr: dict, board_mhz: float, opt: FlowOptions, seed: int, sweep: dict | None = None) -> dict:

@@ -253,6 +253,10 @@ def test_tiny_builds_to_a_bitstream_whose_brams_hold_the_weights(tmp_path, monke
     # every tool's log says what happened: yosys's whole log, ecppack's command line
     assert "Printing statistics" in (build / "yosys.log").read_text()
     assert "ecppack" in (build / "ecppack.log").read_text()
+    # the failing endpoints against the target, from nextpnr's detailed report
+    paths = (build / "timing_paths.md").read_text()
+    assert paths.startswith("# Failing endpoints at 10 ns (100.0 MHz)")
+    assert saved["steps"][3]["outputs"]["timing_paths"] == str(build / "timing_paths.md")
 
     net = preset("tiny")
     hw = HardwareConfig(net, lanes=1, par=4)
