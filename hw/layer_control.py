@@ -74,6 +74,13 @@ class LayerControl(wiring.Component):
         chunk = Signal.like(ph.chunk, name="chunk")
         m.d.comb += [ph.chunk.eq(chunk), self.chunk_next.eq(chunk)]
         m.d.sync += chunk.eq(self.chunk_next)
+        # the chunk after this one and "this is the last chunk", registers beside the
+        # chunk: chunk_next reaches every lane, so it is a select of registers, with no
+        # incrementer or comparator before it
+        succ = Signal.like(chunk, name="chunk_succ", init=1 % C)
+        last = Signal(name="chunk_last", init=int(C == 1))
+        m.d.sync += [succ.eq(Mux(self.chunk_next == C - 1, 0, self.chunk_next + 1)),
+                     last.eq(self.chunk_next == C - 1)]
         drain = Signal(range(self.neuron_latency + 2))
         # FINISH as a flip-flop, and per lane "k is the last step" and "another element
         # follows" as registers (k and n change only in FINISH and at the start), so the
@@ -106,12 +113,12 @@ class LayerControl(wiring.Component):
                     m.next = "INIT"
             with m.State("INIT"):
                 m.d.comb += self.busy.eq(1)
-                with m.If(chunk == C - 1):
+                with m.If(last):
                     m.d.comb += self.chunk_next.eq(0)
                     m.d.comb += init_next.eq(0)
                     m.next = "IDLE"
                 with m.Else():
-                    m.d.comb += self.chunk_next.eq(chunk + 1)
+                    m.d.comb += self.chunk_next.eq(succ)
             with m.State("BEGIN"):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += [fire[l].eq(active[l] & ready[l]) for l in range(L)]
@@ -129,9 +136,9 @@ class LayerControl(wiring.Component):
             with m.State("ACC"):
                 m.d.comb += self.busy.eq(1)
                 # take the next event when there is none or the last chunk goes out
-                m.d.comb += ph.take.eq(~self.valid | (chunk == C - 1))
+                m.d.comb += ph.take.eq(~self.valid | last)
                 with m.If(self.valid):
-                    m.d.comb += [ph.issue.eq(1), self.chunk_next.eq(Mux(chunk == C - 1, 0, chunk + 1))]
+                    m.d.comb += [ph.issue.eq(1), self.chunk_next.eq(succ)]
                 with m.Elif(~self.pending & ~self.in_flight):
                     # the last event's add lands before NEURON reads its chunk
                     m.d.comb += self.chunk_next.eq(0)
@@ -139,13 +146,13 @@ class LayerControl(wiring.Component):
                     m.next = "NEURON"
             with m.State("NEURON"):
                 m.d.comb += self.busy.eq(1)
-                with m.If(chunk == C - 1):
+                with m.If(last):
                     m.d.sync += drain.eq(0)
                     m.d.comb += neuron_next.eq(0)
                     m.d.comb += self.chunk_next.eq(0)
                     m.next = "DRAIN"
                 with m.Else():
-                    m.d.comb += self.chunk_next.eq(chunk + 1)
+                    m.d.comb += self.chunk_next.eq(succ)
             with m.State("DRAIN"):
                 # until the last chunk has left the cell pipeline
                 m.d.comb += self.busy.eq(1)
