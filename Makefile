@@ -66,8 +66,9 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
+# the 15 slowest tests are listed at the end, so a run shows where make test's time goes
 test: $(STAMP)
-	$(PY) -m pytest -m "$(TEST_MARK)" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "$(TEST_MARK)" --durations=15 $(PYTEST_ARGS)
 
 test-all: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -58,11 +58,16 @@ class EventList(wiring.Component):
         union = Signal(self.width, reset_less=True)
         cur = Signal(self.width, reset_less=True)
         cur_valid = Signal()
+        # ``pending`` is a register equal to ``union.any()`` (reset-less like ``union``):
+        # the layer's control decides from it in the same cycle, so the wide OR sits
+        # before the flip-flop, not after it
+        pending = Signal(reset_less=True)
         lowest, rest = lowest_set(m, union)
-        m.d.comb += [self.cur.eq(cur), self.valid.eq(cur_valid), self.pending.eq(union.any()),
+        m.d.comb += [self.cur.eq(cur), self.valid.eq(cur_valid), self.pending.eq(pending),
                      self.index.eq(hold(m, onehot_index(cur), "event"))]
         with m.If(self.take):
-            m.d.sync += [cur.eq(lowest), cur_valid.eq(union.any()), union.eq(rest)]
+            m.d.sync += [cur.eq(lowest), cur_valid.eq(pending), union.eq(rest),
+                         pending.eq(rest.any())]
         with m.If(self.load):
-            m.d.sync += [union.eq(self.events), cur_valid.eq(0)]
+            m.d.sync += [union.eq(self.events), cur_valid.eq(0), pending.eq(self.events.any())]
         return m
