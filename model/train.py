@@ -86,6 +86,7 @@ class TrainSettings:
     qat_lr: float = 1e-3
     gamma: float = 1.0
     distill: float = 0.0
+    clip: float = 0.0                 # gradient-norm limit of the spiking model's steps (0: none)
     trainable_leak: bool = False
     shift_in: str = "bias"
     threads: int = 1
@@ -235,14 +236,15 @@ def accuracy(logits: torch.Tensor | np.ndarray, y) -> float:
 
 def _fit(model, params, x, y, *, epochs, lr, batch, seed, temperature, desc, quiet,
          x_test=None, y_test=None, after_step=None, teacher=None, distill=0.0,
-         distill_temp=2.0) -> list[dict]:
+         distill_temp=2.0, clip=0.0) -> list[dict]:
+    params = list(params)
     opt = torch.optim.Adam(params, lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs))
     gen = torch.Generator().manual_seed(seed)
     history = []
     for epoch in range(epochs):
         model.train()
-        total, correct, seen = 0.0, 0, 0
+        total, correct, seen, norms = 0.0, 0, 0, []
         bar = tqdm(_batches(len(x), batch, gen), desc=f"{desc} {epoch + 1}/{epochs}",
                    leave=False, disable=quiet, unit="batch")
         for idx in bar:
@@ -255,6 +257,10 @@ def _fit(model, params, x, y, *, epochs, lr, batch, seed, temperature, desc, qui
                 loss = (1 - distill) * loss + distill * distill_temp ** 2 * soft
             opt.zero_grad()
             loss.backward()
+            if clip > 0:
+                # the gradient's norm before the limit (BPTT through N x T steps can
+                # burst: one batch's step would otherwise undo several epochs)
+                norms.append(float(torch.nn.utils.clip_grad_norm_(params, clip)))
             opt.step()
             if after_step is not None:
                 after_step()
@@ -265,12 +271,17 @@ def _fit(model, params, x, y, *, epochs, lr, batch, seed, temperature, desc, qui
         sched.step()
         model.eval()
         row = {"epoch": epoch + 1, "loss": total / seen, "train_acc": correct / seen}
+        if norms:
+            row["grad_norm_median"] = float(np.median(norms))
+            row["clipped"] = sum(n > clip for n in norms) / len(norms)
         if x_test is not None:
             row["test_acc"] = accuracy(_predict(model, x_test), y_test)
         history.append(row)
         _log(quiet, f"  {desc} epoch {epoch + 1}/{epochs}: loss {row['loss']:.4f}, "
                     f"train {100 * row['train_acc']:.2f}%"
-                    + (f", test {100 * row['test_acc']:.2f}%" if "test_acc" in row else ""))
+                    + (f", test {100 * row['test_acc']:.2f}%" if "test_acc" in row else "")
+                    + (f", gradient norm {row['grad_norm_median']:.3g} (median), "
+                       f"{100 * row['clipped']:.0f}% clipped" if norms else ""))
     return history
 
 
@@ -281,14 +292,16 @@ def train_ann(ann: HardLSTM, x, y, *, epochs, lr, batch, seed, quiet=False, x_te
 
 
 def fine_tune(model: ScaledSpikingLSTM, x, y, *, epochs, lr, batch, seed, desc, quiet=False,
-              x_test=None, y_test=None, teacher=None, distill=0.0) -> list[dict]:
+              x_test=None, y_test=None, teacher=None, distill=0.0, clip=0.0) -> list[dict]:
     """Surrogate-gradient BPTT on every parameter (and the leak factors, if enabled).
 
     ``teacher``: the ANN's logits on ``x``; with ``distill`` > 0 the loss mixes in the
-    KL divergence to them (knowledge distillation, temperature 2)."""
+    KL divergence to them (knowledge distillation, temperature 2). ``clip`` > 0 limits
+    each step's gradient to that norm."""
     return _fit(model, model.parameters(), x, y, epochs=epochs, lr=lr, batch=batch, seed=seed,
                 temperature=model.logit_temperature, desc=desc, quiet=quiet, x_test=x_test,
-                y_test=y_test, after_step=model.keep_valid, teacher=teacher, distill=distill)
+                y_test=y_test, after_step=model.keep_valid, teacher=teacher, distill=distill,
+                clip=clip)
 
 
 def quantize_model(model: ScaledSpikingLSTM) -> list[int]:
@@ -436,7 +449,8 @@ def _run(settings, command, base, export_steps, steps_list, out_dir, final_dir, 
         torch.manual_seed(seed_t)
         ft_hist = fine_tune(model, x_tr, y_tr, epochs=settings.snn_epochs, lr=settings.snn_lr,
                             batch=settings.batch, seed=seed_t, desc=f"T={T} snn", quiet=quiet,
-                            x_test=x_te, y_test=y_te, teacher=teacher, distill=settings.distill)
+                            x_test=x_te, y_test=y_te, teacher=teacher, distill=settings.distill,
+                            clip=settings.clip)
         ft_acc, _ = evaluate_float(model, x_te, y_te)
         leak_factors = (model.leak_factor.detach().tolist() if model.leak_factor is not None
                         else None)
@@ -445,7 +459,7 @@ def _run(settings, command, base, export_steps, steps_list, out_dir, final_dir, 
         qat_hist = fine_tune(model, x_tr, y_tr, epochs=settings.qat_epochs, lr=settings.qat_lr,
                              batch=settings.batch, seed=seed_t + 1, desc=f"T={T} qat",
                              quiet=quiet, x_test=x_te, y_test=y_te, teacher=teacher,
-                             distill=settings.distill)
+                             distill=settings.distill, clip=settings.clip)
         fq_acc, fq_logits = evaluate_float(model, x_te, y_te)
         params = integer_params(model)
         gold = evaluate_golden(model.cfg, params, x_te_int, ds.y_test, fq_logits)
@@ -598,6 +612,8 @@ def parse_args(argv=None) -> TrainSettings:
     ap.add_argument("--gamma", type=float, default=d.gamma, help="surrogate gradient height")
     ap.add_argument("--distill", type=float, default=d.distill,
                     help="weight of the distillation loss to the ANN (0: plain cross-entropy)")
+    ap.add_argument("--clip", type=float, default=d.clip,
+                    help="limit the spiking model's gradient norm per step (0: no limit)")
     ap.add_argument("--train-leak", action="store_true",
                     help="train a leak factor per membrane and round it to U - (U >> s) "
                          "(default: IF neurons)")
@@ -632,7 +648,7 @@ def parse_args(argv=None) -> TrainSettings:
         seed=a.seed, batch=a.batch, ann_epochs=a.ann_epochs, ann_lr=a.ann_lr,
         forget_bias=a.forget_bias, input_gain=a.input_gain,
         snn_epochs=a.snn_epochs, snn_lr=a.snn_lr, qat_epochs=a.qat_epochs, qat_lr=a.qat_lr,
-        gamma=a.gamma, distill=a.distill, trainable_leak=a.train_leak, shift_in=a.shift_in,
+        gamma=a.gamma, distill=a.distill, clip=a.clip, trainable_leak=a.train_leak, shift_in=a.shift_in,
         threads=a.threads, out=a.out, reports=a.reports, quiet=a.quiet, config_changes=changes)
 
 

@@ -311,3 +311,29 @@ def test_command_line_defaults_follow_the_dataset():
     assert (d.encoding, d.steps, d.snn_epochs) == ("level", (1, 2, 4, 8), 24)
     o = parse_args(["--dataset", "mnist1d", "--encoding", "rate", "--steps", "4", "--snn-epochs", "3"])
     assert (o.encoding, o.steps, o.snn_epochs) == ("rate", (4,), 3)
+
+
+def test_gradient_clipping_limits_every_step_and_is_logged(rng):
+    """--clip: each step's gradient norm is at most the limit when the optimizer steps,
+    and the history records the median norm before clipping and the clipped share."""
+    from model.train import _fit
+    cfg = preset("tiny", encoding="rate")
+    model = ScaledSpikingLSTM(convert(HardLSTM(cfg, seed=1), cfg))
+    x = torch.as_tensor(encode(cfg, random_input(cfg, 16, rng)), dtype=torch.float32)
+    y = torch.as_tensor(rng.integers(0, cfg.classes, 16))
+    seen = []
+
+    def after_step():
+        grads = [p.grad.norm() for p in model.parameters() if p.grad is not None]
+        seen.append(float(torch.linalg.vector_norm(torch.stack(grads))))
+
+    limit = 1e-3
+    hist = _fit(model, model.parameters(), x, y, epochs=2, lr=1e-3, batch=8, seed=0,
+                temperature=model.logit_temperature, desc="t", quiet=True,
+                after_step=after_step, clip=limit)
+    assert len(seen) == 4 and max(seen) <= limit * (1 + 1e-4)
+    assert all(row["grad_norm_median"] > limit for row in hist)  # this model's are larger
+    assert all(row["clipped"] == 1.0 for row in hist)
+    free = _fit(model, model.parameters(), x, y, epochs=1, lr=1e-3, batch=8, seed=0,
+                temperature=model.logit_temperature, desc="t", quiet=True)
+    assert "grad_norm_median" not in free[0]
