@@ -13,7 +13,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .cell import hold
-from .onehot import lowest_set, onehot_index
+from .onehot import at_least_two, lowest_set, onehot_index
 from .rom import bits_for
 
 __all__ = ["EventList"]
@@ -60,14 +60,15 @@ class EventList(wiring.Component):
         cur_valid = Signal()
         # ``pending`` is a register equal to ``union.any()`` (reset-less like ``union``):
         # the layer's control decides from it in the same cycle, so the wide OR sits
-        # before the flip-flop, not after it
+        # before the flip-flop, not after it. After a take it is "two or more bits of
+        # ``union``" (``rest.any()``), from a LUT tree beside the carry chains, not after them
         pending = Signal(reset_less=True)
         lowest, rest = lowest_set(m, union)
         m.d.comb += [self.cur.eq(cur), self.valid.eq(cur_valid), self.pending.eq(pending),
                      self.index.eq(hold(m, onehot_index(cur), "event"))]
         with m.If(self.take):
             m.d.sync += [cur.eq(lowest), cur_valid.eq(pending), union.eq(rest),
-                         pending.eq(rest.any())]
+                         pending.eq(at_least_two(union))]
         with m.If(self.load):
             m.d.sync += [union.eq(self.events), cur_valid.eq(0), pending.eq(self.events.any())]
         return m

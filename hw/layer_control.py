@@ -72,15 +72,26 @@ class LayerControl(wiring.Component):
             p = (l - 1) % L
             ready.append(Const(1) if L == 1 else (n[l] == 0) | (n[p] != n[l] - 1) | (k[p] > k[l]))
         chunk = Signal.like(ph.chunk, name="chunk")
-        m.d.comb += [ph.chunk.eq(chunk), self.chunk_next.eq(chunk)]
-        m.d.sync += chunk.eq(self.chunk_next)
-        # the chunk after this one and "this is the last chunk", registers beside the
-        # chunk: chunk_next reaches every lane, so it is a select of registers, with no
-        # incrementer or comparator before it
+        # the FSM only decides: ``advance`` (the next chunk, ``succ``) or ``restart``
+        # (chunk 0); neither holds the chunk
+        advance, restart = Signal(name="chunk_advance"), Signal(name="chunk_restart")
         succ = Signal.like(chunk, name="chunk_succ", init=1 % C)
+        m.d.comb += [ph.chunk.eq(chunk),
+                     self.chunk_next.eq(Mux(advance, succ, Mux(restart, 0, chunk)))]
+        m.d.sync += chunk.eq(self.chunk_next)
+        # the chunk after this one, "this is the last chunk" and "succ is the last
+        # chunk", registers beside the chunk: chunk_next reaches every lane, so it is a
+        # select of registers. Their own next values are selected by the same decision
+        # from values computed off registers, so no incrementer or comparator follows
+        # chunk_next either
         last = Signal(name="chunk_last", init=int(C == 1))
-        m.d.sync += [succ.eq(Mux(self.chunk_next == C - 1, 0, self.chunk_next + 1)),
-                     last.eq(self.chunk_next == C - 1)]
+        succ_last = Signal(name="chunk_succ_last", init=int(1 % C == C - 1))
+        succ2 = Signal.like(chunk, name="chunk_succ2")
+        m.d.comb += succ2.eq(Mux(succ_last, 0, succ + 1))
+        with m.If(advance):
+            m.d.sync += [succ.eq(succ2), last.eq(succ_last), succ_last.eq(succ2 == C - 1)]
+        with m.Elif(restart):
+            m.d.sync += [succ.eq(1 % C), last.eq(int(C == 1)), succ_last.eq(int(1 % C == C - 1))]
         drain = Signal(range(self.neuron_latency + 2))
         # FINISH as a flip-flop, and per lane "k is the last step" and "another element
         # follows" as registers (k and n change only in FINISH and at the start), so the
@@ -108,17 +119,17 @@ class LayerControl(wiring.Component):
                     m.d.comb += ph.clear.eq(1)
                     m.next = "BEGIN"
                 with m.Elif(self.init):
-                    m.d.comb += self.chunk_next.eq(0)
+                    m.d.comb += restart.eq(1)
                     m.d.comb += init_next.eq(1)
                     m.next = "INIT"
             with m.State("INIT"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(last):
-                    m.d.comb += self.chunk_next.eq(0)
+                    m.d.comb += restart.eq(1)
                     m.d.comb += init_next.eq(0)
                     m.next = "IDLE"
                 with m.Else():
-                    m.d.comb += self.chunk_next.eq(succ)
+                    m.d.comb += advance.eq(1)
             with m.State("BEGIN"):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += [fire[l].eq(active[l] & ready[l]) for l in range(L)]
@@ -131,17 +142,17 @@ class LayerControl(wiring.Component):
                 m.d.comb += self.busy.eq(1)
                 m.next = "LOAD"
             with m.State("LOAD"):
-                m.d.comb += [self.busy.eq(1), ph.load.eq(1), self.chunk_next.eq(0)]
+                m.d.comb += [self.busy.eq(1), ph.load.eq(1), restart.eq(1)]
                 m.next = "ACC"
             with m.State("ACC"):
                 m.d.comb += self.busy.eq(1)
                 # take the next event when there is none or the last chunk goes out
                 m.d.comb += ph.take.eq(~self.valid | last)
                 with m.If(self.valid):
-                    m.d.comb += [ph.issue.eq(1), self.chunk_next.eq(succ)]
+                    m.d.comb += [ph.issue.eq(1), advance.eq(1)]
                 with m.Elif(~self.pending & ~self.in_flight):
                     # the last event's add lands before NEURON reads its chunk
-                    m.d.comb += self.chunk_next.eq(0)
+                    m.d.comb += restart.eq(1)
                     m.d.comb += neuron_next.eq(1)
                     m.next = "NEURON"
             with m.State("NEURON"):
@@ -149,10 +160,10 @@ class LayerControl(wiring.Component):
                 with m.If(last):
                     m.d.sync += drain.eq(0)
                     m.d.comb += neuron_next.eq(0)
-                    m.d.comb += self.chunk_next.eq(0)
+                    m.d.comb += restart.eq(1)
                     m.next = "DRAIN"
                 with m.Else():
-                    m.d.comb += self.chunk_next.eq(succ)
+                    m.d.comb += advance.eq(1)
             with m.State("DRAIN"):
                 # until the last chunk has left the cell pipeline
                 m.d.comb += self.busy.eq(1)

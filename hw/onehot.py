@@ -8,7 +8,7 @@ from amaranth.hdl import Cat, Const, Mux, Value
 from .cell import hold
 from .rom import bits_for
 
-__all__ = ["LOWEST_SET_SEGMENT", "lowest_set", "onehot_index", "onehot_select"]
+__all__ = ["LOWEST_SET_SEGMENT", "lowest_set", "at_least_two", "onehot_index", "onehot_select"]
 
 
 #: longest carry chain of :func:`lowest_set`; wider vectors are cut into segments
@@ -40,6 +40,32 @@ def lowest_set(m, bits, segment: int = LOWEST_SET_SEGMENT):
         rests.append(Mux(below_zero, seg & minus, seg))
         below_zero = hold(m, below_zero & zero)
     return hold(m, Cat(*lows)), hold(m, Cat(*rests))
+
+
+def at_least_two(bits):
+    """1 when two or more bits of ``bits`` are set: ``(b & (b - 1)) != 0`` as a balanced
+    tree of (any, two) pairs, with no carry chain (the event list's ``pending`` after a
+    take, one LUT level per halving instead of :func:`lowest_set`'s chains and then an
+    OR over the whole vector)."""
+    bits = Value.cast(bits)
+    nodes = [(bits[i], None) for i in range(len(bits))]
+    if not nodes:
+        return Const(0, 1)
+    while len(nodes) > 1:
+        merged = []
+        for i in range(0, len(nodes), 2):
+            if i + 1 == len(nodes):
+                merged.append(nodes[i])
+                continue
+            (a, ta), (b, tb) = nodes[i], nodes[i + 1]
+            two = a & b
+            for t in (ta, tb):
+                if t is not None:
+                    two = two | t
+            merged.append((a | b, two))
+        nodes = merged
+    two = nodes[0][1]
+    return Const(0, 1) if two is None else two
 
 
 def onehot_index(onehot):

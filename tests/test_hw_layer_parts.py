@@ -32,6 +32,8 @@ def _take_all(width: int, vectors: list[int]) -> list[list[int]]:
                 cur, index = ctx.get(dut.cur), ctx.get(dut.index)
                 assert cur == 1 << index              # one-hot, and its index
                 got.append(index)
+                # pending: positions above the current one are still in the list
+                assert ctx.get(dut.pending) == int(vec >> (index + 1) != 0), (vec, index)
                 await ctx.tick()
             ctx.set(dut.take, 0)
             assert ctx.get(dut.pending) == 0
