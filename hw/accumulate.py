@@ -23,7 +23,7 @@ from model import numerics as nr
 from .banked_rom import LATENCY as WEIGHT_LATENCY
 from .cell import delayed
 from .config import COUNTER_BITS
-from .fanout import copies
+from .fanout import copies, logic_copies
 from .links import AccumulateStages, LaneSignature, Phases
 from .lutram import ReadSignature, WriteSignature
 from .onehot import onehot_select
@@ -212,8 +212,14 @@ class LaneAccumulator(wiring.Component):
         # hw.param_rom) every lane's. The values below are those of the next cycle
         restart_next = Signal(name="restart_next")
         m.d.comb += restart_next.eq((ph.neuron_next & self.lane.fire) | ph.init_next)
-        addr_next = copies(m, "raddr", Mux(ph.neuron_next, ph.chunk_next, self.stages.rd_chunk), 1)[0]
-        waddr_next = copies(m, "waddr", Mux(restart_next, ph.chunk_next, self.stages.wr_chunk), 1)[0]
+        # the selects sit in the copies' modules (hw.fanout.logic_copies): each lane's
+        # mux is placed beside its own registers, not shared among the lanes
+        addr_next = logic_copies(m, "raddr", lambda sel, a, b: Mux(sel, a, b), 1,
+                                 sel=ph.neuron_next, a=ph.chunk_next, b=self.stages.rd_chunk)[0]
+        waddr_next = logic_copies(
+            m, "waddr", lambda nn, fire, init, a, b: Mux((nn & fire) | init, a, b), 1,
+            nn=ph.neuron_next, fire=self.lane.fire, init=ph.init_next, a=ph.chunk_next,
+            b=self.stages.wr_chunk)[0]
         wen_next = copies(m, "wen", self.stages.wr_en | restart_next, 1)[0]
         restart = copies(m, "restart", restart_next, 1)[0]
         m.d.comb += self.rd.addr_next.eq(addr_next)
