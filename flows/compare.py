@@ -208,7 +208,8 @@ def _expected(design: Design, pkg, seed: int, pnr_seed: int, router: str) -> dic
     hw = synth.default_hardware(pkg.cfg, design.lanes, design.par)
     random = pkg.path is None
     return {"net": _normal(pkg.cfg.to_dict()), "hw": {"lanes": hw.lanes, "par": hw.par},
-            "pnr": {"router": router, "seed": pnr_seed}, "target_mhz": synth.DEFAULT_TARGET_MHZ,
+            "pnr": {"router": router, "seed": pnr_seed, "timing_ripup": synth.NEXTPNR_TIMING_RIPUP},
+            "target_mhz": synth.DEFAULT_TARGET_MHZ,
             "weights_sha256": None if random else pkg.manifest.get("weights_sha256"),
             "random_seed": seed if random else None, "simulate": design.simulate}
 
@@ -237,7 +238,7 @@ def stale_reason(flow_path: Path, expect: dict) -> str | None:
         ("weights_sha256", flow.get("weights_sha256"), expect["weights_sha256"], "other weights"),
         ("random_seed", flow.get("random_seed"), expect["random_seed"], "another random-weights seed"),
         # a family without place and route records no nextpnr run and no target
-        ("pnr", pnr, expect["pnr"] if pnr is not None else None, "another nextpnr seed or router"),
+        ("pnr", pnr, expect["pnr"] if pnr is not None else None, "another nextpnr seed, router or rip-up setting"),
         ("target_mhz", timing.get("target_mhz"),
          expect["target_mhz"] if timing.get("target_mhz") is not None else None, "another clock target"),
         # last: the other conditions name a more precise reason for a different netlist

@@ -172,6 +172,8 @@ def _timing_statement(timing: dict, family: str) -> str:
     note = f" ({timing['note']})" if timing.get("note") else ""
     pnr = timing.get("pnr") or {}
     run = f" {pnr['router']}, seed {pnr['seed']}" if {"router", "seed"} <= set(pnr) else ""
+    if pnr.get("timing_ripup"):
+        run += ", timing-driven rip-up"
     if pnr.get("sweep_mhz"):  # several placements: every seed's figure, the best kept
         run += " (the best of seeds " + ", ".join(
             f"{s}: {f:.1f} MHz" if f is not None else f"{s}: no Fmax" for s, f in pnr["sweep_mhz"].items()) + ")"

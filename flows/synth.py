@@ -78,6 +78,10 @@ REPORTS_ROOT = ROOT / "build" / "reports"
 #: in a few minutes, hence ``--router``
 NEXTPNR_ROUTER = "router2"
 NEXTPNR_ROUTERS = ("router1", "router2")
+#: nextpnr's timing-driven rip-up (``--tmg-ripup``): the router re-routes the nets of
+#: failing paths. On the default digits build (commit 6affa90, seed 1) it raised the
+#: routed Fmax from 90.2 to 99.0 MHz with the same route time (docs/synthesis.md)
+NEXTPNR_TIMING_RIPUP = True
 
 
 class FitError(RuntimeError):
@@ -348,11 +352,13 @@ class SynthEcp5(Step):
 
 def nextpnr_args(brd: Board, seed: int) -> list[str]:
     """nextpnr-ecp5's arguments for a build folder's ``top.json`` and ``top.lpf`` on the
-    board's device, placement seed ``seed``, failing timing allowed (the flow reports it)."""
+    board's device, placement seed ``seed``, failing timing allowed (the flow reports it),
+    timing-driven rip-up in the router (:data:`NEXTPNR_TIMING_RIPUP`)."""
     plat = brd.platform()
     return [plat._nextpnr_device_options[plat.device], "--package",
             plat._nextpnr_package_options[plat.package].upper(), "--speed", str(plat.speed),
-            "--json", "top.json", "--lpf", "top.lpf", "--timing-allow-fail", "--seed", str(seed)]
+            "--json", "top.json", "--lpf", "top.lpf", "--timing-allow-fail", "--seed", str(seed)] + \
+        (["--tmg-ripup"] if NEXTPNR_TIMING_RIPUP else [])
 
 
 def achieved_fmax(pnr: dict) -> float | None:
@@ -463,7 +469,8 @@ class PlaceAndRouteEcp5(Step):
         target_mhz = opt.target_mhz
         achieved = achieved_fmax(pnr)
         timing = {"fmax_mhz": achieved, "target_mhz": target_mhz, "board_clock_mhz": board_mhz,
-                  "measured": achieved is not None, "pnr": {"router": opt.router, "seed": seed}}
+                  "measured": achieved is not None, "pnr": {"router": opt.router, "seed": seed,
+                                                      "timing_ripup": NEXTPNR_TIMING_RIPUP}}
         if sweep:
             timing["pnr"]["sweep_mhz"] = sweep  # seed -> Fmax of every placement
         if achieved is None:

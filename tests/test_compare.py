@@ -264,7 +264,8 @@ def _flow(name, pkg, hw, pnr_seed, router, seed, build, design_sha256=None):
                                "MULT18X18D": 4 if lstm else 0},
                       "available": {"TRELLIS_FF": 83640, "DP16KD": 208}, "source": "nextpnr"},
         "timing": {"fmax_mhz": 40.0 if lstm else 50.0, "target_mhz": 100.0, "board_clock_mhz": 25.0,
-                   "measured": True, "note": "made up", "pnr": {"router": router, "seed": pnr_seed}},
+                   "measured": True, "note": "made up", "pnr": {"router": router, "seed": pnr_seed,
+                                                                  "timing_ripup": synth.NEXTPNR_TIMING_RIPUP}},
         "sim": {"sequences": batch, "cycles_simulated": cycles, "cycles_analytic": cycles,
                 "golden_stats": {"batch": batch, "layers": [layer], "readout_acs": 0 if lstm else 12,
                                  "readout_macs": 80 if lstm else 0},
@@ -380,7 +381,12 @@ def test_stale_reason_reads_each_condition(tiny_set, tmp_path):
     assert cp.stale_reason(path, expect) is None
     assert "design changed" in cp.stale_reason(path, {**expect, "design_sha256": "ab"})
     assert "another random-weights seed" in cp.stale_reason(path, cp._expected(design, pkg, 2, 1, "router2"))
-    assert "nextpnr seed or router" in cp.stale_reason(path, cp._expected(design, pkg, 1, 1, "router1"))
+    assert "nextpnr seed, router" in cp.stale_reason(path, cp._expected(design, pkg, 1, 1, "router1"))
+    # a build placed before the router's timing-driven rip-up was the default is stale
+    old = {**flow, "timing": {**flow["timing"], "pnr": {"router": "router2", "seed": 1}}}
+    path.write_text(json.dumps(old))
+    assert "rip-up" in cp.stale_reason(path, expect)
+    path.write_text(json.dumps(flow))
     assert "L / P" in cp.stale_reason(path, {**expect, "hw": {"lanes": 1, "par": 4}})
     assert "other weights" in cp.stale_reason(path, {**expect, "weights_sha256": "ab"})
     path.write_text(json.dumps({**flow, "sim": {**flow["sim"], "cycles_simulated": None}}))

@@ -36,6 +36,12 @@ def test_registry_has_the_required_boards():
     assert BOARDS["kc705"].family == "xilinx" and BOARDS["ulx3s-12f"].family == "ecp5"
 
 
+def test_nextpnr_places_with_the_seed_and_routes_with_timing_driven_ripup():
+    args = synth.nextpnr_args(boards.board("ulx3s-85f"), 3)
+    assert args[args.index("--seed") + 1] == "3"
+    assert synth.NEXTPNR_TIMING_RIPUP and "--tmg-ripup" in args
+
+
 def test_unknown_board_names_the_valid_ones():
     with pytest.raises(BoardError) as err:
         boards.board("ulx3s-99f")
