@@ -13,6 +13,8 @@ PYTEST_ARGS ?=
 # one tier or marker expression for make test (pytest keeps only the last -m, so a -m in
 # PYTEST_ARGS would drop the "not slow" of the default run)
 MARK ?=
+# processes make test spreads the tests over (CI machines have 2 cores)
+TEST_JOBS ?= 2
 # REPORTS=reports: refresh the committed reports (make synth, compare, train); by
 # default a run writes its reports under build/reports
 REPORTS ?=
@@ -43,7 +45,7 @@ SWEEP_ARGS ?=
 
 help:
 	@echo "spikegate make targets:"
-	@echo "  make test            the default test run (all tiers, CI-sized; not the slow marker); MARK=golden: one tier"
+	@echo "  make test            the default test run (all tiers, CI-sized; not the slow marker) on TEST_JOBS=$(TEST_JOBS) processes; MARK=golden: one tier"
 	@echo "  make test-all        every test, including the slow and synth markers"
 	@echo "  make synth           bitstream + report: BOARD=$(BOARD) MODEL=$(MODEL) [LANES=L PAR=P]"
 	@echo "  make compare         spiking designs vs the non-spiking baseline: BOARD=$(BOARD) MODEL=$(MODEL) (digits, digits-cells, tmnist) [COMPARE_ARGS=...]"
@@ -66,12 +68,14 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
-# the 15 slowest tests are listed at the end, so a run shows where make test's time goes
+# the tests run on TEST_JOBS processes (pytest-xdist; each file stays on one process,
+# TEST_JOBS=0 runs them in this one); the 15 slowest are listed at the end, so a run
+# shows where make test's time goes
 test: $(STAMP)
-	$(PY) -m pytest -m "$(TEST_MARK)" --durations=15 $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile -m "$(TEST_MARK)" --durations=15 $(PYTEST_ARGS)
 
 test-all: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/golden.py
