@@ -125,7 +125,8 @@ class SpikingLSTMNetwork(wiring.Component):
         last_lane, last_e = (N - 1) % L, (N - 1) // L
         m.submodules.readout = readout = Readout(
             net, element=last_e, ebits=last.ebits, sum_bits=hw.logit_sum_bits())
-        m.submodules.argmax = argmax = ArgmaxScan(net.classes, signed(net.logit_bits))
+        m.submodules.argmax = argmax = ArgmaxScan(net.classes, signed(net.logit_bits),
+                                                   first_input=net.classes > 1)
         m.submodules.control = ctl = NetworkControl(layers=net.layers, classes=net.classes)
 
         # ---- the parameters: loaded after reset, then the layers' INIT pass; no input
@@ -158,6 +159,8 @@ class SpikingLSTMNetwork(wiring.Component):
                      last.out_addr[last_lane].eq(readout.h_addr),
                      readout.h_data.eq(last.out_data[last_lane]),
                      argmax.values.eq(readout.logits)]
+        if net.classes > 1:
+            m.d.comb += argmax.first_beats.eq(readout.first_beats)
         for l, layer in enumerate(layers):
             m.d.comb += [layer.start.eq(ctl.layer_start[l]), ctl.layer_busy[l].eq(layer.busy)]
 

@@ -38,6 +38,15 @@ from .rom import bits_for
 __all__ = ["Readout", "ArgmaxScan"]
 
 
+def saturated_greater(a, b, bits: int):
+    """``saturate(a, bits) > saturate(b, bits)`` without the saturation in front of the
+    comparator: the clamp is monotonic, so the saturated values differ in order exactly
+    when ``a > b`` and the two do not clamp to the same bound (``b`` below the top,
+    ``a`` above the bottom). Three comparators side by side, then one LUT."""
+    lo, hi = nr.signed_range(bits)
+    return (a > b) & (b < hi) & (a > lo)
+
+
 class Readout(wiring.Component):
     """The readout of network ``net``: logits from the biases (``b_out``) and the h spikes
     of the last element (element number ``element`` of its lane, ``ebits`` bits),
@@ -55,6 +64,8 @@ class Readout(wiring.Component):
     * ``b_out`` (in): the biases, one per class (the network's register, written by the
       parameter loader, :mod:`hw.param_rom`);
     * ``logits`` (out): the logits saturated to ``logit_bits`` (from registers);
+    * ``first_beats`` (out): logit 1 > logit 0, compared on the sums before saturation
+      (:func:`saturated_greater`), for :class:`ArgmaxScan`'s first step;
     * ``acs`` (out): accumulate operations of the last run (multiply-accumulates when
       h is multi-bit).
     """
@@ -76,6 +87,7 @@ class Readout(wiring.Component):
             "w_rd": In(memory.ReadPort.Signature(addr_width=ceil_log2(hidden), shape=self.w_word)),
             "b_out": In(data.ArrayLayout(signed(net.logit_bits), net.classes)),
             "logits": Out(data.ArrayLayout(signed(net.logit_bits), net.classes)),
+            "first_beats": Out(1),
             "acs": Out(COUNTER_BITS),
         })
 
@@ -128,6 +140,8 @@ class Readout(wiring.Component):
                 m.d.sync += sums[c].eq(self.b_out[c])
         for c in range(classes):
             m.d.comb += self.logits[c].eq(nr.saturate(sums[c], net.logit_bits))
+        if classes > 1:
+            m.d.comb += self.first_beats.eq(saturated_greater(sums[1], sums[0], net.logit_bits))
         m.d.comb += self.acs.eq(ro_acs)
 
         with m.FSM(name="readout"):
@@ -181,16 +195,23 @@ class ArgmaxScan(wiring.Component):
 
     The compare-and-keep is enabled by the ``scanning`` flip-flop alone, not by a decode
     of a state register (a timing path).
+
+    With ``first_input=True`` there is one more input, ``first_beats`` (value 1 > value
+    0, sampled at ``start``), which the scan uses instead of comparing ``values[1]`` and
+    ``values[0]`` itself: the network's readout computes it from its sums before they
+    are saturated (:func:`saturated_greater`), so the start cycle has no saturation in
+    front of that comparator.
     """
 
-    def __init__(self, count: int, shape):
+    def __init__(self, count: int, shape, *, first_input: bool = False):
         if not (isinstance(count, int) and count >= 1):
             self._MustUse__silence = True
             raise ValueError(f"an argmax scan needs at least one value, got {count!r}")
-        self.count, self.shape = count, shape
+        self.count, self.shape, self.first_input = count, shape, first_input
         super().__init__({
             "task": In(Task()),
             "values": In(data.ArrayLayout(shape, count)),
+            **({"first_beats": In(1)} if first_input else {}),
             "held": Out(data.ArrayLayout(shape, count)),
             "index": Out(bits_for(count - 1)),
         })
@@ -212,15 +233,16 @@ class ArgmaxScan(wiring.Component):
         # best as it is (beats_best) and against the candidate before it (beats_prev),
         # which is the best if that one won; a LUT picks. So the keep enables start at
         # flip-flops, not at a comparator's carry chain
-        beats_best, beats_prev, won = Signal(), Signal(), Signal()
-        wins = Signal()
+        beats_best, beats_prev = Signal(name="beats_best"), Signal(name="beats_prev")
+        won, wins = Signal(name="won"), Signal(name="wins")
         m.d.comb += wins.eq(Mux(won, beats_prev, beats_best))
         with m.If(self.task.start):
             m.d.sync += [held.eq(self.values), best.eq(0), best_val.eq(self.values[0]),
                          scan.eq(1), scanning.eq(int(count > 1)), won.eq(0)]
             m.d.sync += [queue[c - 1].eq(self.values[c]) for c in range(1, count)]
             if count > 1:
-                m.d.sync += beats_best.eq(self.values[1] > self.values[0])
+                first = self.first_beats if self.first_input else self.values[1] > self.values[0]
+                m.d.sync += beats_best.eq(first)
         with m.If(scanning):
             m.d.sync += [scan.eq(scan + 1), won.eq(wins)] + [queue[c].eq(queue[c + 1]) for c in range(count - 2)]
             if count > 2:

@@ -17,15 +17,18 @@ from model.config import preset
 pytestmark = pytest.mark.hwsim
 
 
-def _scan(count: int, cases: list[list[int]], bits: int = 8) -> list[tuple[int, list[int], int]]:
-    """Each case through an ArgmaxScan: ``(index, held values, cycles to last)``."""
-    dut = ArgmaxScan(count, signed(bits))
+def _scan(count: int, cases: list[list[int]], bits: int = 8, first=None) -> list[tuple[int, list[int], int]]:
+    """Each case through an ArgmaxScan: ``(index, held values, cycles to last)``.
+    ``first(values)``, when given, drives the ``first_beats`` input (``first_input=True``)."""
+    dut = ArgmaxScan(count, signed(bits), first_input=first is not None)
     out = []
 
     async def bench(ctx):
         for values in cases:
             for c, v in enumerate(values):
                 ctx.set(dut.values[c], v)
+            if first is not None:
+                ctx.set(dut.first_beats, int(first(values)))
             ctx.set(dut.task.start, 1)
             await ctx.tick()
             ctx.set(dut.task.start, 0)
@@ -71,6 +74,41 @@ def test_argmax_against_numpy_with_many_ties():
         got = _scan(count, cases)
         assert [index for index, _, _ in got] == [int(np.argmax(v)) for v in cases], count
         assert all(cycles == count - 1 for _, _, cycles in got)
+
+
+def test_argmax_with_the_first_comparison_given():
+    """first_input=True: the first step's decision is the input's, not the scan's own
+    comparison (a wrong input changes the answer, so the input is what is used)."""
+    rng = random.Random(6)
+    cases = [[rng.randint(-3, 3) for _ in range(4)] for _ in range(12)] + [[1, 5, 0, 0]]
+    right = _scan(4, cases, first=lambda v: v[1] > v[0])
+    assert [index for index, _, _ in right] == [int(np.argmax(v)) for v in cases]
+    wrong = _scan(4, [[1, 5, 0, 0]], first=lambda v: False)
+    assert wrong[0][0] == 0
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3])
+def test_saturated_greater_for_every_pair(bits):
+    """hw.readout.saturated_greater(a, b, bits) == (saturate(a) > saturate(b)) for every
+    pair of 5-bit signed sums (values beyond both bounds of the narrower width)."""
+    from amaranth.hdl import Signal
+    from hw.readout import saturated_greater
+    m = Module()
+    a, b, out = Signal(signed(5)), Signal(signed(5)), Signal()
+    m.d.comb += out.eq(saturated_greater(a, b, bits))
+    pairs = [(x, y) for x in range(-16, 16) for y in range(-16, 16)]
+    seen = []
+
+    async def bench(ctx):
+        for x, y in pairs:
+            ctx.set(a, x)
+            ctx.set(b, y)
+            seen.append(ctx.get(out))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen == [int(nr.saturate(x, bits) > nr.saturate(y, bits)) for x, y in pairs]
 
 
 def test_argmax_of_one_value():
@@ -127,6 +165,7 @@ def test_readout_alone_against_the_rule_and_its_cycles():
                               + EVENT_LOOKAHEAD * int(np.count_nonzero(per_step)) + READOUT_END - 1)
             want = [nr.saturate(int(b[c]) + int((h * w[c]).sum()), net.logit_bits) for c in range(K)]
             assert [ctx.get(dut.logits[c]) for c in range(K)] == want
+            assert ctx.get(dut.first_beats) == int(want[1] > want[0])
             saturated.append(any(abs(int(b[c]) + int((h * w[c]).sum())) > 127 for c in range(K)))
             assert ctx.get(dut.acs) == K * int(np.count_nonzero(h))
 
