@@ -40,6 +40,8 @@ def test_nextpnr_places_with_the_seed_and_routes_with_timing_driven_ripup():
     args = synth.nextpnr_args(boards.board("ulx3s-85f"), 3)
     assert args[args.index("--seed") + 1] == "3"
     assert synth.NEXTPNR_TIMING_RIPUP and "--tmg-ripup" in args
+    assert "--tmg-ripup" not in synth.nextpnr_args(boards.board("ulx3s-85f"), 3, timing_ripup=False)
+    assert synth.FlowOptions("ulx3s-85f", "digits").timing_ripup is True
 
 
 def test_unknown_board_names_the_valid_ones():
