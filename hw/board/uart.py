@@ -68,6 +68,12 @@ class UARTRx(wiring.Component):
         # timer == 0 as a register, set a cycle ahead: the byte register's enable comes
         # from flip-flops, not from a comparator of the timer
         timer_zero = Signal(init=1)
+
+        def load_timer(value: int):
+            return [timer.eq(value), timer_zero.eq(value == 0)]
+
+        def count_down():
+            return [timer.eq(timer - 1), timer_zero.eq(timer == 1)]
         bit = Signal(range(8))
         shift = Signal(8)
         quiet = Signal(range(10 * d))   # idle cycles after a framing error
@@ -79,27 +85,26 @@ class UARTRx(wiring.Component):
         with m.FSM(name="rx"):
             with m.State("IDLE"):
                 with m.If(~line):
-                    m.d.sync += [timer.eq(d // 2 - 1), timer_zero.eq(d // 2 - 1 == 0)]
+                    m.d.sync += load_timer(d // 2 - 1)
                     m.next = "START"
             with m.State("START"):
                 with m.If(~timer_zero):
-                    m.d.sync += [timer.eq(timer - 1), timer_zero.eq(timer == 1)]
+                    m.d.sync += count_down()
                 with m.Elif(line):
                     m.next = "IDLE"  # shorter than half a bit: a glitch
                 with m.Else():
-                    m.d.sync += [timer.eq(d - 1), timer_zero.eq(d - 1 == 0), bit.eq(0)]
+                    m.d.sync += load_timer(d - 1) + [bit.eq(0)]
                     m.next = "DATA"
             with m.State("DATA"):
                 with m.If(~timer_zero):
-                    m.d.sync += [timer.eq(timer - 1), timer_zero.eq(timer == 1)]
+                    m.d.sync += count_down()
                 with m.Else():
-                    m.d.sync += [shift.eq(Cat(shift[1:], line)), timer.eq(d - 1), timer_zero.eq(d - 1 == 0),
-                                 bit.eq(bit + 1)]
+                    m.d.sync += load_timer(d - 1) + [shift.eq(Cat(shift[1:], line)), bit.eq(bit + 1)]
                     with m.If(bit == 7):
                         m.next = "STOP"
             with m.State("STOP"):
                 with m.If(~timer_zero):
-                    m.d.sync += [timer.eq(timer - 1), timer_zero.eq(timer == 1)]
+                    m.d.sync += count_down()
                 with m.Elif(line):
                     # the stored byte is replaced only once it has been taken
                     with m.If(self.o_stream.valid & ~self.o_stream.ready):
