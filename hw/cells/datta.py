@@ -14,7 +14,7 @@ from amaranth.lib.wiring import Out
 from model import numerics as nr
 from model.config import ConfigError, NetworkConfig
 
-from ..cell import hold, negated, stager, thresholds
+from ..cell import TernaryFireAhead, hold, negated, stager, thresholds
 from . import step_signature
 
 __all__ = ["CellStep", "CELL_LATENCY", "STEP", "gate_value_shape"]
@@ -44,8 +44,9 @@ class CellStep(wiring.Component):
     sums saturate to ``acc_bits`` here.
 
     Combinational by default. With ``pipelined=True`` a register follows each step of
-    the chain (inputs; saturated gate sums; gate membranes; gate outputs; i * g; c; the
-    c membrane; the c spike and h), so no path holds more than one carry chain, and
+    the chain (inputs; saturated gate sums; gate membranes; gate outputs; i * g and the
+    leaked c membrane; c; the c membrane's sums; the c spike and h, a select:
+    :class:`hw.cell.TernaryFireAhead`), so no path holds more than one carry chain, and
     every output comes
     :data:`CELL_LATENCY` cycles after its inputs. The pipeline runs freely: the user
     tracks which outputs are valid.
@@ -78,7 +79,7 @@ class CellStep(wiring.Component):
 
         stage = stager(m, self.pipelined)
         # -theta_neg of the ternary LIFs (g and c): a register when the thresholds are loaded
-        low = {a: negated(m, self.theta_neg[a], f"low{a}") for a in (3, 4)}
+        low = {3: negated(m, self.theta_neg[3], "low3")}
 
         def carry(values: dict, tag: str) -> dict:
             return {key: stage(v, f"{key}_{tag}") for key, v in values.items()}
@@ -121,23 +122,26 @@ class CellStep(wiring.Component):
             gates = {g: Signal(gate_value_shape(cfg, g), name=f"{g}{q}_val") for g in nr.GATES}
             for g in nr.GATES:
                 m.d.comb += gates[g].eq(gate_out[f"{g}{q}"])
-            # 5: i * g
+            # 5: i * g; the c membrane leaks
             ig = stage(nr.gate_product(gates["i"], gates["g"], cfg.i_spiking), f"ig{q}")
             gates5 = carry({f"{g}{q}": gates[g] for g in nr.GATES}, "s5")
             after = carry(after, "s5")
-            keep = carry(keep, "s5")
-            # 6: c
+            leaked = stage(nr.leak(keep[f"u{q}_4"], cfg.leak_shift[4]), f"lk{q}_s5")
+            keep = carry({f"cp{q}": keep[f"cp{q}"]}, "s5")
+            # 6: c; the c membrane's threshold offsets (TernaryFireAhead)
             c = stage(nr.c_update(gates5[f"f{q}"], keep[f"cp{q}"], ig, cfg.c_bits), f"c{q}")
             gates6 = carry(gates5, "s6")
             after = carry(after, "s6")
-            u4 = stage(keep[f"u{q}_4"], f"u{q}_4_s6")
-            # 7: the c membrane
-            vc = stage(nr.membrane_update(u4, c, cfg.leak_shift[4], cfg.u_bits), f"vc{q}")
+            fire_c = TernaryFireAhead(m, stage, self.theta_pos[4], self.theta_neg[4], cfg.u_bits,
+                                      f"vc{q}")
+            fire_c.offsets(leaked)
+            # 7: the c membrane's sum, before saturation, and the sums against its thresholds
+            fire_c.sums(c)
             c = stage(c, f"c{q}_s7")
             gates6 = carry(gates6, "s7")
             after = carry(after, "s7")
-            # 8: the c-LIF fires, h = o * s_c
-            s_c_now, after_c = nr.fire_ternary(vc, self.theta_pos[4], self.theta_neg[4], low=low[4])
+            # 8: the c-LIF fires (a select), h = o * s_c
+            s_c_now, after_c = fire_c.fire()
             s_c_now = hold(m, s_c_now, f"s_c{q}_now")
             h = stage(nr.h_output(gates6[f"o{q}"], s_c_now), f"h{q}")
             s_c = stage(s_c_now, f"s_c{q}")
