@@ -172,7 +172,11 @@ def _timing_statement(timing: dict, family: str) -> str:
     note = f" ({timing['note']})" if timing.get("note") else ""
     pnr = timing.get("pnr") or {}
     run = f" {pnr['router']}, seed {pnr['seed']}" if {"router", "seed"} <= set(pnr) else ""
-    if pnr.get("timing_ripup"):
+    stopped = (pnr.get("ripup_stopped") or {}).get(str(pnr.get("seed")))
+    if stopped:
+        run += (f", timing-driven rip-up given up after {stopped} router iterations "
+                f"and routed again without it")
+    elif pnr.get("timing_ripup"):
         run += ", timing-driven rip-up"
     if pnr.get("sweep_mhz"):  # several placements: every seed's figure, the best kept
         run += " (the best of seeds " + ", ".join(

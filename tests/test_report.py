@@ -106,6 +106,18 @@ def test_report_from_a_synthetic_flow():
     assert sched[1]["name"].startswith("element by element")
 
 
+def test_timing_statement_names_the_placement_and_a_given_up_ripup():
+    flow = _ecp5_flow()
+    flow["timing"]["pnr"] = {"router": "router2", "seed": 2, "timing_ripup": True}
+    statement = rp.report_from_flow(flow)["timing"]["statement"]
+    assert "router2, seed 2, timing-driven rip-up" in statement and "given up" not in statement
+    flow["timing"]["pnr"]["ripup_stopped"] = {"2": 300}
+    statement = rp.report_from_flow(flow)["timing"]["statement"]
+    assert "seed 2, timing-driven rip-up given up after 300 router iterations" in statement
+    flow["timing"]["pnr"]["ripup_stopped"] = {"3": 300}   # another seed's, not the kept one
+    assert "given up" not in rp.report_from_flow(flow)["timing"]["statement"]
+
+
 def test_xilinx_report_says_fmax_not_measured(tmp_path):
     r = rp.validate_report(rp.report_from_flow(_xilinx_flow()))
     assert not r["timing"]["measured"] and r["timing"]["fmax_mhz"] is None
