@@ -53,7 +53,7 @@ from model.config import ConfigError
 from model.export import jsonable, swap_into_place
 
 from .boards import DEFAULT_BOARD, BoardError, board as get_board
-from .synth import (DEFAULT_TARGET_MHZ, NEXTPNR_ROUTER, NEXTPNR_ROUTERS, REPORTS_ROOT, ROOT,
+from .synth import (DEFAULT_TARGET_MHZ, NEXTPNR_ROUTER, NEXTPNR_ROUTERS, NEXTPNR_TIMING_RIPUP, REPORTS_ROOT, ROOT,
                     FitError, source_fingerprint)
 from .tools import ToolError
 
@@ -100,7 +100,6 @@ def run_point(point: SweepPoint, build_root: str) -> dict:
     from . import synth
     from .energy import memory_reads, operation_energy
     from .report import summary_cells
-    from .tools import run_tool
 
     t_start = time.monotonic()
     brd = get_board(point.board)
@@ -121,10 +120,11 @@ def run_point(point: SweepPoint, build_root: str) -> dict:
             t0 = time.monotonic()
             step.run(ctx)
             wall[step.name] = round(time.monotonic() - t0, 1)
-    wall["nextpnr"] = round(run_tool(
-        "nextpnr-ecp5", synth.nextpnr_args(brd, point.pnr_seed) + [
-            "--report", "pnr.json", "--router", point.router],
-        cwd=build, log=build / "nextpnr.log", label=f"nextpnr-ecp5 {point.key}"), 1)
+    t0 = time.monotonic()
+    ripup_stopped = synth.run_nextpnr(brd, build, point.pnr_seed, "", point.router,
+                                      synth.NEXTPNR_TIMING_RIPUP, label=f"nextpnr-ecp5 {point.key}",
+                                      bitstream=False)
+    wall["nextpnr"] = round(time.monotonic() - t0, 1)
     pnr = json.loads((build / "pnr.json").read_text())
     fmax = synth.achieved_fmax(pnr)
     used, available = synth.placed_resources(ctx.yosys_cells, pnr)  # as make synth reads them
@@ -138,7 +138,7 @@ def run_point(point: SweepPoint, build_root: str) -> dict:
     wall["total"] = round(time.monotonic() - t_start, 1)
     return {
         "lanes": point.lanes, "par": point.par, "pnr_seed": point.pnr_seed,
-        "fmax_mhz": fmax, "cycles_mean": cycles, "cycles_basis": "analytic",
+        "fmax_mhz": fmax, "ripup_stopped": ripup_stopped, "cycles_mean": cycles, "cycles_basis": "analytic",
         "bound_cycles": bound["bound"], "bound_limited_by": bound["limited_by"],
         "cycles_over_bound": cycles / bound["bound"],
         "us_per_sequence": cycles / fmax if fmax else None,
@@ -159,7 +159,8 @@ def grid(board: str, model: str, lanes, pars, seeds, **options) -> list[SweepPoi
 
 def _identity(point: SweepPoint, weights: str, source: str) -> dict:
     """What a recorded point must match to be skipped on a rerun."""
-    return {"point": asdict(point), "weights": weights, "source_sha256": source}
+    return {"point": asdict(point), "weights": weights, "source_sha256": source,
+            "timing_ripup": NEXTPNR_TIMING_RIPUP}
 
 
 def weights_identity(pkg, seed: int) -> str:
@@ -271,7 +272,8 @@ def sweep_document(board: str, model: str, points: list[SweepPoint], records: li
         "schema": SCHEMA, "board": board, "device": brd.device, "model": model,
         "grid": {"lanes": sorted({p.lanes for p in points}), "par": sorted({p.par for p in points}),
                  "pnr_seeds": sorted({p.pnr_seed for p in points})},
-        "router": points[0].router, "target_mhz": points[0].target_mhz,
+        "router": points[0].router, "timing_ripup": NEXTPNR_TIMING_RIPUP,
+        "target_mhz": points[0].target_mhz,
         "sequences": points[0].sequences,
         "points": rows,
         "failed": [{k: r[k] for k in ("lanes", "par", "pnr_seed", "reason")}
@@ -297,11 +299,23 @@ def _bound_note(doc: dict) -> str:
     return f": {r['bound_cycles']:,.0f} cycles here, set by the {r['bound_limited_by']}"
 
 
+def _ripup_note(doc: dict) -> str:
+    """How the sweep's placements were routed: with or without the timing-driven rip-up,
+    and the points where it was given up (``flows.synth.run_nextpnr``)."""
+    if not doc.get("timing_ripup"):
+        return ""
+    stopped = [f"L{r['lanes']} P{r['par']} seed {r['pnr_seed']}" for r in doc["points"]
+               if r.get("ripup_stopped")]
+    return ", timing-driven rip-up" + (f" (given up and routed again without it: {', '.join(stopped)})"
+                                       if stopped else "")
+
+
 def _markdown(doc: dict) -> str:
     g = doc["grid"]
     lines = [f"# spikegate sweep: `{doc['model']}` on {doc['board']} ({doc['device']})", "",
              f"Grid: L {g['lanes']}, P {g['par']}, nextpnr seeds {g['pnr_seeds']} (router "
-             f"{doc['router']}, timed against {doc['target_mhz']:g} MHz). Cycles: the analytic model "
+             f"{doc['router']}{_ripup_note(doc)}, timed against {doc['target_mhz']:g} MHz). "
+             "Cycles: the analytic model "
              f"(hw.latency), mean of {doc['sequences']} test sequences; \"x bound\": those cycles over the "
              f"larger of DESIGN section 7's weight-bandwidth and dependency bounds "
              f"(hw.latency.cycle_bounds){_bound_note(doc)}. Energy: operation counts x "

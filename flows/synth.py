@@ -386,20 +386,23 @@ class RipupWatch:
 
 
 def run_nextpnr(brd: Board, build: Path, seed: int, suffix: str, router: str,
-                timing_ripup: bool, echo=None) -> int | None:
-    """One placement of ``build/top.json``: ``placeholder<suffix>.config``,
-    ``pnr<suffix>.json``, ``nextpnr<suffix>.log``. With ``timing_ripup``, a router that
+                timing_ripup: bool, echo=None, label: str | None = None,
+                bitstream: bool = True) -> int | None:
+    """One placement of ``build/top.json``: ``placeholder<suffix>.config`` (unless not
+    ``bitstream``; then no detailed timing report either), ``pnr<suffix>.json``,
+    ``nextpnr<suffix>.log``. With ``timing_ripup``, a router that
     has not settled after :data:`NEXTPNR_RIPUP_ITERATIONS` iterations is stopped and the
     design placed and routed again without the rip-up (the stopped run's log is kept
     as ``nextpnr<suffix>.ripup.log``); returns the iterations it was stopped at, else
     None."""
-    label = f"nextpnr-ecp5 (seed {seed})" if suffix else "nextpnr-ecp5"
+    label = label or (f"nextpnr-ecp5 (seed {seed})" if suffix else "nextpnr-ecp5")
     (build / f"nextpnr{suffix}.ripup.log").unlink(missing_ok=True)  # an earlier build's
+    outputs = (["--textcfg", f"placeholder{suffix}.config", "--detailed-timing-report"]
+               if bitstream else [])
 
     def run(ripup: bool, watch=None):
-        run_tool("nextpnr-ecp5", nextpnr_args(brd, seed, ripup) + [
-            "--textcfg", f"placeholder{suffix}.config", "--report", f"pnr{suffix}.json",
-            "--detailed-timing-report", "--router", router],
+        run_tool("nextpnr-ecp5", nextpnr_args(brd, seed, ripup) + outputs + [
+            "--report", f"pnr{suffix}.json", "--router", router],
             cwd=build, log=build / f"nextpnr{suffix}.log", label=label, echo=echo, watch=watch)
 
     if not timing_ripup:

@@ -29,6 +29,7 @@ def fake_point(point: sweep.SweepPoint, build_root: str) -> dict:
     fmax = 100.0 - point.pnr_seed
     cycles = 4000.0 / point.lanes / (point.par / 4)
     return {"lanes": point.lanes, "par": point.par, "pnr_seed": point.pnr_seed, "fmax_mhz": fmax,
+            "ripup_stopped": 300 if (point.lanes, point.par) == (1, 8) else None,
             "cycles_mean": cycles, "cycles_basis": "analytic", "us_per_sequence": cycles / fmax,
             "sequences_per_s": fmax * 1e6 / cycles, "energy_nj": 50.0 + point.lanes,
             "energy_breakdown_nj": {}, "resources": {"LUT": lut, "FF": lut, "BRAM": 3, "DSP": 0},
@@ -120,6 +121,10 @@ def test_the_report_marks_the_fronts_and_lists_failures(tmp_path):
     md = (out / "sweep.md").read_text()
     assert "| 1 | 8 | 1 | 99.0 | 2,000 | n/a | 20.20 |" in md
     assert "L 2 P 8 seed 1: RuntimeError: the design does not fit" in md
+    # how the placements were routed, and where the rip-up was given up
+    assert doc["timing_ripup"] is True
+    assert ("(router router2, timing-driven rip-up (given up and routed again without it: "
+            "L1 P8 seed 1), timed against") in md
     assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((out / "sweep.json").read_text())["points"][0]["lanes"] == 1
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temporary left
