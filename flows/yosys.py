@@ -22,8 +22,12 @@ __all__ = ["yosys_command", "synth_stat", "FAMILIES"]
 #: ECP5 uses ABC, not ABC9: with yosys 0.64 the ABC9 result of a large design (tmnist,
 #: 8 lanes) fails to re-import (assertion in kernel/rtlil.cc:3102).
 FAMILIES = {
-    "ecp5": {"synth": "synth_ecp5 -nowidelut -noabc9 -top top", "dsp": ("MULT18X18D", "ALU54B")},
-    "xilinx": {"synth": "synth_xilinx -family xc7 -top top", "dsp": ("DSP48E1",)},
+    # "dsp_mapped": the first label of the synthesis script after hard multipliers are
+    # mapped (synth_lattice maps them in coarse, synth_xilinx in map_dsp)
+    "ecp5": {"synth": "synth_ecp5 -nowidelut -noabc9 -top top", "dsp": ("MULT18X18D", "ALU54B"),
+             "dsp_mapped": "map_ram"},
+    "xilinx": {"synth": "synth_xilinx -family xc7 -top top", "dsp": ("DSP48E1",),
+               "dsp_mapped": "coarse"},
 }
 
 
