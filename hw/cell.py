@@ -21,7 +21,7 @@ from model.config import ConfigError
 from .fanout import copies
 
 __all__ = ["FireBinary", "FireTernary", "HardSigmoidQ", "HardTanhQ", "hold", "delayed", "later",
-           "stager", "check_threshold", "thresholds", "negated", "TernaryFireAhead"]
+           "stager", "check_threshold", "thresholds", "negated", "FireAhead"]
 
 
 def hold(m: Module, value, name: str | None = None) -> Signal:
@@ -102,53 +102,58 @@ def negated(m: Module, theta, name: str):
     return copies(m, name, neg, 1)[0]
 
 
-class TernaryFireAhead:
-    """``nr.fire_ternary(nr.membrane_update(u, z, shift, u_bits), theta_pos, theta_neg)``
-    over three register stages, with the threshold comparisons done before the
-    membrane's saturation, so that the stage that fires is a select with no carry chain
-    (it was the c membrane's critical path in the default build).
+class FireAhead:
+    """A LIF's membrane update and firing, ``fire_ternary(saturate(a + b, u_bits),
+    theta_pos, theta_neg)`` (``fire_binary(saturate(a + b), theta_pos)`` without
+    ``theta_neg``), over three register stages, with the threshold comparisons done
+    before the sum's saturation, so that the stage that fires is a select with no carry
+    chain (the compare-and-reset after a membrane register was the critical path of the
+    default build, first for the c membrane, then for the gates). ``a + b`` is the
+    membrane sum ``leak(u_prev) + z`` taken in either order: ``a`` is the part known one
+    stage earlier. One call per stage:
 
-    The caller registers ``leaked = nr.leak(u, shift)`` one stage ahead, then calls, one
-    stage each:
-
-    1. :meth:`offsets`: ``leaked`` and the three offsets ``leaked - theta_pos - 1``,
-       ``leaked - theta_pos`` and ``leaked + theta_neg``, all exact;
-    2. :meth:`sums`: the exact membrane sum ``x = leaked + z`` and the offsets plus
-       ``z``: ``x - theta_pos`` and ``x + theta_neg``, and the sign of
-       ``x - theta_pos - 1`` (clear exactly when ``x > theta_pos``);
+    1. :meth:`offsets`: register ``a`` and its offsets ``a - theta_pos - 1``,
+       ``a - theta_pos`` and (ternary) ``a + theta_neg``, all exact;
+    2. :meth:`sums`: the exact sum ``x = a + b`` and the offsets plus ``b``:
+       ``x - theta_pos``, ``x + theta_neg`` and the sign of ``x - theta_pos - 1`` (clear
+       exactly when ``x > theta_pos``);
     3. :meth:`fire`: ``(spike, after)`` selected from these registers.
 
-    With ``hi, lo`` the range of ``u_bits`` and ``s = saturate(x)``, the rule of
-    ``fire_ternary(s)`` is, for thresholds from 1 to ``hi`` (:func:`check_threshold`):
-    ``x`` in range: ``s = x``, so the signs of the sums decide and the sums are the
-    membrane after the soft reset; ``x > hi``: ``s = hi`` fires +1 unless
-    ``theta_pos = hi``, leaving ``hi - theta_pos`` (``hi`` if it does not fire);
-    ``x < lo``: ``s = lo < -theta_neg`` always fires -1, leaving ``lo + theta_neg``.
+    With ``hi, lo`` the range of ``u_bits`` and ``s = saturate(x)``, for thresholds from
+    1 to ``hi`` (:func:`check_threshold`): ``x`` in range: ``s = x``, so the signs of the
+    sums decide and the sums are the membrane after the soft reset; ``x > hi``:
+    ``s = hi`` fires +1 unless ``theta_pos = hi``, leaving ``hi - theta_pos`` (``hi`` if
+    it does not fire); ``x < lo``: ``s = lo``, which a ternary LIF always fires -1 on,
+    leaving ``lo + theta_neg``, and a binary one keeps. The signs of the sums are
+    already right for a saturated ``x`` but for ``x > hi`` with ``theta_pos = hi``.
     ``hi - theta_pos`` and ``lo + theta_neg`` need no adder (``theta_pos`` XOR ``hi``;
-    ``theta_neg`` with the sign bit set). The signs of the sums are already right for a
-    saturated ``x`` but for ``x > hi`` with ``theta_pos = hi``.
+    ``theta_neg`` with the sign bit set).
     """
 
     def __init__(self, m: Module, stage, theta_pos, theta_neg, u_bits: int, name: str):
         self.m, self.stage, self.u_bits, self.name = m, stage, u_bits, name
         self.theta_pos, self.theta_neg = theta_pos, theta_neg
+        self.ternary = theta_neg is not None
         self.lo, self.hi = nr.signed_range(u_bits)
 
-    def offsets(self, leaked):
-        """Stage 1: register ``leaked`` and its three offsets."""
+    def offsets(self, a):
+        """Stage 1: register ``a`` and its offsets by the thresholds."""
         st, n, tp, tn = self.stage, self.name, self.theta_pos, self.theta_neg
-        self._leaked = st(leaked, f"{n}_lk")
-        self._ofs = [st(leaked - tp - 1, f"{n}_ofs_up"), st(leaked - tp, f"{n}_ofs_p"),
-                     st(leaked + tn, f"{n}_ofs_n")]
+        a = hold(self.m, a, f"{n}_a_now")
+        self._a = st(a, f"{n}_a")
+        self._ofs = [st(a - tp - 1, f"{n}_ofs_up"), st(a - tp, f"{n}_ofs_p")]
+        if self.ternary:
+            self._ofs.append(st(a + tn, f"{n}_ofs_n"))
 
-    def sums(self, z):
-        """Stage 2: the exact sum and the offsets plus ``z``."""
+    def sums(self, b):
+        """Stage 2: the exact sum and the offsets plus ``b``."""
         st, n = self.stage, self.name
-        up_ofs, p_ofs, n_ofs = self._ofs
-        self._x = st(self._leaked + z, f"{n}_x")
-        self._up = st(~Value.cast(up_ofs + z)[-1], f"{n}_gt")   # x - theta_pos - 1 >= 0
-        self._xp = st(p_ofs + z, f"{n}_xp")
-        self._xn = st(n_ofs + z, f"{n}_xn")
+        b = hold(self.m, b, f"{n}_b_now")
+        self._x = st(self._a + b, f"{n}_x")
+        self._up = st(~Value.cast(self._ofs[0] + b)[-1], f"{n}_gt")   # x - theta_pos - 1 >= 0
+        self._xp = st(self._ofs[1] + b, f"{n}_xp")
+        if self.ternary:
+            self._xn = st(self._ofs[2] + b, f"{n}_xn")
 
     def fire(self):
         """Stage 3: ``(spike, after)``, selects of the registers of :meth:`sums`."""
@@ -166,15 +171,21 @@ class TernaryFireAhead:
             fires_at_hi = Signal(name=f"{self.name}_fires_at_hi", reset_less=True)
             m.d.sync += fires_at_hi.eq(~tp[:b - 1].all())
             hi_after_up = tp[:b - 1] ^ self.hi   # unsigned: theta_pos >= 0
+        up = hold(m, self._up & (~over | fires_at_hi), f"{self.name}_up")
+        fired_up = Mux(over, hi_after_up, self._xp)
+        if not self.ternary:
+            return up, self._word(Mux(up, fired_up, Mux(over, self.hi, Mux(under, self.lo, x))))
         lo_after_down = (self.lo + tn if isinstance(tn, int)
                          else Cat(tn[:b - 1], Const(1, 1)).as_signed())
-        # x < lo gives x - theta_pos - 1 < 0 and x + theta_neg < 0; x > hi the opposite
-        up = hold(m, self._up & (~over | fires_at_hi), f"{self.name}_up")
+        # x < lo gives x + theta_neg < 0, x > hi the opposite
         down = hold(m, self._xn[-1], f"{self.name}_down")
         spike = Mux(up, 1, Mux(down, -1, 0))
-        after = Mux(up, Mux(over, hi_after_up, self._xp),
-                    Mux(down, Mux(under, lo_after_down, self._xn), Mux(over, self.hi, x)))
-        return spike, after
+        after = Mux(up, fired_up, Mux(down, Mux(under, lo_after_down, self._xn), Mux(over, self.hi, x)))
+        return spike, self._word(after)
+
+    def _word(self, value):
+        """A membrane value that lies in the range of ``u_bits``, at that width."""
+        return Value.cast(value)[:self.u_bits].as_signed()
 
 
 def check_threshold(unit, theta, u_bits, what):

@@ -43,27 +43,28 @@ def test_fire_binary_and_ternary_units(leak):
     assert {s for s, _ in got} == {-1, 0, 1}
 
 
+@pytest.mark.parametrize("ternary", [True, False], ids=["ternary", "binary"])
 @pytest.mark.parametrize("loaded", [False, True], ids=["constant", "loaded"])
-def test_ternary_fire_ahead_is_fire_ternary_of_the_saturated_sum(loaded):
-    """TernaryFireAhead against ``fire_ternary(saturate(leaked + z))`` for every leaked
-    membrane and every z of a 5-bit membrane and 4-bit z (sums saturating both ways),
+def test_fire_ahead_is_firing_of_the_saturated_sum(loaded, ternary):
+    """FireAhead against ``fire_ternary`` / ``fire_binary`` of ``saturate(a + b)`` for
+    every ``a`` of a 5-bit membrane and every 4-bit ``b`` (sums saturating both ways),
     with thresholds at 1, between, and at the top of the range (where a saturated
     membrane does not fire)."""
     from amaranth.hdl import Module, Signal, signed
-    from hw.cell import TernaryFireAhead, stager
-    u_bits, z_bits = 5, 4
+    from hw.cell import FireAhead, stager
+    u_bits, b_bits = 5, 4
     lo, hi = nr.signed_range(u_bits)
-    pairs = [(tp, tn) for tp in (1, 6, hi) for tn in (1, 9, hi)]
-    leaked_all, z_all = np.meshgrid(np.arange(lo, hi + 1), np.arange(*nr.signed_range(z_bits)[:1],
-                                                                     nr.signed_range(z_bits)[1] + 1))
-    leaked_all, z_all = leaked_all.ravel(), z_all.ravel()
-    for tp, tn in (pairs if loaded else pairs[::4]):
+    pairs = [(tp, tn) for tp in (1, 6, hi) for tn in ((1, 9, hi) if ternary else (None,))]
+    a_all, b_all = np.meshgrid(np.arange(lo, hi + 1), np.arange(-(1 << b_bits - 1), 1 << b_bits - 1))
+    a_all, b_all = a_all.ravel(), b_all.ravel()
+    for tp, tn in (pairs if loaded or not ternary else pairs[::4]):
         m = Module()
-        leaked, z = Signal(signed(u_bits)), Signal(signed(z_bits))
-        theta = (Signal(signed(u_bits)), Signal(signed(u_bits))) if loaded else (tp, tn)
-        fire = TernaryFireAhead(m, stager(m, False), *theta, u_bits, "t")
-        fire.offsets(leaked)
-        fire.sums(z)
+        a, b = Signal(signed(u_bits)), Signal(signed(b_bits))
+        theta = ((Signal(signed(u_bits)), Signal(signed(u_bits)) if ternary else None) if loaded
+                 else (tp, tn))
+        fire = FireAhead(m, stager(m, False), *theta, u_bits, "t")
+        fire.offsets(a)
+        fire.sums(b)
         spike_v, after_v = fire.fire()
         spike, after, tick = Signal(signed(2)), Signal(signed(u_bits)), Signal()
         m.d.comb += [spike.eq(spike_v), after.eq(after_v)]
@@ -73,21 +74,22 @@ def test_ternary_fire_ahead_is_fire_ternary_of_the_saturated_sum(loaded):
         async def bench(ctx):
             if loaded:
                 ctx.set(theta[0], tp)
-                ctx.set(theta[1], tn)
-            await ctx.tick()  # the loaded thresholds' derived register
-            for lk, zz in zip(leaked_all, z_all):
-                ctx.set(leaked, int(lk))
-                ctx.set(z, int(zz))
+                if ternary:
+                    ctx.set(theta[1], tn)
+            await ctx.tick()  # the loaded threshold's derived register
+            for va, vb in zip(a_all, b_all):
+                ctx.set(a, int(va))
+                ctx.set(b, int(vb))
                 seen.append((ctx.get(spike), ctx.get(after)))
 
         sim = Simulator(m)
         sim.add_clock(1e-6)
         sim.add_testbench(bench)
         sim.run()
-        s = nr.saturate(leaked_all + z_all, u_bits)
-        ref_spike, ref_after = nr.fire_ternary(s, tp, tn)
-        assert seen == list(zip(ref_spike.tolist(), ref_after.tolist())), (tp, tn)
-        assert (leaked_all + z_all > hi).any() and (leaked_all + z_all < lo).any()
+        s = nr.saturate(a_all + b_all, u_bits)
+        ref_spike, ref_after = nr.fire_ternary(s, tp, tn) if ternary else nr.fire_binary(s, tp)
+        assert seen == list(zip(ref_spike.astype(int).tolist(), ref_after.tolist())), (tp, tn)
+    assert (a_all + b_all > hi).any() and (a_all + b_all < lo).any()
 
 
 def test_nonspiking_units():

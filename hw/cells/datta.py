@@ -14,7 +14,7 @@ from amaranth.lib.wiring import Out
 from model import numerics as nr
 from model.config import ConfigError, NetworkConfig
 
-from ..cell import TernaryFireAhead, hold, negated, stager, thresholds
+from ..cell import FireAhead, hold, stager, thresholds
 from . import step_signature
 
 __all__ = ["CellStep", "CELL_LATENCY", "STEP", "gate_value_shape"]
@@ -44,9 +44,11 @@ class CellStep(wiring.Component):
     sums saturate to ``acc_bits`` here.
 
     Combinational by default. With ``pipelined=True`` a register follows each step of
-    the chain (inputs; saturated gate sums; gate membranes; gate outputs; i * g and the
-    leaked c membrane; c; the c membrane's sums; the c spike and h, a select:
-    :class:`hw.cell.TernaryFireAhead`), so no path holds more than one carry chain, and
+    the chain (inputs; saturated gate sums with their threshold offsets, and the leaked
+    gate membranes; the gate membranes' sums; gate outputs, a select; i * g and the
+    leaked c membrane; c; the c membrane's sums; the c spike and h, a select: both
+    LIF firings are :class:`hw.cell.FireAhead`), so no path holds more than one carry
+    chain, and
     every output comes
     :data:`CELL_LATENCY` cycles after its inputs. The pipeline runs freely: the user
     tracks which outputs are valid.
@@ -78,8 +80,6 @@ class CellStep(wiring.Component):
         cfg = self.cfg
 
         stage = stager(m, self.pipelined)
-        # -theta_neg of the ternary LIFs (g and c): a register when the thresholds are loaded
-        low = {3: negated(m, self.theta_neg[3], "low3")}
 
         def carry(values: dict, tag: str) -> dict:
             return {key: stage(v, f"{key}_{tag}") for key, v in values.items()}
@@ -90,15 +90,26 @@ class CellStep(wiring.Component):
             z = [stage(self.z[q][a], f"z{q}_{g}_in") for a, g in enumerate(nr.GATES)]
             up = [stage(self.u_prev[q][a], f"u{q}_{a}_in") for a in range(5)]
             cp = stage(self.carry_prev[q].c, f"c{q}_in")
-            # 2: saturated gate sums
-            zs = [stage(nr.saturate(z[a], cfg.acc_bits), f"z{q}_{g}") for a, g in enumerate(nr.GATES)]
-            keep = carry({f"u{q}_{a}": up[a] for a in range(5)} | {f"cp{q}": cp}, "s2")
-            # 3: gate membranes, or the non-spiking gate's value
+            # 2: saturated gate sums; for a spiking gate its offsets by the thresholds and
+            # the leaked membrane (hw.cell.FireAhead: the membrane fires by a select)
+            fires, zs, leaked = {}, {}, {}
+            for a, gate in enumerate(nr.GATES):
+                z_sat = nr.saturate(z[a], cfg.acc_bits)
+                if a in spiking:
+                    fires[a] = FireAhead(m, stage, self.theta_pos[a],
+                                         self.theta_neg[a] if gate == "g" else None, cfg.u_bits,
+                                         f"v{q}_{gate}")
+                    fires[a].offsets(z_sat)
+                    leaked[a] = stage(nr.leak(up[a], cfg.leak_shift[a]), f"lk{q}_{gate}")
+                else:
+                    zs[a] = stage(z_sat, f"z{q}_{gate}")
+            keep = carry({f"u{q}_{a}": up[a] for a in range(5) if a not in spiking} | {f"cp{q}": cp},
+                         "s2")
+            # 3: the spiking gates' sums, or the non-spiking gate's value
             vals = {}
             for a, gate in enumerate(nr.GATES):
                 if a in spiking:
-                    vals[f"v{q}_{gate}"] = nr.membrane_update(keep[f"u{q}_{a}"], zs[a],
-                                                              cfg.leak_shift[a], cfg.u_bits)
+                    fires[a].sums(leaked[a])
                 else:
                     fn = nr.hard_sigmoid_q if gate == "i" else nr.hard_tanh_q
                     vals[f"ns{q}"] = fn(zs[a], cfg.ns_shift, cfg.ns_bits)
@@ -108,12 +119,7 @@ class CellStep(wiring.Component):
             outs, after = {}, {}
             for a, gate in enumerate(nr.GATES):
                 if a in spiking:
-                    v = vals[f"v{q}_{gate}"]
-                    fire = nr.fire_ternary if gate == "g" else nr.fire_binary
-                    if gate == "g":
-                        outs[gate], after[a] = fire(v, self.theta_pos[a], self.theta_neg[a], low=low[a])
-                    else:
-                        outs[gate], after[a] = fire(v, self.theta_pos[a])
+                    outs[gate], after[a] = fires[a].fire()
                 else:
                     outs[gate], after[a] = vals[f"ns{q}"], keep[f"u{q}_{a}"]
             gate_out = carry({f"{g}{q}": Value.cast(outs[g]) for g in nr.GATES}, "s4")
@@ -126,15 +132,14 @@ class CellStep(wiring.Component):
             ig = stage(nr.gate_product(gates["i"], gates["g"], cfg.i_spiking), f"ig{q}")
             gates5 = carry({f"{g}{q}": gates[g] for g in nr.GATES}, "s5")
             after = carry(after, "s5")
-            leaked = stage(nr.leak(keep[f"u{q}_4"], cfg.leak_shift[4]), f"lk{q}_s5")
+            leaked_c = stage(nr.leak(keep[f"u{q}_4"], cfg.leak_shift[4]), f"lk{q}_s5")
             keep = carry({f"cp{q}": keep[f"cp{q}"]}, "s5")
-            # 6: c; the c membrane's threshold offsets (TernaryFireAhead)
+            # 6: c; the c membrane's offsets by its thresholds (FireAhead)
             c = stage(nr.c_update(gates5[f"f{q}"], keep[f"cp{q}"], ig, cfg.c_bits), f"c{q}")
             gates6 = carry(gates5, "s6")
             after = carry(after, "s6")
-            fire_c = TernaryFireAhead(m, stage, self.theta_pos[4], self.theta_neg[4], cfg.u_bits,
-                                      f"vc{q}")
-            fire_c.offsets(leaked)
+            fire_c = FireAhead(m, stage, self.theta_pos[4], self.theta_neg[4], cfg.u_bits, f"vc{q}")
+            fire_c.offsets(leaked_c)
             # 7: the c membrane's sum, before saturation, and the sums against its thresholds
             fire_c.sums(c)
             c = stage(c, f"c{q}_s7")
