@@ -84,8 +84,13 @@ class LaneRows(wiring.Component):
         xvec = Signal(self.in_row, name="xvec", reset_less=True)
         hvec = Signal(self.h_row, name="hvec", reset_less=True)
         m.d.comb += [self.x.eq(xvec), self.h.eq(hvec)]
+        # element 0 has no recurrent row. ``n`` changes in FINISH and holds through BEGIN
+        # and FETCH, so "n is 0" can be a register by LOAD: the lane counter's compare
+        # then is not on the path from the rows to the event list's ``pending``
+        n_zero = Signal(name="n_zero")
+        m.d.sync += n_zero.eq(n == 0)
         x_in = Mux(fire, x_raw.as_value(), 0)
-        h_in = Mux(fire & (n != 0), h_raw.as_value(), 0)
+        h_in = Mux(fire & ~n_zero, h_raw.as_value(), 0)
         with m.If(self.phase.load):
             m.d.sync += [xvec.eq(x_in), hvec.eq(h_in)]
         x_view, h_view = data.View(self.in_row, x_in), data.View(self.h_row, h_in)
