@@ -22,7 +22,7 @@ references restart with each sequence.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Signal, Value, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -33,10 +33,19 @@ from model.encoding import rate_draws
 
 from .rom import bits_for
 
-__all__ = ["InputEncoder", "RATE_EXTRA_CYCLES", "draw_words"]
+__all__ = ["InputEncoder", "RATE_EXTRA_CYCLES", "draw_words", "banked_address"]
 
 #: cycles a rate beat takes beyond its T rows (the draw ROM's read and output register)
 RATE_EXTRA_CYCLES = 2
+
+
+def banked_address(addr, depth: int, bank):
+    """Row ``addr`` (at most ``depth`` rows) of bank ``bank`` of the two-bank input
+    buffer: the bank is the top bit, above ``ceil_log2(depth)`` row bits."""
+    bits = ceil_log2(depth)
+    addr = Value.cast(addr)
+    addr = addr[:bits] if len(addr) >= bits else Cat(addr, Const(0, bits - len(addr)))
+    return Cat(addr, bank)
 
 
 def draw_words(net: NetworkConfig) -> list[int]:
@@ -57,11 +66,13 @@ class InputEncoder(wiring.Component):
     Members:
 
     * ``i_stream`` (in, a stream of ``beat`` payloads): the sequence's beats;
-    * ``wr`` (out, a flipped write port signature): the input buffer, ``depth`` rows;
+    * ``wr`` (out, a flipped write port signature): the input buffer, two banks of
+      ``depth`` rows (each ``2**ceil_log2(depth)`` rows apart), the bank ``bank``;
+    * ``bank`` (in): the bank to write (:class:`hw.network_control.InputBanks`);
     * ``loaded`` (out): the sequence's last row is written this cycle; from then on no
       beat is taken until ``restart``;
     * ``restart`` (in): take the next sequence (the counters, the LFSR and the level
-      references restart).
+      references restart) into ``bank``.
     """
 
     def __init__(self, net: NetworkConfig, *, beat, row, depth: int):
@@ -71,7 +82,8 @@ class InputEncoder(wiring.Component):
         self.net, self.row, self.depth = net, row, depth
         super().__init__({
             "i_stream": In(stream.Signature(beat)),
-            "wr": In(memory.WritePort.Signature(addr_width=ceil_log2(depth), shape=row)),
+            "wr": In(memory.WritePort.Signature(addr_width=ceil_log2(depth) + 1, shape=row)),
+            "bank": In(1),
             "loaded": Out(1),
             "restart": In(1),
         })
@@ -88,7 +100,8 @@ class InputEncoder(wiring.Component):
         beat, row_addr = self.i_stream.payload, Cat(in_k[:kbits], in_n[:nbits])
 
         def write(addr, row):
-            m.d.comb += [self.wr.addr.eq(addr), self.wr.data.eq(row), self.wr.en.eq(1)]
+            m.d.comb += [self.wr.addr.eq(banked_address(addr, self.depth, self.bank)),
+                         self.wr.data.eq(row), self.wr.en.eq(1)]
 
         def loaded():
             m.d.comb += self.loaded.eq(1)

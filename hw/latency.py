@@ -16,6 +16,12 @@ first compute cycle to the result, derived from the controller's structure (see
 
 ``ideal`` is the bound of a machine that does nothing but its accumulate operations,
 ``P`` per lane per cycle with all lanes busy: total ACs / (P * L).
+
+Back to back (:func:`stream_schedule`): the input buffer has two banks
+(:class:`hw.network_control.InputBanks`), so the next sequence streams in while one
+computes; with an input that is always valid and a result that is always taken, the
+cycle of every result follows from the compute cycles above and the encoder's cycles
+per sequence (:func:`input_cycles`).
 """
 
 from __future__ import annotations
@@ -32,7 +38,8 @@ from .cells import latency as cell_latency
 from .config import HardwareConfig, beats_per_sequence, multibit_h, multiplies
 
 __all__ = ["schedule", "LayerCycles", "sequence_cycles", "cycles_for_batch", "neuron_latency", "startup_cycles",
-           "round_overhead", "round_events", "worst_case_cycles", "result_budget", "cycle_bounds"]
+           "round_overhead", "round_events", "worst_case_cycles", "result_budget", "cycle_bounds",
+           "input_cycles", "stream_schedule"]
 
 #: BEGIN, FETCH, LOAD, the empty ACC check, FINISH; DRAIN adds 1 + the neuron pipeline
 ROUND_CONTROL = 5
@@ -158,6 +165,42 @@ def worst_case_cycles(hw: HardwareConfig) -> int:
     hs = [np.ones((net.length, net.steps, h), dtype=np.int8) for h in net.hidden]
     x = np.ones((net.length, net.steps, net.layer_inputs(0)), dtype=np.int8)
     return sequence_cycles(hw, [x] + hs[:-1], hs)["total"]
+
+
+def input_cycles(net) -> int:
+    """Cycles the encoder (:mod:`hw.encoder`) takes for one sequence when a beat is
+    always waiting, from the cycle that takes its first beat to the one that writes
+    its last row, inclusive: a beat a cycle for ``spikes`` (N x T beats) and ``direct``
+    (N); ``level`` takes a beat and writes its T rows (1 + T cycles a beat), ``rate``
+    also waits for its draw ROM (1 + T + 2)."""
+    from .encoder import RATE_EXTRA_CYCLES
+    per_beat = {"spikes": 1, "direct": 1, "level": 1 + net.steps,
+                "rate": 1 + net.steps + RATE_EXTRA_CYCLES}[net.encoding]
+    return per_beat * beats_per_sequence(net)
+
+
+def stream_schedule(hw: HardwareConfig, compute: list[int], first_beat: int) -> dict:
+    """When each sequence of a back-to-back stream is taken in and when its result
+    leaves, for an input that is always valid and a result that is always taken.
+
+    ``compute``: each sequence's compute cycles (:func:`sequence_cycles` ``total``);
+    ``first_beat``: the cycle the first sequence's first beat is taken. With ``E`` =
+    :func:`input_cycles`, sequence s is loaded at ``loaded[s] = begin[s] + E - 1``; the
+    controller takes it at ``max(loaded[s], result[s-1] + 1)`` and its result leaves
+    ``1 + compute[s]`` cycles later; the encoder, waiting for a free bank, begins the
+    next sequence at ``max(loaded[s], result[s-1]) + 2`` (a bank frees when a result
+    has left). Returns lists ``begin``, ``result`` and ``period`` (cycles between
+    results, from the second on)."""
+    e = input_cycles(hw.net)
+    begin, result = [first_beat], []
+    for s, c in enumerate(compute):
+        loaded = begin[s] + e - 1
+        before = result[s - 1] if s else None
+        taken = loaded if before is None else max(loaded, before + 1)
+        result.append(taken + 1 + c)
+        begin.append((loaded if before is None else max(loaded, before)) + 2)
+    return {"begin": begin[:len(compute)], "result": result,
+            "period": [b - a for a, b in zip(result, result[1:])]}
 
 
 def startup_cycles(hw: HardwareConfig) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from .config import HardwareConfig
 from .config import input_kind
 from .rom import bits_for
+from amaranth.utils import ceil_log2
 
 __all__ = ["memory_layout"]
 
@@ -38,10 +39,12 @@ def memory_layout(hw: HardwareConfig) -> dict[str, dict]:
         if carry_bits:
             out[f"layer{l}.cstate"] = {"word_bits": q * carry_bits, "depth": net.steps << cbits, "instances": hw.lanes, "kind": "ram"}
         out[f"layer{l}.bank"] = {"word_bits": hw.h_bits * h, "depth": per_lane << kbits, "instances": hw.lanes, "kind": "ram"}
+    # the input buffer: two banks of a sequence's rows (hw.network_control.InputBanks)
     if input_kind(hw, 0) == "features":
-        out["inbuf"] = {"word_bits": net.inputs * net.x_bits, "depth": net.length, "instances": 1, "kind": "ram"}
+        rows, word = net.length, net.inputs * net.x_bits
     else:
-        out["inbuf"] = {"word_bits": 2 * net.layer_inputs(0), "depth": net.length << kbits, "instances": 1, "kind": "ram"}
+        rows, word = net.length << kbits, 2 * net.layer_inputs(0)
+    out["inbuf"] = {"word_bits": word, "depth": 2 << ceil_log2(rows), "instances": 1, "kind": "ram"}
     if net.encoding == "rate":  # the encoder's draws, one word per row (hw.encoder)
         out["draws"] = {"word_bits": net.inputs * net.x_bits, "depth": net.length << kbits,
                         "instances": 1, "kind": "rom"}

@@ -23,14 +23,15 @@ import numpy as np
 from amaranth.hdl import Cat, Module, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
 
 from model.config import ConfigError
 from model.params import NetworkParams
 
 from .config import COUNTER_BITS, CYCLE_BITS, HardwareConfig, beats_per_sequence, input_kind
-from .encoder import InputEncoder
+from .encoder import InputEncoder, banked_address
 from .layer import SpikingLSTMLayer
-from .network_control import NetworkControl
+from .network_control import InputBanks, NetworkControl
 from .param_rom import ParamLoader, b_out_layout, image
 from .readout import ArgmaxScan, Readout
 from .rom import BLOCK_ROM, bits_for, readout_rom
@@ -106,12 +107,17 @@ class SpikingLSTMNetwork(wiring.Component):
 
         # ---- the memories (named here: flows.activity and flows.energy count ``inbuf``
         # and ``w_out``); the input buffer is read by the lanes of layer 0 ----------------
+        # two banks (hw.network_control.InputBanks): the encoder fills one while the
+        # layers read the other
         depth = N if input_kind(hw, 0) == "features" else N << bits_for(net.steps - 1)
-        m.submodules.inbuf = inbuf = memory.Memory(shape=first.in_row, depth=depth, init=[])
+        m.submodules.inbuf = inbuf = memory.Memory(shape=first.in_row, depth=2 << ceil_log2(depth),
+                                                   init=[])
+        m.submodules.banks = banks = InputBanks()
         in_wr = inbuf.write_port()
         for l in range(L):
             rd = inbuf.read_port()
-            m.d.comb += [rd.addr.eq(first.in_addr[l]), first.in_data[l].eq(rd.data)]
+            m.d.comb += [rd.addr.eq(banked_address(first.in_addr[l], depth, banks.rbank)),
+                         first.in_data[l].eq(rd.data)]
         for l in range(1, net.layers):
             below, above = layers[l - 1], layers[l]
             m.d.comb += [below.out_addr.eq(above.in_addr), above.in_data.eq(below.out_data)]
@@ -155,7 +161,9 @@ class SpikingLSTMNetwork(wiring.Component):
         wiring.connect(m, readout.w_rd, w_out.read_port())
         wiring.connect(m, ctl.readout, readout.task)
         wiring.connect(m, ctl.argmax, argmax.task)
-        m.d.comb += [ctl.loaded.eq(encoder.loaded), encoder.restart.eq(ctl.restart),
+        m.d.comb += [banks.loaded.eq(encoder.loaded), banks.taken.eq(ctl.taken),
+                     banks.done.eq(ctl.restart), ctl.loaded.eq(banks.available),
+                     encoder.restart.eq(banks.restart), encoder.bank.eq(banks.wbank),
                      last.out_addr[last_lane].eq(readout.h_addr),
                      readout.h_data.eq(last.out_data[last_lane]),
                      argmax.values.eq(readout.logits)]

@@ -2,9 +2,12 @@
 
 :class:`NetworkControl` waits for the input side to hold a whole sequence, runs the
 layers one after the other, then the readout and the first-maximum scan
-(:class:`Task` links, joined with ``wiring.connect``), offers the result and lets the
-input side take the next sequence once it has left. It counts the cycles from the
-first compute cycle to the result (:mod:`hw.latency` models them).
+(:class:`Task` links, joined with ``wiring.connect``), offers the result and moves on
+once it has left. It counts the cycles from the first compute cycle to the result
+(:mod:`hw.latency` models them).
+
+:class:`InputBanks` lets the input side load the next sequence while one computes: the
+input buffer has two banks, one read by the layers, the other written by the encoder.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from amaranth.lib.wiring import In, Out
 
 from .config import CYCLE_BITS
 
-__all__ = ["Task", "NetworkControl"]
+__all__ = ["Task", "NetworkControl", "InputBanks"]
 
 
 class Task(wiring.Signature):
@@ -35,8 +38,10 @@ class NetworkControl(wiring.Component):
 
     Members:
 
-    * ``loaded`` (in): the input side writes the sequence's last row this cycle;
-    * ``restart`` (out): the result has left; the input side takes the next sequence;
+    * ``loaded`` (in): a whole sequence waits in the input buffer
+      (:class:`InputBanks` ``available``);
+    * ``taken`` (out): the controller starts that sequence this cycle;
+    * ``restart`` (out): the result has left (its input bank is free again);
     * ``layer_start`` (out, one bit per layer): a layer's start pulse;
     * ``layer_busy`` (in, one bit per layer): the layers' busy outputs;
     * ``readout`` (out, :class:`Task`): the readout's accumulate, from its biases to the
@@ -58,6 +63,7 @@ class NetworkControl(wiring.Component):
         self.layers, self.classes = layers, classes
         super().__init__({
             "loaded": In(1),
+            "taken": Out(1),
             "restart": Out(1),
             "layer_start": Out(layers),
             "layer_busy": In(layers),
@@ -83,6 +89,7 @@ class NetworkControl(wiring.Component):
             with m.State("INPUT"):
                 m.d.sync += cycles.eq(0)
                 with m.If(self.loaded):
+                    m.d.comb += self.taken.eq(1)
                     m.next = "START0"
             for l in range(self.layers):
                 with m.State(f"START{l}"):
@@ -115,4 +122,47 @@ class NetworkControl(wiring.Component):
                 with m.If(self.o_ready):
                     m.d.comb += self.restart.eq(1)
                     m.next = "INPUT"
+        return m
+
+
+class InputBanks(wiring.Component):
+    """The two banks of the input buffer: which one the encoder writes, which one the
+    layers read, and when the encoder may take the next sequence.
+
+    Members:
+
+    * ``loaded`` (in): the encoder writes a sequence's last row this cycle;
+    * ``taken`` (in): the controller starts a sequence this cycle (it must be
+      ``available``);
+    * ``done`` (in): the result of the sequence being computed leaves this cycle;
+    * ``available`` (out): a whole sequence waits in a bank (``loaded`` this cycle, or
+      earlier and not yet taken);
+    * ``restart`` (out): a bank is free: the encoder may take the next sequence;
+    * ``wbank`` / ``rbank`` (out): the bank the encoder writes / the layers read.
+
+    A bank holds a sequence from its first row until that sequence's result has left.
+    Sequences are taken in the order they were loaded, so both banks simply alternate.
+    """
+
+    def __init__(self):
+        super().__init__({
+            "loaded": In(1), "taken": In(1), "done": In(1),
+            "available": Out(1), "restart": Out(1), "wbank": Out(1), "rbank": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        queued = Signal()     # a loaded sequence not yet taken
+        busy = Signal()       # a sequence is being computed (its bank is in use)
+        wbank = Signal()
+        rbank = Signal(init=1)  # toggled when the first sequence is taken: bank 0
+        m.d.comb += [self.available.eq(self.loaded | queued), self.wbank.eq(wbank),
+                     self.rbank.eq(rbank), self.restart.eq(~(queued & busy))]
+        m.d.sync += queued.eq((queued | self.loaded) & ~self.taken)
+        with m.If(self.loaded):
+            m.d.sync += wbank.eq(~wbank)
+        with m.If(self.taken):
+            m.d.sync += [busy.eq(1), rbank.eq(~rbank)]
+        with m.Elif(self.done):
+            m.d.sync += busy.eq(0)
         return m

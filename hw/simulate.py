@@ -30,6 +30,8 @@ class HardwareResult:
     acs: int
     h_spikes: list[int]
     h: list[np.ndarray]  # per layer, [N, T, H]
+    input_cycle: int = -1   # the clock edge that took the sequence's first input beat
+    result_cycle: int = -1  # the clock edge that took its result beat
 
 
 async def _until(ctx, condition, budget: int, what: str):
@@ -38,7 +40,7 @@ async def _until(ctx, condition, budget: int, what: str):
     waited = 0
     async for _clk, _rst, done in ctx.tick().sample(condition):
         if done:
-            return
+            return waited + 1  # the clock edges this took
         waited += 1
         if waited >= budget:
             raise TimeoutError(f"{what}: nothing after {budget} cycles (the hardware is stuck)")
@@ -60,26 +62,34 @@ def simulate_network(hw: HardwareConfig, params, x, *, input_gaps: float = 0.0,
     rng = np.random.default_rng(seed)
     results: list[HardwareResult] = []
 
+    input_edges = []  # per sequence, the clock edge (counted from 1) that took its first beat
+
     async def drive(ctx):
         # after reset the network loads its parameters first (hw.param_rom)
-        await _until(ctx, dut.i_stream.ready, budget + startup_cycles(hw), f"{net.name}: the parameter load")
+        now = await _until(ctx, dut.i_stream.ready, budget + startup_cycles(hw),
+                           f"{net.name}: the parameter load")
         for seq in x:
-            for beat in input_beats(hw.net, seq).astype(int).tolist():
+            for i, beat in enumerate(input_beats(hw.net, seq).astype(int).tolist()):
                 while rng.random() < input_gaps:
                     ctx.set(dut.i_stream.valid, 0)
                     await ctx.tick()
+                    now += 1
                 ctx.set(dut.i_stream.payload, beat)
                 ctx.set(dut.i_stream.valid, 1)
-                await _until(ctx, dut.i_stream.ready, budget, f"{net.name}: an input beat")
+                now += await _until(ctx, dut.i_stream.ready, budget, f"{net.name}: an input beat")
+                if i == 0:
+                    input_edges.append(now)
             ctx.set(dut.i_stream.valid, 0)
 
     async def collect(ctx):
+        now = 0
         for b in range(x.shape[0]):
             while rng.random() < output_stalls:
                 ctx.set(dut.o_stream.ready, 0)
                 await ctx.tick()
+                now += 1
             ctx.set(dut.o_stream.ready, 1)
-            await _until(ctx, dut.o_stream.valid, budget, f"{net.name}: the result of sequence {b}")
+            now += await _until(ctx, dut.o_stream.valid, budget, f"{net.name}: the result of sequence {b}")
             # the transfer happened on that edge; the banks still hold this sequence
             payload = ctx.get(dut.o_stream.payload)
             hs = []
@@ -94,7 +104,8 @@ def simulate_network(hw: HardwareConfig, params, x, *, input_gaps: float = 0.0,
             results.append(HardwareResult(
                 logits=[int(v) for v in payload.logits], cls=int(payload.cls),
                 cycles=int(payload.cycles), acs=int(ctx.get(dut.acs)),
-                h_spikes=[int(v) for v in ctx.get(dut.h_spikes)], h=hs))
+                h_spikes=[int(v) for v in ctx.get(dut.h_spikes)], h=hs,
+                input_cycle=input_edges[b], result_cycle=now))
         ctx.set(dut.o_stream.ready, 0)
 
     sim = Simulator(dut)

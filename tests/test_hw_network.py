@@ -14,7 +14,7 @@ import pytest
 
 from conftest import random_input
 from hw.config import HardwareConfig
-from hw.latency import cycles_for_batch, schedule
+from hw.latency import cycles_for_batch, input_cycles, schedule, stream_schedule
 from hw.simulate import simulate_network
 from model.config import ConfigError, NetworkConfig, preset, random_widths
 from model.params import random_params
@@ -34,6 +34,11 @@ def check_against_golden(hw, params, x, **sim_args):
         assert hw_res.logits == ref.logits[b].tolist(), f"sequence {b}"
         assert hw_res.cls == int(ref.predicted[b])
         assert hw_res.cycles == expected[b]["total"], f"sequence {b}"
+    if not sim_args.get("input_gaps") and not sim_args.get("output_stalls"):
+        # back to back: when each sequence went in and each result came out
+        plan = stream_schedule(hw, [e["total"] for e in expected], got[0].input_cycle)
+        seen = {"begin": [r.input_cycle for r in got], "result": [r.result_cycle for r in got]}
+        assert seen == {k: plan[k] for k in seen}, f"stream: simulated {seen}, model {plan}"
     return got, ref
 
 
@@ -86,6 +91,22 @@ def test_backpressure_changes_only_timing():
     for a, b in zip(calm, rough):
         assert (a.logits, a.cls, a.cycles, a.acs) == (b.logits, b.cls, b.cycles, b.acs)
         assert all(np.array_equal(ha, hb) for ha, hb in zip(a.h, b.h))
+
+
+@pytest.mark.parametrize("encoding", ["spikes", "level"])
+def test_the_next_sequence_streams_in_while_one_computes(encoding):
+    """Two input banks: back to back, a sequence's beats are taken while the one before
+    it computes, so results follow each other by the compute time alone when it is the
+    longer, not by input plus compute."""
+    cfg = preset("tiny", encoding=encoding)
+    hw = HardwareConfig(cfg, lanes=2, par=4)
+    params = random_params(cfg, 7, threshold_scale=0.4)
+    x = random_input(cfg, 4, np.random.default_rng(7))
+    got, _ = check_against_golden(hw, params, x)
+    for before, now in zip(got, got[1:]):
+        assert now.input_cycle < before.result_cycle, "the next sequence waited for the result"
+        if now.cycles + 2 >= input_cycles(cfg):
+            assert now.result_cycle - before.result_cycle == now.cycles + 2
 
 
 def test_wavefront_and_sequential_schedules():
