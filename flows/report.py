@@ -184,6 +184,22 @@ def _timing_statement(timing: dict, family: str) -> str:
     return f"Fmax {timing['fmax_mhz']:.1f} MHz from nextpnr{run}{note}; board clock {board:g} MHz."
 
 
+def _back_to_back(stream, fmax: float | None, board: float) -> dict | None:
+    """Throughput with the measured sequences streamed back to back (two input banks:
+    the next sequence is taken in while one computes; ``flow.json`` ``sim.stream``, from
+    :func:`hw.latency.stream_schedule`); None for a build without it (older builds, or
+    a single sequence)."""
+    if not isinstance(stream, dict) or not stream.get("result_periods"):
+        return None
+    periods = stream["result_periods"]
+    if not all(_is_num(v) and v > 0 for v in periods) or not _is_num(stream.get("input_cycles")):
+        raise ValueError("flow.json field 'sim.stream' must hold positive result periods and input cycles")
+    mean = float(np.mean(periods))
+    return {"cycles_per_result_mean": mean, "input_cycles": stream["input_cycles"],
+            "sequences_per_s_at_fmax": fmax * 1e6 / mean if fmax else None,
+            "sequences_per_s_at_board_clock": board * 1e6 / mean}
+
+
 def _bound(flow: dict, hw: HardwareConfig, stats: dict, mean_cycles: float) -> dict | None:
     """DESIGN section 7's bound on the board's device (``hw.latency.cycle_bounds``) and
     the mean cycles as a multiple of it; None for a board this installation lacks."""
@@ -282,6 +298,7 @@ def report_from_flow(flow: dict) -> dict:
                 "cycle counter); streaming the input in is not included",
     }
     latency["bound"] = _bound(flow, hw, stats, mean_cycles)
+    latency["back_to_back"] = _back_to_back(_get(flow, "sim.stream", None), fmax, board)
     cycles = {"sequences": sequences, "simulated": cyc_sim, "analytic": cyc_an,
               "agree": (simulated == analytic) if simulated is not None else None}
 
@@ -503,6 +520,15 @@ def _markdown(r: dict) -> str:
             f"* at the {r['timing']['board_clock_mhz']:g} MHz board clock: "
             f"{_fmt(lat['us_per_sequence_at_board_clock'])} us, "
             f"{_fmt(lat['sequences_per_s_at_board_clock'])} sequences/s", ""]
+    btb = lat.get("back_to_back")
+    if btb:
+        out += [f"Back to back (the next sequence streams into the second input bank while one "
+                f"computes; analytic, hw.latency.stream_schedule): a result every "
+                f"{_fmt(btb['cycles_per_result_mean'])} cycles on average (streaming one sequence in "
+                f"takes {_fmt(btb['input_cycles'])} cycles), "
+                + (f"{_fmt(btb['sequences_per_s_at_fmax'])} sequences/s at Fmax, " if btb['sequences_per_s_at_fmax']
+                   else "")
+                + f"{_fmt(btb['sequences_per_s_at_board_clock'])} at the board clock.", ""]
     b = lat.get("bound")
     if b:
         out += [f"Against the bound (DESIGN section 7): {_fmt(lat['cycles_mean'])} cycles are "

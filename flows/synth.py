@@ -811,17 +811,21 @@ def _measure(hw, pkg, sequences, build, wall, simulate=True, simulator="verilato
     (the cosim bench, SAIF toggle counts: :mod:`flows.verilator_activity`) or in the
     Amaranth simulator (:mod:`flows.activity`). The cycle counts and logits must equal
     the models'. Without ``simulate`` only the analytic cycles (no activity estimate)."""
-    from hw.latency import cycles_for_batch
+    from hw.latency import cycles_for_batch, input_cycles, stream_schedule
     from .energy import memory_reads
     from model.export import sample_inputs
     t0 = time.monotonic()
     x, _ = sample_inputs(pkg, sequences)
     figures, ref = cycles_for_batch(hw, pkg.params, x)
     analytic = [int(f["total"]) for f in figures]
+    # these sequences back to back, as hw.latency.stream_schedule models the two input banks
+    stream = {"input_cycles": input_cycles(hw.net),
+              "result_periods": stream_schedule(hw, analytic, 0)["period"]}
     if not simulate:
         print(f"  no simulation (--no-simulate): analytic cycles {analytic[:4]}...")
         return ({"sequences": len(x), "cycles_simulated": None, "cycles_analytic": analytic,
-                 "golden_stats": ref.stats, "memory_reads": memory_reads(hw, pkg.params, x)}, None)
+                 "stream": stream, "golden_stats": ref.stats,
+                 "memory_reads": memory_reads(hw, pkg.params, x)}, None)
     print(f"  {simulator.capitalize()} simulation of {len(x)} sequences ({sum(analytic):,} cycles), "
           "counting toggles ...", flush=True)
     if simulator == "verilator":
@@ -839,7 +843,8 @@ def _measure(hw, pkg, sequences, build, wall, simulate=True, simulator="verilato
         raise RuntimeError("the simulated hardware disagrees with the golden/analytic model; "
                            "run the co-simulation (make cosim) to find out where")
     return ({"sequences": len(x), "cycles_simulated": simulated, "cycles_analytic": analytic,
-             "golden_stats": ref.stats, "memory_reads": memory_reads(hw, pkg.params, x)}, activity)
+             "stream": stream, "golden_stats": ref.stats,
+             "memory_reads": memory_reads(hw, pkg.params, x)}, activity)
 
 
 def _schedules(brd, hw, pkg, flow, build, compare, wall):

@@ -32,6 +32,7 @@ def _ecp5_flow():
         "timing": {"fmax_mhz": 50.0, "target_mhz": 100.0, "board_clock_mhz": 25.0,
                    "measured": True, "note": "below the target"},
         "sim": {"sequences": 2, "cycles_simulated": [180, 220], "cycles_analytic": [180, 220],
+                "stream": {"input_cycles": 30, "result_periods": [222]},
                 "golden_stats": {"batch": 2, "saturations": {"acc": 0}, "layers": [layer],
                                  "readout_acs": 12, "acs": 412, "macs": 0},
                 "memory_reads": {"sequences": 2, "memories": {
@@ -89,6 +90,9 @@ def test_report_from_a_synthetic_flow():
     assert lat["sequences_per_s_at_fmax"] == pytest.approx(250_000)
     assert lat["us_per_sequence_at_board_clock"] == pytest.approx(8.0)   # 200 / 25 MHz
     assert lat["sequences_per_s_at_board_clock"] == pytest.approx(125_000)
+    # back to back: a result every 222 cycles at 50 MHz
+    assert lat["back_to_back"]["sequences_per_s_at_fmax"] == pytest.approx(50e6 / 222)
+    assert lat["back_to_back"]["input_cycles"] == 30
     # rates: spikes / (2 sequences x N=5 x T=2 x H=8 = 160 neuron steps)
     layer = r["sparsity"]["layers"][0]
     assert layer["gates"] == pytest.approx({"f": 0.1, "i": 0.2, "o": 0.3, "g": 0.4})
@@ -104,6 +108,19 @@ def test_report_from_a_synthetic_flow():
     # ECP5 LUTs: LUT4 + 2 per CCU2C = 1800 + 20
     assert sched[2]["resources"]["LUT"] == 1820 and sched[1]["resources"]["FF"] == 4000
     assert sched[1]["name"].startswith("element by element")
+
+
+def test_back_to_back_throughput_is_reported_when_the_build_has_it(tmp_path):
+    flow = _ecp5_flow()
+    md = rp._markdown(rp.validate_report(rp.report_from_flow(flow)))
+    assert "a result every 222 cycles on average (streaming one sequence in takes 30 cycles)" in md
+    del flow["sim"]["stream"]   # a build from before the two input banks
+    r = rp.report_from_flow(flow)
+    assert r["latency"]["back_to_back"] is None
+    assert "Back to back" not in rp._markdown(rp.validate_report(r))
+    flow["sim"]["stream"] = {"input_cycles": 30, "result_periods": [0]}
+    with pytest.raises(ValueError, match="sim.stream"):
+        rp.report_from_flow(flow)
 
 
 def test_timing_statement_names_the_placement_and_a_given_up_ripup():
