@@ -16,7 +16,8 @@ and the dependency bound, T + N - 1 + layers - 1 cells of the cell's pipeline:
 ``hw.latency.cycle_bounds``), with the cycles as a multiple of it; and the named overheads: per round ``C`` cycles of neuron pass over the C chunks plus
 ``hw.latency.round_overhead`` (BEGIN, FETCH, LOAD, the empty event check, DRAIN with the
 neuron pipeline, FINISH) and ``WEIGHT_LATENCY - 1`` more when the round has events, per layer 3, and the
-readout.
+readout. "back to back": the mean cycles between results when the batch is sent one
+sequence after the other (two input banks, ``hw.latency.stream_schedule``).
 The analytic model is the one the simulation tests check cycle for cycle.
 """
 
@@ -32,7 +33,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from hw.config import HardwareConfig  # noqa: E402
 from flows.boards import DEFAULT_BOARD, board  # noqa: E402
-from hw.latency import cycle_bounds, cycles_for_batch, round_overhead  # noqa: E402
+from hw.latency import cycle_bounds, cycles_for_batch, round_overhead, stream_schedule  # noqa: E402
 from model.config import PRESETS, preset  # noqa: E402
 from model.params import random_params  # noqa: E402
 
@@ -54,7 +55,8 @@ def main(argv=None) -> int:
     print(f"preset {args.preset}: M={cfg.inputs} H={cfg.hidden} T={cfg.steps} N={cfg.length}, "
           f"P={args.par}, rate-coded random inputs, batch {args.batch}")
     print(f"{'L':>3} {'rounds':>6} {'cycles':>9} {'ACs/P':>9} {'ratio':>6} {'ACs/(L*P)':>10} "
-          f"{'ratio':>6} {'bound':>7} {'ratio':>6} {'round overhead':>15} {'events/round':>13}")
+          f"{'ratio':>6} {'bound':>7} {'ratio':>6} {'round overhead':>15} {'events/round':>13} "
+          f"{'back to back':>13}")
     for lane_count in lanes:
         hw = HardwareConfig(cfg, lanes=lane_count, par=args.par)
         figures, res = cycles_for_batch(hw, params, x)
@@ -67,9 +69,11 @@ def main(argv=None) -> int:
         one = acs / args.par
         spread = acs / (args.par * lane_count)
         bound = cycle_bounds(hw, res.stats, device.weights_per_cycle(cfg.w_bits))
+        # the batch sent back to back: mean cycles between results (two input banks)
+        period = np.mean(stream_schedule(hw, [f["total"] for f in figures], 0)["period"] or [np.nan])
         print(f"{lane_count:>3} {rounds:>6} {cycles:>9.0f} {one:>9.0f} {cycles / one:>6.2f} "
               f"{spread:>10.0f} {cycles / spread:>6.2f} {bound['bound']:>7.0f} "
-              f"{cycles / bound['bound']:>6.1f} {overhead:>15.0f} {events:>13.1f}")
+              f"{cycles / bound['bound']:>6.1f} {overhead:>15.0f} {events:>13.1f} {period:>13.0f}")
     print(f"bound on {device.name} ({device.device}): {bound['weights_per_cycle']:.0f} weights of "
           f"{cfg.w_bits} bits per cycle from {device.capacity['BRAM']} block RAMs; "
           f"{bound['weight_reads']:,.0f} weight reads per sequence -> {bound['bandwidth']:,.0f} cycles; "
