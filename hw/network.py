@@ -14,7 +14,8 @@ sequence, the layers run one after the other, the readout accumulates ``W_out`` 
 the last element's non-zero h spikes, and one beat leaves on ``o_stream``: the
 saturated logits, the class (first maximum) and the cycle count from the first compute
 cycle to the result. Activity counters (``acs``, ``h_spikes``) hold the last sequence's
-figures.
+figures. The input buffer has two banks: the next sequence's beats are taken while one
+computes (:class:`hw.network_control.InputBanks`, :func:`hw.latency.stream_schedule`).
 """
 
 from __future__ import annotations
