@@ -175,3 +175,35 @@ def test_readout_alone_against_the_rule_and_its_cycles():
     sim.add_testbench(bench)
     sim.run()
     assert len(saturated) == len(rows) and any(saturated), "no logit saturated: the test lost a point"
+
+
+def test_input_banks_alternate_and_free_a_bank_when_its_result_leaves():
+    """InputBanks cycle by cycle: a sequence loaded while the controller is idle is
+    taken at once; one loaded while another computes waits (queued), and the encoder may
+    not begin a third until the first result has left; the banks alternate."""
+    from hw.network_control import InputBanks
+    dut = InputBanks()
+    #        inputs (loaded, taken, done)   expected (available, restart, wbank, rbank)
+    script = [((1, 1, 0), (1, 1, 0, 1)),    # loaded into bank 0 and taken at once
+              ((0, 0, 0), (0, 1, 1, 0)),    # computing from bank 0; the encoder may fill bank 1
+              ((1, 0, 0), (1, 1, 1, 0)),    # bank 1 loaded while bank 0 computes
+              ((0, 0, 0), (1, 0, 0, 0)),    # queued and busy: no bank is free
+              ((0, 0, 1), (1, 0, 0, 0)),    # the first result leaves
+              ((0, 1, 0), (1, 1, 0, 0)),    # bank 0 is free; the queued sequence is taken
+              ((0, 0, 0), (0, 1, 0, 1))]    # computing from bank 1; the encoder fills bank 0
+    seen = []
+
+    async def bench(ctx):
+        for (loaded, taken, done), _ in script:
+            ctx.set(dut.loaded, loaded)
+            ctx.set(dut.taken, taken)
+            ctx.set(dut.done, done)
+            seen.append((ctx.get(dut.available), ctx.get(dut.restart), ctx.get(dut.wbank),
+                         ctx.get(dut.rbank)))
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen == [want for _, want in script]
