@@ -190,6 +190,8 @@ class FlowContext:
     build: Path | None = None
     placeholder: Any = None    # the parameters whose ROM words the generated top holds
     yosys_cells: dict | None = None
+    #: step name -> the future of the work it started early (:attr:`Step.early_after`)
+    background: dict = field(default_factory=dict)
 
     def tool(self, name: str, version: str | None = None) -> None:
         """Record the version of a tool this step ran (in ``flow["tools"]`` and the step's entry)."""
@@ -208,12 +210,22 @@ class FlowContext:
 
 class Step:
     """One named step of a flow. :meth:`run` does the work and writes what it found
-    into ``ctx.flow`` and ``ctx.record``; :meth:`title` is the progress line."""
+    into ``ctx.flow`` and ``ctx.record``; :meth:`title` is the progress line.
+
+    A step whose work does not need the steps just before it names in ``early_after``
+    the step after which that work may begin: :func:`run_flow` then calls
+    :meth:`work` in a background thread as soon as that step is done (its tools run as
+    subprocesses, beside nextpnr on another core), and :meth:`run` gets the result."""
 
     name = "step"
+    early_after: str | None = None
 
     def title(self, ctx: FlowContext) -> str:
         return self.name
+
+    def work(self, ctx: FlowContext):
+        """The part of the step that may run early (``early_after``)."""
+        return None
 
     def run(self, ctx: FlowContext) -> None:
         raise NotImplementedError
@@ -602,19 +614,29 @@ class VivadoProject(Step):
 
 
 class Measure(Step):
-    """Cycles, activity and golden statistics in simulation; the other schedule through yosys."""
+    """Cycles, activity and golden statistics in simulation; the other schedule through
+    yosys. Neither needs the placement, so the work starts once yosys is done and runs
+    beside place and route (``early_after``)."""
 
     name = "measure"
+    early_after = "synth"
 
     def title(self, ctx):
         return f"measure {ctx.options.sequences} sequences in simulation; the other schedule"
 
-    def run(self, ctx):
+    def work(self, ctx):
         opt = ctx.options
-        ctx.flow["sim"], ctx.flow["activity"] = _measure(ctx.hw, ctx.pkg, opt.sequences, ctx.build,
-                                                         ctx.wall, opt.simulate, opt.simulator)
-        ctx.flow["schedules"] = _schedules(ctx.board, ctx.hw, ctx.pkg, ctx.flow, ctx.build,
-                                           opt.compare, ctx.wall)
+        sim, activity = _measure(ctx.hw, ctx.pkg, opt.sequences, ctx.build, ctx.wall,
+                                 opt.simulate, opt.simulator)
+        other = _other_schedule(ctx.board, ctx.hw, ctx.pkg, sim["sequences"], ctx.build,
+                                opt.compare, ctx.wall)
+        return sim, activity, other
+
+    def run(self, ctx):
+        future = ctx.background.pop(self.name, None)
+        sim, activity, other = future.result() if future is not None else self.work(ctx)
+        ctx.flow["sim"], ctx.flow["activity"] = sim, activity
+        ctx.flow["schedules"] = _schedules(ctx.hw, ctx.flow, other)
         ctx.figure("sequences", ctx.flow["sim"]["sequences"])
         ctx.figure("simulated", ctx.flow["sim"]["cycles_simulated"] is not None)
         ctx.figure("schedule_lanes", [row["lanes"] for row in ctx.flow["schedules"]])
@@ -690,14 +712,24 @@ def run_flow(board_name: str, model: str, *, lanes=None, par=None, target_mhz=DE
         raise ValueError(f"unknown simulator {simulator!r}; choose one of {', '.join(SIMULATORS)}")
     ctx = FlowContext(opt, get_board(board_name), t_start)
     steps = flow_steps(ctx.board)
-    for i, step in enumerate(steps, 1):
-        title = step.title(ctx)
-        print(f"[{i}/{len(steps)}] {title}", flush=True)
-        ctx.record = {"name": step.name, "title": title}
-        t0 = time.monotonic()
-        step.run(ctx)
-        ctx.record["wall_s"] = round(time.monotonic() - t0, 2)
-        ctx.steps.append(ctx.record)
+    from concurrent.futures import ThreadPoolExecutor
+    # work a later step may start early (Step.early_after) runs here, beside the steps
+    # in between; the flow does not end, nor raise, before it has finished
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow-early") as early:
+        for i, step in enumerate(steps, 1):
+            title = step.title(ctx)
+            print(f"[{i}/{len(steps)}] {title}"
+                  + (" (started early, in the background)" if step.name in ctx.background else ""),
+                  flush=True)
+            ctx.record = {"name": step.name, "title": title}
+            t0 = time.monotonic()
+            step.run(ctx)
+            ctx.record["wall_s"] = round(time.monotonic() - t0, 2)
+            ctx.steps.append(ctx.record)
+            for later in steps[i:]:
+                if later.early_after == step.name:
+                    print(f"  starting step {later.name!r} early, in the background", flush=True)
+                    ctx.background[later.name] = early.submit(later.work, ctx)
     return ctx.flow
 
 
@@ -847,32 +879,39 @@ def _measure(hw, pkg, sequences, build, wall, simulate=True, simulator="verilato
              "memory_reads": memory_reads(hw, pkg.params, x)}, activity)
 
 
-def _schedules(brd, hw, pkg, flow, build, compare, wall):
-    """This build's schedule, and the other one (L = 1 if this is L = T, else L = T)."""
+def _other_schedule(brd, hw, pkg, sequences, build, compare, wall) -> dict | None:
+    """The other schedule (L = 1 if this build is L = T, else L = T): its cycles and
+    yosys's figures of the network alone; None without ``compare`` or when both are
+    the same."""
     from hw.config import HardwareConfig
     from hw.latency import cycles_for_batch
     from hw.network import SpikingLSTMNetwork
     from .yosys import synth_stat
     from model.export import sample_inputs as test_samples
     params = pkg.params
-    x, _ = test_samples(pkg, flow["sim"]["sequences"])
     other_lanes = 1 if hw.lanes != 1 else hw.net.steps
-    rows = [{"lanes": hw.lanes, "par": hw.par,
-             "cycles_mean": float(np.mean(flow["sim"]["cycles_simulated"] or flow["sim"]["cycles_analytic"])),
-             "resources": {"used": flow["resources"]["used"], "source": flow["resources"]["source"] +
-                           " (board top, with the UART)"}}]
     if not compare or other_lanes == hw.lanes:
-        return rows
+        return None
+    x, _ = test_samples(pkg, sequences)
     other = HardwareConfig(hw.net, lanes=other_lanes, par=hw.par)
     t0 = time.monotonic()
     print(f"  yosys on the network alone with L={other_lanes} for the schedule comparison ...", flush=True)
     stat = synth_stat(SpikingLSTMNetwork(other, params), brd.family, build / f"lanes{other_lanes}")
     wall["schedule_synth"] = time.monotonic() - t0
-    rows.append({"lanes": other_lanes, "par": hw.par,
-                 "cycles_mean": float(np.mean([f["total"] for f in cycles_for_batch(other, params, x)[0]])),
-                 "resources": {"used": stat["cells"], "source": "yosys (network only)"}})
-    print(f"  L={other_lanes}: {rows[-1]['cycles_mean']:.0f} cycles/sequence ({wall['schedule_synth']:.0f} s)")
-    return rows
+    row = {"lanes": other_lanes, "par": hw.par,
+           "cycles_mean": float(np.mean([f["total"] for f in cycles_for_batch(other, params, x)[0]])),
+           "resources": {"used": stat["cells"], "source": "yosys (network only)"}}
+    print(f"  L={other_lanes}: {row['cycles_mean']:.0f} cycles/sequence ({wall['schedule_synth']:.0f} s)")
+    return row
+
+
+def _schedules(hw, flow, other: dict | None) -> list[dict]:
+    """This build's schedule (its placed resources), and the other one if measured."""
+    rows = [{"lanes": hw.lanes, "par": hw.par,
+             "cycles_mean": float(np.mean(flow["sim"]["cycles_simulated"] or flow["sim"]["cycles_analytic"])),
+             "resources": {"used": flow["resources"]["used"], "source": flow["resources"]["source"] +
+                           " (board top, with the UART)"}}]
+    return rows + ([other] if other is not None else [])
 
 
 def _report(flow, out_dir):

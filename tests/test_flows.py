@@ -191,6 +191,49 @@ def test_run_flow_runs_the_family_list_in_order_and_records_each_step(monkeypatc
     assert "steps" not in flow  # only the report step writes the step entries into the record
 
 
+def test_a_step_may_start_its_work_early_beside_the_steps_in_between(monkeypatch, capsys):
+    """Step.early_after: the measure step's work starts when yosys is done and runs while
+    place and route does; its result reaches its own step, and so does its error."""
+    import threading
+    started = threading.Event()
+
+    class Synth(synth.Step):
+        name = "synth"
+
+        def run(self, ctx):
+            pass
+
+    class Pnr(synth.Step):
+        name = "place_and_route"
+
+        def run(self, ctx):
+            # would time out if the measure step's work waited for this step to end
+            ctx.flow["overlapped"] = started.wait(timeout=30)
+
+    class Measure(synth.Step):
+        name = "measure"
+        early_after = "synth"
+
+        def work(self, ctx):
+            started.set()
+            if ctx.options.model == "broken":
+                raise RuntimeError("the simulation disagrees")
+            return 42
+
+        def run(self, ctx):
+            ctx.flow["measured"] = ctx.background.pop(self.name).result()
+
+    monkeypatch.setitem(synth.FLOWS, "ecp5", (Synth(), Pnr(), Measure()))
+    flow = synth.run_flow("ulx3s-12f", "tiny")
+    assert flow == {"overlapped": True, "measured": 42}
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "  starting step 'measure' early, in the background"
+    assert out[3] == "[3/3] measure (started early, in the background)"
+    started.clear()
+    with pytest.raises(RuntimeError, match="the simulation disagrees"):
+        synth.run_flow("ulx3s-12f", "broken")
+
+
 def test_report_step_writes_the_records_of_the_steps_before_it(monkeypatch, tmp_path):
     class Load(synth.Step):
         name = "load"
