@@ -83,7 +83,7 @@ NEXTPNR_ROUTERS = ("router1", "router2")
 #: routed Fmax from 90.2 to 99.0 MHz with the same route time (docs/synthesis.md)
 NEXTPNR_TIMING_RIPUP = True
 #: router2 iterations after which the flow gives up the rip-up and routes again without
-#: it. Measured placements settled in 40-70 iterations; one (b916e01, seed 2) kept
+#: it. Measured placements settled in 23-76 iterations; one (b916e01, seed 2) kept
 #: iterating with no congestion left up to nextpnr's own limit of 1,500 (docs/synthesis.md)
 NEXTPNR_RIPUP_ITERATIONS = 300
 
