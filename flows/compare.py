@@ -298,12 +298,20 @@ def row_from_report(design: Design, rep: dict, *, accuracy=None, random: bool = 
         "us_per_sequence": lat["us_per_sequence_at_fmax"] if at_fmax else lat["us_per_sequence_at_board_clock"],
         "sequences_per_s": (lat["sequences_per_s_at_fmax"] if at_fmax
                             else lat["sequences_per_s_at_board_clock"]),
+        # the measured sequences sent back to back (two input banks); None for a build without it
+        "sequences_per_s_back_to_back": _back_to_back(lat.get("back_to_back"), at_fmax),
         "lut": summary["LUT"], "ff": summary["FF"], "bram": summary["BRAM"], "dsp": summary["DSP"],
         "energy_operations_nj": ops["total_nj"], "energy_operations_breakdown_nj": dict(ops["breakdown_nj"]),
         "energy_activity_nj": act["total_nj"] if act else None,
         "energy_activity_breakdown_nj": dict(act["breakdown_nj"]) if act else None,
         "energy_activity_missing": missing,
     }
+
+
+def _back_to_back(btb: dict | None, at_fmax: bool):
+    if not btb:
+        return None
+    return btb["sequences_per_s_at_fmax"] if at_fmax else btb["sequences_per_s_at_board_clock"]
 
 
 def _ratio(num, den):
@@ -475,7 +483,7 @@ def comparison(set_name: str, designs, reports: list[dict], rows: list[dict], *,
 
 _ROW_FIELDS = {"key": str, "label": str, "role": str, "model": str, "cell": str, "encoding": str,
                "steps": int, "cycles_mean": "number", "us_per_sequence": "number",
-               "sequences_per_s": "number", "lut": "number", "ff": "number", "bram": "number",
+               "sequences_per_s": "number", "sequences_per_s_back_to_back": "number?", "lut": "number", "ff": "number", "bram": "number",
                "dsp": "number", "energy_operations_nj": "number", "energy_activity_nj": "number?",
                "accuracy": "number?", "fmax_mhz": "number?", "energy_operations_breakdown_nj": dict}
 
@@ -543,9 +551,9 @@ def _markdown(doc: dict) -> str:
            f"Device {c['device']} ({c['family']}). Schema `{doc['schema']}`. Paper: {doc['paper']}.", "",
            "## Designs", "",
            "| design | role | cell | coding | T | L | P | accuracy | cycles/sequence | Fmax MHz (seed) | "
-           "us/sequence | sequences/s | LUT | FF | BRAM | DSP | energy (a) operations nJ | "
+           "us/sequence | sequences/s | back to back | LUT | FF | BRAM | DSP | energy (a) operations nJ | "
            "energy (b) activity nJ |",
-           "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         acc = f"{100 * r['accuracy']:.2f}%" if r["accuracy"] is not None else r["accuracy_note"]
         fmax = f"{r['fmax_mhz']:.1f} ({r['pnr_seed']})" if r["fmax_mhz"] is not None else "not measured"
@@ -553,12 +561,16 @@ def _markdown(doc: dict) -> str:
             f"| {r['key']} | {r['role']} | {r['cell']} | {r['encoding']} | {r['steps']} | {r['lanes']} | "
             f"{r['par']} | {acc} | {_fmt(r['cycles_mean'])} ({r['cycles_basis']}) | {fmax} | "
             f"{_fmt(r['us_per_sequence'])}" + (" (board clock)" if r["time_basis"] != "Fmax" else "")
-            + f" | {_fmt(r['sequences_per_s'])} | {_fmt(r['lut'])} | {_fmt(r['ff'])} | {_fmt(r['bram'])} | "
+            + f" | {_fmt(r['sequences_per_s'])} | {_fmt(r.get('sequences_per_s_back_to_back'))} | {_fmt(r['lut'])} | {_fmt(r['ff'])} | {_fmt(r['bram'])} | "
               f"{_fmt(r['dsp'])} | {_fmt(r['energy_operations_nj'])} | {_fmt(r['energy_activity_nj'])} |")
     out += ["", "Accuracy: the golden (integer) model on the test split, from the package manifest. "
                 "Cycles: compute cycles from the first layer start to the result, simulated where "
                 "the design was simulated, else the analytic model (hw.latency). Times at the Fmax "
-                "nextpnr reports. Energy per inference: (a) operation counts x per-operation energies, "
+                "nextpnr reports; sequences/s: the inverse of the time per sequence (computing "
+                "alone), and back to back: the measured sequences sent one after the other, the next "
+                "streaming into the second input bank while one computes, input and result "
+                "handshake included (hw.latency.stream_schedule; n/a for a build without it). "
+                "Energy per inference: (a) operation counts x per-operation energies, "
                 "(b) simulated toggles x per-event FPGA energies plus static power over the run time.", ""]
     for r in rows:
         if r["energy_activity_missing"]:
