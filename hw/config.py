@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from model import numerics as nr
 from model.config import ConfigError, NetworkConfig
 
-__all__ = ["HardwareConfig", "valid_pars", "default_par", "beats_per_sequence", "input_kind", "multiplies", "multibit_h"]
+__all__ = ["HardwareConfig", "valid_pars", "default_par", "beats_per_sequence", "input_kind", "multiplies",
+           "multibit_h", "input_rows", "input_buffer_depth"]
 
 #: Bits of the cycle counter reported with every result.
 CYCLE_BITS = 32
@@ -122,6 +123,23 @@ def input_kind(hw: HardwareConfig, layer: int) -> str:
     if layer > 0:
         return "banks"
     return "features" if hw.net.encoding == "direct" else "rows"
+
+
+def input_rows(hw: HardwareConfig) -> int:
+    """Rows of one sequence in the input buffer: one per element of direct features, else
+    one per ``(n, k)`` at address ``{n, k}`` (k padded to a power of two)."""
+    from .rom import bits_for  # hw.rom imports this module
+    net = hw.net
+    if input_kind(hw, 0) == "features":
+        return net.length
+    return net.length << bits_for(net.steps - 1)
+
+
+def input_buffer_depth(hw: HardwareConfig) -> int:
+    """Words of the input buffer: two banks of :func:`input_rows`, the bank the top
+    address bit (:class:`hw.network_control.InputBanks`, :func:`hw.encoder.banked_address`)."""
+    from amaranth.utils import ceil_log2
+    return 2 << ceil_log2(input_rows(hw))
 
 
 def multiplies(hw: HardwareConfig, layer: int) -> bool:

@@ -8,9 +8,8 @@ from the cell's G gate rows, S membranes and carried values (:mod:`model.cells`)
 from __future__ import annotations
 
 from .config import HardwareConfig
-from .config import input_kind
+from .config import input_buffer_depth, input_kind
 from .rom import bits_for
-from amaranth.utils import ceil_log2
 
 __all__ = ["memory_layout"]
 
@@ -40,11 +39,8 @@ def memory_layout(hw: HardwareConfig) -> dict[str, dict]:
             out[f"layer{l}.cstate"] = {"word_bits": q * carry_bits, "depth": net.steps << cbits, "instances": hw.lanes, "kind": "ram"}
         out[f"layer{l}.bank"] = {"word_bits": hw.h_bits * h, "depth": per_lane << kbits, "instances": hw.lanes, "kind": "ram"}
     # the input buffer: two banks of a sequence's rows (hw.network_control.InputBanks)
-    if input_kind(hw, 0) == "features":
-        rows, word = net.length, net.inputs * net.x_bits
-    else:
-        rows, word = net.length << kbits, 2 * net.layer_inputs(0)
-    out["inbuf"] = {"word_bits": word, "depth": 2 << ceil_log2(rows), "instances": 1, "kind": "ram"}
+    word = net.inputs * net.x_bits if input_kind(hw, 0) == "features" else 2 * net.layer_inputs(0)
+    out["inbuf"] = {"word_bits": word, "depth": input_buffer_depth(hw), "instances": 1, "kind": "ram"}
     if net.encoding == "rate":  # the encoder's draws, one word per row (hw.encoder)
         out["draws"] = {"word_bits": net.inputs * net.x_bits, "depth": net.length << kbits,
                         "instances": 1, "kind": "rom"}

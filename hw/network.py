@@ -24,12 +24,12 @@ import numpy as np
 from amaranth.hdl import Cat, Module, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
 
 from model.config import ConfigError
 from model.params import NetworkParams
 
-from .config import COUNTER_BITS, CYCLE_BITS, HardwareConfig, beats_per_sequence, input_kind
+from .config import (COUNTER_BITS, CYCLE_BITS, HardwareConfig, beats_per_sequence, input_buffer_depth,
+                     input_rows)
 from .encoder import InputEncoder, banked_address
 from .layer import SpikingLSTMLayer
 from .network_control import InputBanks, NetworkControl
@@ -110,8 +110,8 @@ class SpikingLSTMNetwork(wiring.Component):
         # and ``w_out``); the input buffer is read by the lanes of layer 0 ----------------
         # two banks (hw.network_control.InputBanks): the encoder fills one while the
         # layers read the other
-        depth = N if input_kind(hw, 0) == "features" else N << bits_for(net.steps - 1)
-        m.submodules.inbuf = inbuf = memory.Memory(shape=first.in_row, depth=2 << ceil_log2(depth),
+        depth = input_rows(hw)
+        m.submodules.inbuf = inbuf = memory.Memory(shape=first.in_row, depth=input_buffer_depth(hw),
                                                    init=[])
         m.submodules.banks = banks = InputBanks()
         in_wr = inbuf.write_port()
