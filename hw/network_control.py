@@ -155,7 +155,9 @@ class InputBanks(wiring.Component):
         queued = Signal()     # a loaded sequence not yet taken
         busy = Signal()       # a sequence is being computed (its bank is in use)
         wbank = Signal()
-        rbank = Signal(init=1)  # toggled when the first sequence is taken: bank 0
+        # toggled when the first sequence is taken: bank 0. It equals wbank ^ queued ^ 1,
+        # but as its own flip-flop no logic sits before the input buffer's read address
+        rbank = Signal(init=1)
         m.d.comb += [self.available.eq(self.loaded | queued), self.wbank.eq(wbank),
                      self.rbank.eq(rbank), self.restart.eq(~(queued & busy))]
         m.d.sync += queued.eq((queued | self.loaded) & ~self.taken)
