@@ -159,7 +159,10 @@ class FireAhead:
         """Stage 3: ``(spike, after)``, selects of the registers of :meth:`sums`."""
         m, b, tp, tn = self.m, self.u_bits, self.theta_pos, self.theta_neg
         x = self._x
-        # x fits u_bits when its bits from b - 1 up are all copies of the sign
+        # x fits u_bits when its bits from b - 1 up are all copies of the sign: the test of
+        # model.numerics.saturate in gates, written as two equality checks here (sharing
+        # that code changed the mapped netlist of the measured build; the unit test checks
+        # this against saturate for every input)
         top = x[b - 1:]
         fits = (top == 0) | (top == (1 << len(top)) - 1)
         over = hold(m, ~fits & ~x[-1], f"{self.name}_over")
