@@ -9,7 +9,7 @@ from model import numerics as nr
 from model.config import ConfigError, NetworkConfig
 
 __all__ = ["HardwareConfig", "valid_pars", "default_par", "beats_per_sequence", "input_kind", "multiplies",
-           "multibit_h", "input_rows", "input_buffer_depth"]
+           "multibit_h", "input_rows", "input_buffer_depth", "bits_for"]
 
 #: Bits of the cycle counter reported with every result.
 CYCLE_BITS = 32
@@ -125,10 +125,14 @@ def input_kind(hw: HardwareConfig, layer: int) -> str:
     return "features" if hw.net.encoding == "direct" else "rows"
 
 
+def bits_for(max_value: int) -> int:
+    """Bits of an unsigned counter that reaches ``max_value`` (at least 1)."""
+    return max(1, int(max_value).bit_length())
+
+
 def input_rows(hw: HardwareConfig) -> int:
     """Rows of one sequence in the input buffer: one per element of direct features, else
     one per ``(n, k)`` at address ``{n, k}`` (k padded to a power of two)."""
-    from .rom import bits_for  # hw.rom imports this module
     net = hw.net
     if input_kind(hw, 0) == "features":
         return net.length

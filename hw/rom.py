@@ -16,7 +16,7 @@ import numpy as np
 from model.cells import start_values
 from model.params import LayerParams, NetworkParams
 
-from .config import HardwareConfig
+from .config import HardwareConfig, bits_for  # bits_for: kept importable from here
 
 __all__ = ["BLOCK_ROM", "WEIGHT_BANK", "bits_for", "weight_rom", "weight_banks", "bias_words", "u0_words",
            "readout_rom", "memories"]
@@ -29,11 +29,6 @@ BLOCK_ROM = {"ram_style": "block", "rom_style": "block"}
 
 #: words per bank of a weight ROM (see :mod:`hw.banked_rom`)
 WEIGHT_BANK = 512
-
-
-def bits_for(max_value: int) -> int:
-    """Bits of an unsigned counter that reaches ``max_value`` (at least 1)."""
-    return max(1, int(max_value).bit_length())
 
 
 def _chunked_gates(arr_gh: np.ndarray, chunks: int, q: int) -> list[list[int]]:
