@@ -311,7 +311,7 @@ def operation_energy(hw: HardwareConfig, stats: dict, memory: dict | None = None
             item("mac", f"layer{l} cell products", ls["products"], mult_pj(w["c"]),
                  f"multiply at {w['c']} bits")
         for name, bits in cell.CARRY:  # one add per carried value (Datta: c = f*c + i*g)
-            width = getattr(net, bits)
+            width = cell.carry_bits(net, bits)
             item("neuron_update", f"layer{l} {name} updates", cells * h, add_pj(width),
                  f"add at {width} bits")
     item("ac", "readout accumulates", stats["readout_acs"], add_pj(w["logit"]),
@@ -319,6 +319,9 @@ def operation_energy(hw: HardwareConfig, stats: dict, memory: dict | None = None
     if stats.get("readout_macs"):  # a multi-bit h (the baseline LSTM)
         item("mac", "readout multiply-accumulates", stats["readout_macs"],
              mult_pj(w["mult"]) + add_pj(w["logit"]), f"multiply at {w['mult']} bits + add at {w['logit']} bits")
+    if stats.get("readout_adds"):  # the integrator readout: its leak and its sum
+        item("ac", "readout integrator adds", stats["readout_adds"], add_pj(w["logit"]),
+             f"add at {w['logit']} bits")
     notes = []
     if memory is not None:
         if int(memory["sequences"]) != batch:

@@ -87,6 +87,15 @@ class HardwareConfig:
         return max(nr.exact_sum_bits(self._product_bits(values), net.steps * net.hidden[-1]) + 1,
                    net.logit_bits + 1)
 
+    def integrator_bits(self) -> tuple[int, int]:
+        """Widths of the integrator readout's registers: the integrator ``o(n)`` and its
+        sum over the sequence (signed, from the bounds of
+        :meth:`model.config.NetworkConfig.integrator_bound`), each at least as wide as
+        one element's sum (:meth:`logit_sum_bits`)."""
+        net = self.net
+        o_bits = max(net.integrator_bound().bit_length() + 1, self.logit_sum_bits())
+        return o_bits, max(net.readout_sum_bound().bit_length() + 1, o_bits)
+
     def replace(self, **changes) -> "HardwareConfig":
         return dataclasses.replace(self, **changes)
 

@@ -12,7 +12,9 @@ first compute cycle to the result, derived from the controller's structure (see
   recurrent h) that are non-zero in at least one firing lane's cell;
 * the readout: ``1 + sum over k of (4 + E_k + [E_k > 0]) + 2 + X + (classes - 1)``, ``E_k`` the non-zero
   h of the last element at step k (the tail: the last add, saturation, the argmax scan;
-  ``X`` = 1 for a multi-bit h, whose products are registered before they are added).
+  ``X`` = 1 for a multi-bit h, whose products are registered before they are added);
+  the integrator readout sums that over every element, with ``2 + X`` per element
+  (DRAIN, INTEG) and ``2`` at the end (FINAL, then as above) (:func:`readout_cycles`).
 
 ``ideal`` is the bound of a machine that does nothing but its accumulate operations,
 ``P`` per lane per cycle with all lanes busy: total ACs / (P * L).
@@ -37,7 +39,7 @@ from .banked_rom import LATENCY as WEIGHT_LATENCY
 from .cells import latency as cell_latency
 from .config import HardwareConfig, beats_per_sequence, multibit_h, multiplies
 
-__all__ = ["schedule", "LayerCycles", "sequence_cycles", "cycles_for_batch", "neuron_latency", "startup_cycles",
+__all__ = ["schedule", "LayerCycles", "sequence_cycles", "readout_cycles", "cycles_for_batch", "neuron_latency", "startup_cycles",
            "round_overhead", "round_events", "worst_case_cycles", "result_budget", "cycle_bounds",
            "input_cycles", "stream_schedule"]
 
@@ -52,6 +54,8 @@ READOUT_BEGIN = 1
 READOUT_PER_STEP = 4  # address, latch the row, its spike mask, the empty-mask check
 READOUT_END = 2       # the last add lands, the logits saturate; then one cycle per class
                       # after the first for the first-maximum scan
+READOUT_INTEGRATE = 2  # the integrator readout, per element: DRAIN and INTEG (its FINAL
+                       # takes DRAIN's place in READOUT_END)
 
 
 def neuron_latency(hw: HardwareConfig) -> int:
@@ -127,6 +131,20 @@ def _layer_cycles(hw: HardwareConfig, layer: int, x_nz: np.ndarray, h_nz: np.nda
     return LayerCycles(len(rounds), sum(events), cycles)
 
 
+def readout_cycles(net, h_top: np.ndarray) -> int:
+    """The readout's cycles for the top layer's h ``[N, T, H]`` of one sequence: the last
+    element's steps, or every element's for the integrator, which spends DRAIN and INTEG
+    (and the product stage of a multi-bit h) per element and FINAL once."""
+    integrate = net.readout == "integrator"
+    per_step = np.count_nonzero(h_top if integrate else h_top[-1:], axis=-1)  # E_k per element
+    elements = per_step.shape[0]
+    tail = int(multibit_h(net))  # the product register (hw.readout)
+    per_element = (READOUT_INTEGRATE + tail) if integrate else 0
+    return (READOUT_BEGIN + elements * net.steps * READOUT_PER_STEP + int(per_step.sum())
+            + EVENT_LOOKAHEAD * int(np.count_nonzero(per_step)) + elements * per_element
+            + READOUT_END + (0 if integrate else tail) + net.classes - 1)
+
+
 def sequence_cycles(hw: HardwareConfig, layer_inputs: list[np.ndarray], hs: list[np.ndarray]) -> dict:
     """Cycle figures of one sequence from its per-layer input and h arrays."""
     net = hw.net
@@ -137,12 +155,7 @@ def sequence_cycles(hw: HardwareConfig, layer_inputs: list[np.ndarray], hs: list
         if x.ndim == 2:  # direct features: the same at every step
             x = np.broadcast_to(x[:, None, :], (net.length, net.steps, x.shape[-1]))
         layers.append(_layer_cycles(hw, l, x != 0, hs[l] != 0, rounds))
-    per_step = np.count_nonzero(hs[-1][-1], axis=-1)  # E_k for the last element
-    readout_events = int(per_step.sum())
-    readout_multiplies = multibit_h(net)  # the product register (hw.readout)
-    readout = (READOUT_BEGIN + net.steps * READOUT_PER_STEP + readout_events
-               + EVENT_LOOKAHEAD * int(np.count_nonzero(per_step)) + READOUT_END
-               + int(readout_multiplies) + net.classes - 1)
+    readout = readout_cycles(net, hs[-1])
     total = sum(lc.cycles for lc in layers) + readout
     return {"total": total, "layers": layers, "readout": readout, "rounds": len(rounds)}
 

@@ -19,7 +19,7 @@ def memory_layout(hw: HardwareConfig) -> dict[str, dict]:
     net = hw.net
     cell = net.cell_def()
     states = len(cell.MEMBRANES)
-    carry_bits = sum(getattr(net, bits) for _, bits in cell.CARRY)
+    carry_bits = sum(cell.carry_bits(net, bits) for _, bits in cell.CARRY)
     out = {}
     kbits = bits_for(net.steps - 1)
     for l in range(net.layers):

@@ -130,8 +130,10 @@ class SpikingLSTMNetwork(wiring.Component):
         m.submodules.encoder = encoder = InputEncoder(
             net, beat=input_layout(hw), row=first.in_row, depth=depth)
         last_lane, last_e = (N - 1) % L, (N - 1) // L
+        integrate = net.readout == "integrator"
         m.submodules.readout = readout = Readout(
-            net, element=last_e, ebits=last.ebits, sum_bits=hw.logit_sum_bits())
+            net, element=last_e, ebits=last.ebits, sum_bits=hw.logit_sum_bits(), lanes=L,
+            integrator_bits=hw.integrator_bits() if integrate else None)
         m.submodules.argmax = argmax = ArgmaxScan(net.classes, signed(net.logit_bits),
                                                    first_input=net.classes > 1)
         m.submodules.control = ctl = NetworkControl(layers=net.layers, classes=net.classes)
@@ -162,12 +164,16 @@ class SpikingLSTMNetwork(wiring.Component):
         wiring.connect(m, readout.w_rd, w_out.read_port())
         wiring.connect(m, ctl.readout, readout.task)
         wiring.connect(m, ctl.argmax, argmax.task)
+        if integrate:  # every element: the same address on every lane's bank
+            readout_h = [*[last.out_addr[l].eq(readout.h_addr) for l in range(L)],
+                         readout.h_data.eq(last.out_data)]
+        else:
+            readout_h = [last.out_addr[last_lane].eq(readout.h_addr),
+                         readout.h_data.eq(last.out_data[last_lane])]
         m.d.comb += [banks.loaded.eq(encoder.loaded), banks.taken.eq(ctl.taken),
                      banks.done.eq(ctl.restart), ctl.loaded.eq(banks.available),
                      encoder.restart.eq(banks.restart), encoder.bank.eq(banks.wbank),
-                     last.out_addr[last_lane].eq(readout.h_addr),
-                     readout.h_data.eq(last.out_data[last_lane]),
-                     argmax.values.eq(readout.logits)]
+                     *readout_h, argmax.values.eq(readout.logits)]
         if net.classes > 1:
             m.d.comb += argmax.first_beats.eq(readout.first_beats)
         for l, layer in enumerate(layers):

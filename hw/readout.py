@@ -70,10 +70,19 @@ class Readout(wiring.Component):
       h is multi-bit).
     """
 
-    def __init__(self, net: NetworkConfig, *, element: int, ebits: int, sum_bits: int):
+    def __init__(self, net: NetworkConfig, *, element: int, ebits: int, sum_bits: int,
+                 lanes: int = 1, integrator_bits: tuple[int, int] | None = None):
         self.net = net
         self.element, self.ebits, self.kbits = element, ebits, bits_for(net.steps - 1)
         self.sum_bits = sum_bits
+        #: the integrator readout reads every element, from every lane's h bank
+        self.integrate = net.readout == "integrator"
+        self.lanes = lanes
+        if self.integrate and integrator_bits is None:
+            self._MustUse__silence = True
+            raise ValueError("an integrator readout needs integrator_bits "
+                             "(hw.config.HardwareConfig.integrator_bits)")
+        self.integrator_bits = integrator_bits
         hidden = net.hidden[-1]
         #: the cell's h: a spike (the W_out column is added or subtracted) or multi-bit
         #: (the baseline LSTM: each W_out column is multiplied by it, a MAC per class)
@@ -83,7 +92,7 @@ class Readout(wiring.Component):
         super().__init__({
             "task": In(Task()),
             "h_addr": Out(ebits + self.kbits),
-            "h_data": In(self.h_row),
+            "h_data": In(data.ArrayLayout(self.h_row, lanes) if self.integrate else self.h_row),
             "w_rd": In(memory.ReadPort.Signature(addr_width=ceil_log2(hidden), shape=self.w_word)),
             "b_out": In(data.ArrayLayout(signed(net.logit_bits), net.classes)),
             "logits": Out(data.ArrayLayout(signed(net.logit_bits), net.classes)),
@@ -134,26 +143,49 @@ class Readout(wiring.Component):
         # no clock enable for the logit registers (a multiplexer per bit: 400 more LUTs on
         # the digits preset). The load is a cycle after start, from a register per class
         # (hw.fanout); the first add comes five cycles after start at the earliest
-        load_c = copies(m, "ro_load", self.task.start, classes)
+        if self.integrate:
+            # the integrator (model.numerics.integrate_readout) takes the element's sums in
+            # INTEG, which reloads them from the biases a cycle later; the sum over the
+            # sequence takes the new integrator value the cycle after that
+            o_bits, total_bits = self.integrator_bits
+            ro_n = Signal(range(net.length), name="ro_n")
+            ro_e = Signal(max(1, self.ebits), name="ro_e")
+            ro_lane = Signal(range(max(2, self.lanes)), name="ro_lane")
+            integ = Signal(data.ArrayLayout(signed(o_bits), classes), name="ro_integ")
+            total = Signal(data.ArrayLayout(signed(total_bits), classes), name="ro_total")
+            reload, add_o = Signal(name="ro_reload"), Signal(name="ro_add_o")
+            m.d.sync += add_o.eq(0)
+            with m.If(add_o):
+                m.d.sync += [total[c].eq(total[c] + integ[c]) for c in range(classes)]
+            load_c = copies(m, "ro_load", self.task.start | reload, classes)
+            out = total
+        else:
+            load_c = copies(m, "ro_load", self.task.start, classes)
+            out = sums
         for c in range(classes):
             with m.If(load_c[c]):
                 m.d.sync += sums[c].eq(self.b_out[c])
         for c in range(classes):
-            m.d.comb += self.logits[c].eq(nr.saturate(sums[c], net.logit_bits))
+            m.d.comb += self.logits[c].eq(nr.saturate(out[c], net.logit_bits))
         if classes > 1:
-            m.d.comb += self.first_beats.eq(saturated_greater(sums[1], sums[0], net.logit_bits))
+            m.d.comb += self.first_beats.eq(saturated_greater(out[1], out[0], net.logit_bits))
         m.d.comb += self.acs.eq(ro_acs)
 
         with m.FSM(name="readout"):
             with m.State("IDLE"):
                 with m.If(self.task.start):
                     m.d.sync += [ro_k.eq(0), ro_acs.eq(0)]
+                    if self.integrate:
+                        m.d.sync += [ro_n.eq(0), ro_e.eq(0), ro_lane.eq(0)]
+                        m.d.sync += [integ[c].eq(0) for c in range(classes)]
+                        m.d.sync += [total[c].eq(0) for c in range(classes)]
                     m.next = "ADDR"
             with m.State("ADDR"):
-                m.d.comb += self.h_addr.eq(Cat(ro_k[:kbits], Const(self.element, self.ebits)))
+                element = ro_e[:self.ebits] if self.integrate else Const(self.element, self.ebits)
+                m.d.comb += self.h_addr.eq(Cat(ro_k[:kbits], element))
                 m.next = "LATCH"
             with m.State("LATCH"):
-                m.d.sync += ro_row.eq(self.h_data)
+                m.d.sync += ro_row.eq(self.h_data[ro_lane] if self.integrate else self.h_data)
                 m.next = "MASK"
             with m.State("MASK"):
                 m.d.sync += [ro_valid.eq(0), ro_mask.eq(Cat(*[ro_row[i] != 0 for i in range(hidden)]))]
@@ -174,9 +206,33 @@ class Readout(wiring.Component):
             if multiply:
                 with m.State("PRODUCT"):  # the last products are registered
                     m.next = "DRAIN"
-            with m.State("DRAIN"):  # the last W_out word is added
-                m.d.comb += self.task.last.eq(1)
-                m.next = "IDLE"
+            if self.integrate:
+                with m.State("DRAIN"):  # the element's last W_out word is added
+                    m.next = "INTEG"
+                with m.State("INTEG"):  # o(n) = leak(o(n-1)) + r(n); the sums reload
+                    m.d.sync += [integ[c].eq(nr.integrate_readout(integ[c], sums[c], net.readout_leak))
+                                 for c in range(classes)]
+                    m.d.sync += [add_o.eq(1), ro_k.eq(0)]
+                    m.d.comb += reload.eq(1)
+                    with m.If(ro_n == net.length - 1):
+                        m.next = "FINAL"
+                    with m.Else():
+                        m.d.sync += ro_n.eq(ro_n + 1)
+                        if self.lanes > 1:  # element n + 1: the next lane, or lane 0 one row on
+                            with m.If(ro_lane == self.lanes - 1):
+                                m.d.sync += [ro_lane.eq(0), ro_e.eq(ro_e + 1)]
+                            with m.Else():
+                                m.d.sync += ro_lane.eq(ro_lane + 1)
+                        else:
+                            m.d.sync += ro_e.eq(ro_e + 1)
+                        m.next = "ADDR"
+                with m.State("FINAL"):  # the last o(n) joins the sum
+                    m.d.comb += self.task.last.eq(1)
+                    m.next = "IDLE"
+            else:
+                with m.State("DRAIN"):  # the last W_out word is added
+                    m.d.comb += self.task.last.eq(1)
+                    m.next = "IDLE"
         return m
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from . import numerics as nr
 
 __all__ = ["ConfigError", "NetworkConfig", "PRESETS", "preset", "ENCODINGS", "NONSPIKING",
-           "DEFAULT_CELL", "WIDTH_FIELDS", "WIDTH_RANGE", "random_widths"]
+           "DEFAULT_CELL", "READOUTS", "WIDTH_FIELDS", "WIDTH_RANGE", "random_widths"]
 
 #: gate sums must stay below this for the golden model's exact integer sums (int64)
 EXACT_SUM_LIMIT = 1 << 62
@@ -26,6 +26,9 @@ WIDTH_FIELDS = ("x_bits", "w_bits", "acc_bits", "u_bits", "c_bits", "logit_bits"
 WIDTH_RANGE = (2, 32)
 #: the cell of a configuration that names none (every package before cells were plug-ins)
 DEFAULT_CELL = "datta"
+#: Readouts: ``last`` (the logits of the last element) or ``integrator`` (a leaky
+#: integrator of every element's logits, summed over the sequence: Yin et al.'s readout)
+READOUTS = ("last", "integrator")
 
 
 class ConfigError(ValueError):
@@ -56,6 +59,12 @@ class NetworkConfig:
     (the baseline LSTM, ``cell="lstm"``: 1.0 is ``2**frac_bits``; its gates also take
     the input shift ``ns_shift``).
 
+    Readout: ``readout="last"`` gives ``logits = sat(b_out + W_out . sum_k h(N-1, k))``;
+    ``readout="integrator"`` runs a leaky integrator over every element's readout sum
+    ``r(n)``, ``o(n) = leak(o(n-1), readout_leak) + r(n)``, and gives
+    ``logits = sat(sum_n o(n))``, the time average of the integrator up to a constant
+    (``readout_leak`` 0: no leak).
+
     Encodings: ``direct`` (signed ``x_bits`` features each step), ``rate`` (unsigned
     ``x_bits`` features, LFSR Bernoulli spikes seeded with ``lfsr_seed``), ``level``
     (unsigned ``x_bits`` features, up/down channels on crossings of levels
@@ -82,6 +91,8 @@ class NetworkConfig:
     logit_bits: int = 20
     leak_shift: tuple[int, ...] | None = None
     cell: str = DEFAULT_CELL
+    readout: str = "last"
+    readout_leak: int = 0
     name: str = field(default="custom", compare=False)
 
     def __post_init__(self):
@@ -161,6 +172,14 @@ class NetworkConfig:
              f"level_shift must be from 0 to x_bits-1={self.x_bits - 1}, got {self.level_shift}")
         need(is_int(self.lfsr_seed) and 1 <= self.lfsr_seed <= nr.unsigned_max(nr.LFSR_BITS),
              f"lfsr_seed must be a non-zero {nr.LFSR_BITS}-bit value, got {self.lfsr_seed!r}")
+        need(self.readout in READOUTS,
+             f"unknown readout {self.readout!r}; choose one of {', '.join(READOUTS)}")
+        need(is_int(self.readout_leak) and 0 <= self.readout_leak < self.logit_bits,
+             f"readout_leak must be an integer from 0 (no leak) to logit_bits-1="
+             f"{self.logit_bits - 1}, got {self.readout_leak!r}")
+        need(self.readout == "integrator" or self.readout_leak == 0,
+             f"readout_leak={self.readout_leak} needs readout='integrator' (the last-element "
+             f"readout has no integrator to leak)")
         cell.validate(self, need)
         need(self.readout_sum_bound() < EXACT_SUM_LIMIT,
              f"its largest logit sum (about 2**{self.readout_sum_bound().bit_length()}) leaves the "
@@ -191,12 +210,42 @@ class NetworkConfig:
         return total
 
     # -- derived sizes ------------------------------------------------------------------
-    def readout_sum_bound(self) -> int:
-        """The largest magnitude a logit sum can reach before its saturation: every h of
-        the last element at its largest magnitude, at every step, times the largest
-        weight, plus the largest bias."""
+    def element_sum_bound(self) -> int:
+        """The largest magnitude of one element's readout sum ``r(n)``: every h of the
+        element at its largest magnitude, at every step, times the largest weight, plus
+        the largest bias."""
         h_max = self.cell_def().h_max(self)  # 1 for a spike
         return h_max * self.steps * self.hidden[-1] * (1 << (self.w_bits - 1)) + (1 << (self.logit_bits - 1))
+
+    def readout_sum_bound(self) -> int:
+        """The largest magnitude a logit sum can reach before its saturation: one
+        element's (:meth:`element_sum_bound`) for the last-element readout; for the
+        integrator, ``N`` integrator values, each below ``2**s * (r_max + 1)`` (the leak
+        ``o - (o >> s)`` keeps at most ``1 - 2**-s`` of ``o`` plus one for the floor;
+        ``s = 0``: ``o`` sums up to ``N`` elements)."""
+        if self.readout == "last":
+            return self.element_sum_bound()
+        return self.integrator_bound() * self.length
+
+    def integrator_bound(self) -> int:
+        """The largest magnitude of the readout integrator ``o(n)``: below ``N * r_max``
+        (``o(n)`` sums at most the first ``n + 1`` element sums) and, with a leak ``s``,
+        below ``2**s * (r_max + 1)``."""
+        r_max = self.element_sum_bound()
+        o_max = r_max * self.length
+        if self.readout_leak:
+            o_max = min(o_max, (r_max + 1) << self.readout_leak)
+        return o_max
+
+    def readout_gain(self) -> float:
+        """How much larger the logits are than one element's readout sum when that sum is
+        the same at every element: 1 for the last-element readout; for the integrator,
+        ``sum_n sum_{j<=n} a**j`` with ``a = 1 - 2**-readout_leak`` (1 for no leak).
+        Training divides the logits by it, so that the loss sees one element's scale."""
+        if self.readout == "last":
+            return 1.0
+        a = 1.0 - 2.0 ** -self.readout_leak if self.readout_leak else 1.0
+        return float(sum(sum(a ** j for j in range(n + 1)) for n in range(self.length)))
 
     def gate_sum_bound(self, layer: int) -> int:
         """The largest magnitude a gate input sum of ``layer`` can reach before its
@@ -240,6 +289,10 @@ class NetworkConfig:
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)
         d["leak_shift"] = list(self.leak_shift)
+        if self.readout == "last" and self.readout_leak == 0:
+            # the default readout is left out: every configuration written before the
+            # integrator existed keeps its dictionary, and so its digests
+            del d["readout"], d["readout_leak"]
         return d
 
     @classmethod

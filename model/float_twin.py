@@ -195,7 +195,8 @@ class FloatSpikingLSTM(nn.Module):
     def forward(self, x: torch.Tensor) -> dict:
         """``x``: encoded input, ``[B, N, T, M_in]`` spikes or ``[B, N, M]`` direct features.
 
-        Returns a dict with ``logits [B, C]`` (last element), ``element_logits
+        Returns a dict with ``logits [B, C]`` (the last element's, or the integrator's
+        with ``readout="integrator"``), ``element_logits
         [B, N, C]`` and ``layers`` (per-layer dicts of ``h`` and the cell's record,
         Datta: ``c``, ``s_c``, ``gates``).
         """
@@ -209,5 +210,14 @@ class FloatSpikingLSTM(nn.Module):
             x = out["h"]
         summed = x.sum(dim=2)  # over the T steps
         w_out, b_out = self._param("w_out", self.w_out), self._param("b_out", self.b_out)
-        element_logits = nr.saturate(summed @ w_out.T + b_out, cfg.logit_bits)
-        return {"logits": element_logits[:, -1], "element_logits": element_logits, "layers": layers}
+        raw = summed @ w_out.T + b_out
+        element_logits = nr.saturate(raw, cfg.logit_bits)
+        if cfg.readout == "integrator":  # as model.golden.readout
+            total = o = torch.zeros_like(raw[:, 0])
+            for n in range(cfg.length):
+                o = nr.integrate_readout(o, raw[:, n], cfg.readout_leak)
+                total = total + o
+            logits = nr.saturate(total, cfg.logit_bits)
+        else:
+            logits = element_logits[:, -1]
+        return {"logits": logits, "element_logits": element_logits, "layers": layers}

@@ -7,7 +7,8 @@ The shared part, for element n and spike step k of a layer (DESIGN §2.1, §5)::
     u(n,-1) = u0,  carry(-1,k) = 0,  h(-1,k) = 0
 
 Readout: ``logits = sat_logit(b_out + sum_k W_out . h_last(N-1, k))`` and the same per
-element. The cell's step (:mod:`model.cells`, e.g. the Datta spiking LSTM in
+element, or the sum over the sequence of a leaky integrator of the per-element sums
+(``readout="integrator"``, :func:`readout`). The cell's step (:mod:`model.cells`, e.g. the Datta spiking LSTM in
 :mod:`model.cells.datta`) and every rule here are taken from :mod:`model.numerics`.
 
 Two evaluation orders share the step: :func:`run_element_major` goes element
@@ -144,14 +145,24 @@ def _bias(cfg, layer, lp):
 def readout(cfg: NetworkConfig, params: NetworkParams, h_last: np.ndarray, tally):
     """Accumulate-only readout of the top layer's h ``[B, N, T, H]``.
 
-    Returns ``(logits of the last element [B, C], per-element logits [B, N, C])``.
+    Returns ``(logits [B, C], per-element logits [B, N, C])``: the logits are the
+    last element's, or with ``readout="integrator"`` the sum of the leaky integrator
+    over the sequence (:func:`model.numerics.integrate_readout`); the per-element
+    logits are each element's readout sum ``r(n)``, saturated.
     """
     # exact: float64 BLAS while every sum stays below 2**53, else int64 (validation keeps
     # the bound below 2**62, NetworkConfig.readout_sum_bound)
     dt = np.float64 if cfg.readout_sum_bound() < 1 << 53 else np.int64
     summed = h_last.astype(dt).sum(axis=2)  # sum over the T steps
     raw = (summed @ params.w_out.T.astype(dt)).astype(np.int64) + params.b_out
-    logits = nr.saturate(raw[:, -1], cfg.logit_bits, tally, "logit")  # the counted readout
+    if cfg.readout == "integrator":
+        total = o = np.zeros_like(raw[:, 0])
+        for n in range(cfg.length):
+            o = nr.integrate_readout(o, raw[:, n], cfg.readout_leak)
+            total = total + o
+    else:
+        total = raw[:, -1]
+    logits = nr.saturate(total, cfg.logit_bits, tally, "logit")  # the counted readout
     return logits, nr.saturate(raw, cfg.logit_bits)
 
 
@@ -186,7 +197,13 @@ def _stats(cfg: NetworkConfig, x_layers, traces, tally, h_last):
         })
         total_ac += acs
         total_mac += macs
-    readout_events = int(np.count_nonzero(h_last[:, -1])) * cfg.classes
+    # the readout adds the W_out column of every non-zero h it reads: the last
+    # element's, or every element's for the integrator (which adds twice per class and
+    # element besides: the leak and the sum, counted as readout_adds)
+    read = h_last if cfg.readout == "integrator" else h_last[:, -1]
+    readout_events = int(np.count_nonzero(read)) * cfg.classes
+    if cfg.readout == "integrator":
+        stats["readout_adds"] = 2 * cfg.classes * cfg.length * stats["batch"]
     multibit_h = cell.h_bits(cfg) > 2
     stats["readout_acs"] = 0 if multibit_h else readout_events
     stats["readout_macs"] = readout_events if multibit_h else 0

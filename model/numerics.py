@@ -358,6 +358,14 @@ def membrane_update(u_prev, z, shift: int, u_bits: int, tally: dict | None = Non
     return saturate(leak(u_prev, shift) + z, u_bits, tally, "membrane")
 
 
+def integrate_readout(o_prev, r, shift: int):
+    """``o(n) = leak(o(n-1)) + r(n)``: the readout's leaky integrator (Yin et al.'s
+    non-spiking output neuron, with the input factor ``1 - alpha`` left out: it scales
+    every logit alike). Exact: the widths of :meth:`model.config.NetworkConfig.
+    readout_sum_bound` hold it, and only the sum of ``o`` over the sequence is saturated."""
+    return leak(o_prev, shift) + r
+
+
 def h_output(o, s_c):
     """``h = o * s_c`` as a select: the output gate passes the ternary c spike."""
     if _is_torch(o):

@@ -170,7 +170,9 @@ def train(settings: CellSettings, *, quiet: bool = False) -> dict:
     model.param_hook = hook
     keep = _keep_valid(model, cfg, hook, settings.zero)
     keep()
-    temperature = 1.0 / hook.scale
+    # the loss sees one element's readout at the scale of one threshold (an integrator
+    # readout sums many: NetworkConfig.readout_gain)
+    temperature = 1.0 / (hook.scale * cfg.readout_gain())
     history = []
     float_acc = None
     for phase, epochs, lr in (("float", settings.epochs, settings.lr),

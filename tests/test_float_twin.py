@@ -43,6 +43,16 @@ def test_twin_equals_golden(encoding, nonspiking, seed, leak):
     assert_twin_equals_golden(cfg, params, x)
 
 
+@settings(max_examples=10, deadline=None)
+@given(st.sampled_from(["rate", "direct"]), st.integers(0, 3), st.integers(0, 1000))
+def test_twin_equals_golden_with_the_integrator_readout(encoding, leak, seed):
+    cfg = preset("tiny", encoding=encoding, readout="integrator", readout_leak=leak,
+                 logit_bits=12)  # narrow: some logits saturate
+    params = random_params(cfg, seed, threshold_scale=0.5)
+    x = random_input(cfg, 4, np.random.default_rng(seed))
+    assert_twin_equals_golden(cfg, params, x)
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.sampled_from(["spikes", "rate", "level", "direct"]),
        st.sampled_from(["none", "i", "g"]), st.integers(0, 2**16))

@@ -53,6 +53,66 @@ def test_known_answer_two_elements():
         assert res.stats["readout_acs"] == 2
 
 
+def test_known_answer_integrator_readout():
+    # readout="integrator", leak 1, by hand: the per-element sums r(n) = b_out + W_out . h(n)
+    # with W_out = [[1, 2], [3, -1]], b_out = [0, 1] and h(n) = [1, 0], [0, 1], [1, 1]:
+    #   r = [1, 4], [2, 0], [3, 3]
+    #   o(n) = o - (o >> 1) + r:  o0 = [1, 4];  o1 = [1 - 0 + 2, 4 - 2 + 0] = [3, 2];
+    #                            o2 = [3 - 1 + 3, 2 - 1 + 3] = [5, 4]
+    #   logits = o0 + o1 + o2 = [9, 10]; without the leak o = [1, 4], [3, 4], [6, 7]: [10, 15]
+    cfg = NetworkConfig(inputs=1, hidden=(2,), steps=1, length=3, classes=2, cell="lif",
+                        readout="integrator", readout_leak=1)
+    layer = LayerParams(w_x=np.zeros((1, 2, 1), np.int64), w_h=np.zeros((1, 2, 2), np.int64),
+                        bias=np.zeros((1, 2), np.int64), theta=np.int64(1))
+    params = NetworkParams([layer], np.array([[1, 2], [3, -1]]), np.array([0, 1])).validate(cfg)
+    h = np.array([[1, 0], [0, 1], [1, 1]])[None, :, None, :]  # [B, N, T, H]
+    tally = {"logit": 0}
+    logits, per_element = golden.readout(cfg, params, h, tally)
+    assert logits.tolist() == [[9, 10]]
+    assert per_element.tolist() == [[[1, 4], [2, 0], [3, 3]]]
+    logits, _ = golden.readout(cfg.replace(readout_leak=0), params, h, tally)
+    assert logits.tolist() == [[10, 15]]
+    # the last-element readout of the same h: r(2)
+    logits, _ = golden.readout(cfg.replace(readout="last", readout_leak=0), params, h, tally)
+    assert logits.tolist() == [[3, 3]]
+
+
+def test_integrator_readout_counts_and_saturates():
+    # every element's h is read (acs over all of them) and the sum saturates once
+    cfg = preset("tiny", readout="integrator", readout_leak=2, logit_bits=8)
+    params = random_params(cfg, 3, threshold_scale=0.3)
+    x = random_input(cfg, 4, np.random.default_rng(3))
+    res = golden.run(cfg, params, x)
+    h = res.layers[-1].h
+    assert res.stats["readout_acs"] == np.count_nonzero(h) * cfg.classes
+    assert res.stats["readout_adds"] == 2 * cfg.classes * cfg.length * 4
+    lo, hi = nr.signed_range(8)
+    assert res.logits.min() >= lo and res.logits.max() <= hi
+    wide = golden.run(cfg.replace(logit_bits=30), params, x)
+    assert np.array_equal(res.logits, np.clip(wide.logits, lo, hi))
+    assert res.stats["saturations"]["logit"] == np.count_nonzero(wide.logits != res.logits)
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(readout="mean"), "unknown readout 'mean'"),
+    (dict(readout_leak=2), "readout_leak=2 needs readout='integrator'"),
+    (dict(readout="integrator", readout_leak=20), "readout_leak must be an integer from 0"),
+    (dict(readout="integrator", readout_leak=-1), "readout_leak must be an integer from 0"),
+])
+def test_bad_readout_configs(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        preset("tiny", **changes)
+
+
+def test_readout_config_round_trip():
+    cfg = preset("tiny", readout="integrator", readout_leak=3)
+    assert NetworkConfig.from_dict(cfg.to_dict()) == cfg
+    # the default readout is left out of the dictionary (older packages' digests hold)
+    assert "readout" not in preset("tiny").to_dict()
+    assert cfg.readout_gain() == pytest.approx(sum(sum(0.875 ** j for j in range(n + 1)) for n in range(5)))
+    assert preset("tiny").readout_gain() == 1.0
+
+
 def test_known_answer_negative_h():
     # f: 0 (no fire); i: 7>6 fires; o: 3>2 fires; g: -6 < -5 gives -1.
     # c = 0 + i*g = -1; U_c = U0_c + c = -1 - 1 = -2 < -1: s_c = -1, so h = -1.

@@ -55,6 +55,9 @@ CASES = [
     # (only layer 0 multiplies, so the layers' flush differs)
     (dict(encoding="direct", x_bits=5), 1, 8),
     (dict(encoding="direct", x_bits=5, hidden=(4, 8)), 2, 4),
+    # the integrator readout: every element of every lane, with and without a leak
+    (dict(encoding="rate", readout="integrator", readout_leak=2), 2, 4),
+    (dict(encoding="direct", x_bits=5, steps=3, readout="integrator", logit_bits=12), 3, 8),
 ]
 
 

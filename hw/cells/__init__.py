@@ -42,7 +42,8 @@ def state_layout(cfg) -> data.ArrayLayout:
 
 def carry_layout(cfg) -> data.StructLayout:
     """One neuron's carried values, each at the width of its config field."""
-    return data.StructLayout({name: signed(getattr(cfg, bits)) for name, bits in cfg.cell_def().CARRY})
+    cell = cfg.cell_def()
+    return data.StructLayout({name: signed(cell.carry_bits(cfg, bits)) for name, bits in cell.CARRY})
 
 
 def step_signature(cfg, *, neurons: int, z_bits: int) -> dict:

@@ -18,7 +18,7 @@ module-level ``CELL`` (an instance of a :class:`Cell` subclass):
 * ``MEMBRANES``: its S per-neuron state values that restart from ``u0`` at k = 0 of
   every element and run along k (``u``, ``[S, H]``);
 * ``CARRY``: per-neuron values handed from (n-1, k) to (n, k), zero for n = 0, each
-  with the config field that gives its signed width (the Datta cell's ``c``);
+  with its signed width or the config field that gives it (the Datta cell's ``c``);
 * ``PARAMS``: its own parameters beyond the engine's (see :class:`ParamSpec`);
 * ``step``: the pure step ``(z, u, carry) -> (u, carry, h, record)`` written on
   :mod:`model.numerics`, called by the golden model (NumPy) and the float twin
@@ -91,8 +91,9 @@ class Cell:
     name: str = ""
     GATES: tuple[str, ...] = ()
     MEMBRANES: tuple[str, ...] = ()
-    #: ``(name, width field)`` of each value handed from element n-1 to n
-    CARRY: tuple[tuple[str, str], ...] = ()
+    #: ``(name, width)`` of each value handed from element n-1 to n: the width is a
+    #: config field's name (``"u_bits"``) or a number of bits (a spike kept: 2)
+    CARRY: tuple[tuple[str, str | int], ...] = ()
     #: the cell's own parameters (the engine's come first, see :data:`ENGINE_PARAMS`)
     PARAMS: tuple[ParamSpec, ...] = ()
     #: the per-cell outputs that ``step`` returns in ``record`` besides h and carry:
@@ -107,6 +108,11 @@ class Cell:
     def leaks(self) -> tuple[str, ...]:
         """The names of the ``leak_shift`` entries: :attr:`LEAKS`, else the membranes."""
         return self.MEMBRANES if self.LEAKS is None else self.LEAKS
+
+    @staticmethod
+    def carry_bits(cfg, bits) -> int:
+        """The signed width of a carried value: ``bits`` itself, or the config field it names."""
+        return bits if isinstance(bits, int) else getattr(cfg, bits)
 
     @property
     def gates(self) -> int:
