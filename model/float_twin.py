@@ -34,7 +34,7 @@ from .cells import TorchOps
 from .config import NetworkConfig
 from .params import LayerParams, NetworkParams
 
-__all__ = ["SpikeStep", "GaussianSpikeStep", "SURROGATES", "spike_step", "FloatSpikingLSTM"]
+__all__ = ["SpikeStep", "GaussianSpikeStep", "GaussianExcessStep", "SURROGATES", "spike_step", "FloatSpikingLSTM"]
 
 
 class SpikeStep(torch.autograd.Function):
@@ -80,8 +80,30 @@ class GaussianSpikeStep(SpikeStep):
         return grad, grad_theta, None
 
 
+class GaussianExcessStep(SpikeStep):
+    """Heaviside of ``excess = U - V_th`` with a Gaussian of the excess itself, the
+    surrogate of Yin, Corradi & Bohte's adaptive spiking RNN, with the spread ``V_th / 2``
+    and the peak ``gamma / V_th`` of the triangle (``V_th`` may be a tensor: the adaptive
+    threshold of every neuron)::
+
+        dS/dU = gamma / V_th * exp(-2 * ((U - V_th) / V_th)**2)
+    """
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        excess, theta = ctx.saved_tensors
+        a = torch.abs(theta)
+        distance = excess / a
+        grad = grad_out * ctx.gamma / a * torch.exp(-2 * distance * distance)
+        grad_theta = None
+        if ctx.needs_input_grad[1]:
+            grad_theta = (-grad).sum_to_size(theta.shape) if theta.dim() else -grad.sum()
+        return grad, grad_theta, None
+
+
 #: the surrogate gradients a cell may name (``model.cells.Cell.SURROGATE``)
-SURROGATES = {"triangle": SpikeStep, "gaussian": GaussianSpikeStep}
+SURROGATES = {"triangle": SpikeStep, "gaussian": GaussianSpikeStep,
+              "gaussian_excess": GaussianExcessStep}
 
 
 def spike_step(gamma: float = 0.3, surrogate: str = "triangle"):

@@ -366,11 +366,17 @@ def integrate_readout(o_prev, r, shift: int):
     return leak(o_prev, shift) + r
 
 
+def gate_by_spike(s, value):
+    """``s * value`` for a binary spike ``s`` as a select (PyTorch: the product, the same
+    value, which keeps the gradient to the spike)."""
+    if _is_torch(s):
+        return s * value
+    return select(s != 0, value, 0)
+
+
 def h_output(o, s_c):
     """``h = o * s_c`` as a select: the output gate passes the ternary c spike."""
-    if _is_torch(o):
-        return o * s_c  # the same value; a product keeps the gradient to o
-    return select(o != 0, s_c, 0)
+    return gate_by_spike(o, s_c)
 
 
 def exact_sum_bits(operand_bits: int, terms: int) -> int:

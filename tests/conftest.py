@@ -81,6 +81,22 @@ def check_network_in_simulator(hw, params, x):
     return ref
 
 
+def fault_seed_that_shows(case):
+    """The first parameter seed whose planted threshold fault changes the golden logits
+    (a threshold one higher matters only where a membrane lands on it: with a hard reset,
+    or with few spikes, many seeds hide the fault)."""
+    from cosim.runner import CosimCase, case_inputs, case_params
+    from model import golden
+    for seed in range(100):
+        trial = CosimCase(**{**case.__dict__, "params_seed": seed, "fault": "threshold"})
+        good, bad = case_params(trial)
+        x = case_inputs(trial)
+        if not np.array_equal(golden.run(trial.hw.net, good, x).logits,
+                              golden.run(trial.hw.net, bad, x).logits):
+            return seed
+    raise AssertionError("no seed shows the fault")
+
+
 def check_package_under_verilator(name, sequences, tmp_path):
     """A bundled weights package in the generated Verilog on its first test sequences:
     no mismatch, and the classes of the golden model. Returns the case and the golden

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import check_network_in_simulator, check_orders_and_float_twin, random_input, simulate_pipelined
+from conftest import (check_network_in_simulator, check_orders_and_float_twin, fault_seed_that_shows,
+                      random_input, simulate_pipelined)
 from cosim.runner import CosimCase, run_case
 from hw.cells import get as hw_step
 from hw.config import HardwareConfig
@@ -152,26 +153,12 @@ def test_network_in_the_amaranth_simulator(encoding, steps, lanes, par):
     assert any(np.count_nonzero(t.h) for t in ref.layers)
 
 
-def _fault_that_shows(case):
-    """The first parameter seed whose planted threshold fault changes the golden logits
-    (with a hard reset, theta + 1 matters only where a membrane lands exactly on it)."""
-    from cosim.runner import case_inputs, case_params
-    for seed in range(100):
-        trial = CosimCase(**{**case.__dict__, "params_seed": seed, "fault": "threshold"})
-        good, bad = case_params(trial)
-        x = case_inputs(trial)
-        if not np.array_equal(golden.run(trial.hw.net, good, x).logits,
-                              golden.run(trial.hw.net, bad, x).logits):
-            return seed
-    raise AssertionError("no seed shows the fault")
-
-
 @pytest.mark.cosim
 def test_verilog_under_verilator(tmp_path):
     net = config(encoding="spikes", steps=1, length=6, hidden=(4, 2), leak_shift=(2,))
     case = CosimCase(name="lif_ci", hw=HardwareConfig(net, lanes=1, par=2), sequences=4,
                      threshold_scale=0.3, input_gaps=0.3, output_stalls=0.3, input_seed=2)
-    case = CosimCase(**{**case.__dict__, "params_seed": _fault_that_shows(case)})
+    case = CosimCase(**{**case.__dict__, "params_seed": fault_seed_that_shows(case)})
     r = run_case(case, build_root=tmp_path)
     assert r["mismatch"] is None, r["mismatch"]
     assert len(r["results"]) == 4
