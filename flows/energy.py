@@ -238,16 +238,32 @@ def memory_reads(hw: HardwareConfig, params, x) -> dict:
             counts["inbuf"]["reads"] += batch * fired
         else:
             counts[f"layer{l - 1}.bank"]["reads"] += batch * fired
-    counts[f"layer{net.layers - 1}.bank"]["reads"] += batch * net.steps
+    # the readout reads the last element's h rows, or every element's (the integrator)
+    read_elements = net.length if net.readout == "integrator" else 1
+    counts[f"layer{net.layers - 1}.bank"]["reads"] += batch * net.steps * read_elements
     counts["inbuf"]["writes"] += batch * (net.length if input_kind(hw, 0) == "features"
                                           else net.length * net.steps)
     if "draws" in counts:  # rate coding: the draws of every row, as the sequence streams in
         counts["draws"]["reads"] += batch * net.length * net.steps
-    counts["w_out"]["reads"] += int(np.count_nonzero(res.layers[-1].h[:, -1]))
+    counts["w_out"]["reads"] += int(np.count_nonzero(res.layers[-1].h[:, -read_elements:]))
     memories = {name: {**layout[name], **counts[name]} for name in layout}
     return {"sequences": int(batch), "memories": memories,
             "layer_events": [int(v) for v in events_per_layer],
             "counted": "words read/written by the datapath (see flows.energy.memory_reads)"}
+
+
+def paper_count(net, stats: dict) -> dict | None:
+    """The energy per inference as the cell's own paper counts it
+    (:meth:`model.cells.Cell.paper_energy`), summed over the layers, from the golden
+    model's h spikes; None for a cell whose paper gives no count."""
+    cell, batch = net.cell_def(), int(stats["batch"])
+    layers = [cell.paper_energy(net, l, ls["h_spikes"] / batch) for l, ls in enumerate(stats["layers"])]
+    if any(p is None for p in layers):
+        return None
+    nj = sum((p["ac"] * p["e_ac_pj"] + p["mac"] * p["e_mac_pj"]) / 1000.0 for p in layers)
+    return {"total_nj": nj, "formula": layers[0]["formula"], "source": layers[0]["source"],
+            "ac": sum(p["ac"] for p in layers), "mac": sum(p["mac"] for p in layers),
+            "note": "the recurrent layers alone, as the paper counts them: no readout, no memory"}
 
 
 def _widths(hw: HardwareConfig) -> dict:
@@ -342,6 +358,7 @@ def operation_energy(hw: HardwareConfig, stats: dict, memory: dict | None = None
             "unit": "nJ per inference", "sequences": batch,
             "total_nj": sum(breakdown.values()), "breakdown_nj": breakdown,
             "items": items, "memory_included": memory is not None, "notes": notes,
+            "paper_count": paper_count(net, stats),
             "width_rule": "E(w) = E8 * (w/8)**p through Horowitz's 8- and 32-bit points; "
                           "SRAM: word/64 of the 64-bit read of an array of that capacity, log-log "
                           "through 8 KB, 32 KB and 1 MB, extrapolated beyond them",

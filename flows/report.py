@@ -557,6 +557,11 @@ def _markdown(r: dict) -> str:
     out += [f"| {it['name']} | {_fmt(float(it['count']))} | {_fmt(it['pj_each'])} | {_fmt(it['nj'])} | "
             f"{it['rule']} |" for it in ops["items"]]
     out += [f"* {n}" for n in ops["notes"]]
+    paper = ops.get("paper_count")
+    if paper:
+        out += [f"* The cell's paper counts {_fmt(paper['total_nj'])} nJ for the same inference: "
+                f"{paper['formula']} ({_fmt(paper['ac'])} accumulates, {_fmt(paper['mac'])} "
+                f"multiplies per inference; {paper['note']}). Source: {paper['source']}."]
     out += [""]
     if act is None:
         out += ["### (b) FPGA activity estimate: not available", "",

@@ -62,6 +62,20 @@ def test_golden_follows_the_adaptive_neuron_equations():
 
 
 @pytest.mark.golden
+def test_the_papers_energy_count():
+    # the hand-computed neuron above: m = n = 1, 6 time steps, 3 spikes, so Fr = 1/2:
+    # (1 + 1 + 2) x 1/2 x 6 = 12 accumulates at 0.9 pJ, 2 x 6 = 12 multiplies at 4.6 pJ
+    from flows.energy import paper_count
+    cfg = config(inputs=1, hidden=(1,), steps=1, length=6, classes=1, encoding="spikes",
+                 leak_shift=(1, 1), readout="integrator", readout_leak=1)
+    res = golden.run(cfg, one_neuron(4), np.ones((1, 6, 1, 1), dtype=np.int64))
+    count = paper_count(cfg, res.stats)
+    assert count["ac"] == 12 and count["mac"] == 12
+    assert count["total_nj"] == pytest.approx((12 * 0.9 + 12 * 4.6) / 1000)
+    assert paper_count(cfg.replace(cell="lif", leak_shift=None), res.stats) is None
+
+
+@pytest.mark.golden
 @pytest.mark.parametrize("encoding, readout", [("spikes", "last"), ("rate", "integrator"),
                                                ("level", "integrator"), ("direct", "last")])
 def test_orders_and_float_twin_agree(encoding, readout):

@@ -177,6 +177,14 @@ class Cell:
         must contain ``comparisons``."""
         return {"comparisons": 0}
 
+    def paper_energy(self, cfg, layer: int, h_spikes: float) -> dict | None:
+        """The energy count of the cell's own paper for one inference of ``layer``, where
+        the paper gives one, beside spikegate's operation counts: a dict with ``formula``,
+        ``source``, ``ac`` and ``mac`` (operation counts per inference, ``h_spikes`` being
+        the layer's h spikes per inference) and ``e_ac_pj`` / ``e_mac_pj`` (the paper's
+        per-operation energies); None where the paper gives none."""
+        return None
+
 
 def get(name: str) -> Cell:
     """The cell named ``name``: ``model/cells/<name>.py``'s ``CELL``."""
