@@ -24,7 +24,7 @@ TEST_MARK := not slow$(if $(MARK), and ($(MARK)))
 COSIM_CASES ?= 50
 COSIM_SEQS  ?= 200
 COSIM_SEED  ?= 1
-COSIM_PACKAGES ?= digits mnist1d digits-slstm digits-idsnn
+COSIM_PACKAGES ?= digits mnist1d digits-slstm digits-idsnn digits-srnn
 COSIM_AGREE ?= $(if $(filter icarus,$(SIM)),verilator,icarus)
 SIM ?= verilator
 

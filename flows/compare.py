@@ -91,6 +91,8 @@ SETS: dict[str, tuple[Design, ...]] = {
                "digits-slstm", "level", par=16),
         Design("idsnn-level", "improved-dynamics SNN v2 (Ponghiran & Roy), level coding", "spiking",
                "digits-idsnn", "level", par=16),
+        Design("srnn-level", "adaptive spiking RNN (Yin, Corradi & Bohte), level coding, integrator readout",
+               "spiking", "digits-srnn", "level", par=16),
         Design("baseline", "non-spiking quantized LSTM", "baseline", "digits-lstm", "direct", par=16),
     ),
     # random weights (no trained tmnist packages); simulated in Verilator
@@ -118,6 +120,9 @@ MAKE_PACKAGE = {
     "digits-idsnn": ("python -m model.train_cell --cell idsnn --dataset digits --set leak_shift=[1] && "
                      "python -m hw.package --from build/train/digits-idsnn --name digits-idsnn --par 16 "
                      "--out models/digits-idsnn"),
+    "digits-srnn": ("python -m model.train_cell --cell srnn --dataset digits --set leak_shift=[1,3] "
+                    "--set readout=integrator --set readout_leak=2 --lr 0.05 && python -m hw.package "
+                    "--from build/train/digits-srnn --name digits-srnn --par 16 --out models/digits-srnn"),
     "digits-lstm": ("python -m model.baseline --dataset digits && python -m hw.package "
                     "--from build/train/digits-lstm --par 16 --out models/digits-lstm"),
 }

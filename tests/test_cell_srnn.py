@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import (check_network_in_simulator, check_orders_and_float_twin, fault_seed_that_shows,
-                      random_input, simulate_pipelined)
+from conftest import (check_network_in_simulator, check_orders_and_float_twin, check_package_under_verilator,
+                      fault_seed_that_shows, random_input, simulate_pipelined)
 from cosim.runner import CosimCase, run_case
 from hw.cells import get as hw_step
 from hw.config import HardwareConfig
@@ -198,3 +198,16 @@ def test_the_srnn_datapath_has_no_multiplier(tmp_path):
     design = SpikingLSTMNetwork(HardwareConfig(cfg, lanes=1, par=4), random_params(cfg, 0))
     stat = synth_stat(design, "ecp5", tmp_path / "srnn", until=FAMILIES["ecp5"]["dsp_mapped"])
     assert stat["cells"] and sum(stat["cells"].get(t, 0) for t in FAMILIES["ecp5"]["dsp"]) == 0
+
+
+@pytest.mark.cosim
+def test_the_bundled_digits_model_under_verilator(tmp_path):
+    """models/digits-srnn (trained by model.train_cell, integrator readout) in the
+    generated Verilog: the golden model's logits, classes and cycles on its first test
+    sequences."""
+    from model import data
+    case, ref = check_package_under_verilator("digits-srnn", 6, tmp_path)
+    net = case.hw.net
+    assert net.cell == CELL and net.leak_shift == (1, 3)
+    assert net.readout == "integrator" and net.readout_leak == 2
+    assert np.mean(ref.predicted == data.load("digits").y_test[:6]) >= 5 / 6
