@@ -310,6 +310,8 @@ def row_from_report(design: Design, rep: dict, *, accuracy=None, random: bool = 
         "energy_activity_nj": act["total_nj"] if act else None,
         "energy_activity_breakdown_nj": dict(act["breakdown_nj"]) if act else None,
         "energy_activity_missing": missing,
+        # the cell's own paper's count of the same inference, where it gives one (srnn)
+        "energy_paper": ops.get("paper_count"),
     }
 
 
@@ -582,6 +584,11 @@ def _markdown(doc: dict) -> str:
             out.append(f"* {r['key']}: no activity energy: {r['energy_activity_missing']}.")
         if r["build"]:
             out.append(f"* {r['key']}: {'reused' if r['reused'] else 'built'} `{r['build']}`.")
+        paper = r.get("energy_paper")
+        if paper:
+            out.append(f"* {r['key']}: its cell's paper counts {_fmt(paper['total_nj'])} nJ for the same "
+                       f"inference ({paper['formula']}; {paper['note']}; {paper['source']}), against "
+                       f"{_fmt(r['energy_operations_nj'])} nJ in energy (a).")
     out += ["", "## Ratios", "",
             "Every ratio reads \"> 1 favours the spiking design\": baseline / spiking for time, cycles, "
             "energy and resources; spiking / baseline for Fmax. latency = cycles x Fmax.", "",

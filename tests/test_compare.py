@@ -80,6 +80,21 @@ def test_the_back_to_back_throughput_is_a_column_when_the_build_has_it():
     assert "| 40 | 25,000 | n/a | 5,000 |" in md           # the baseline's build has no such figure
 
 
+def test_a_cells_own_paper_count_is_printed_beside_energy_a():
+    _, reports, rows = _rows()
+    assert all(r["energy_paper"] is None for r in rows)
+    reports[2]["energy"]["operations"]["paper_count"] = {
+        "total_nj": 12.5, "formula": "(mn + nn + 2n) E_AC Fr + 2n E_MAC per time step",
+        "note": "the recurrent layers alone", "source": "Yin et al.", "ac": 1.0, "mac": 2.0}
+    rows[2] = cp.row_from_report(LEVEL, reports[2], accuracy=0.9)
+    doc = cp.validate_compare(cp.comparison("m", (DIRECT, RATE, LEVEL, BASE), reports, rows))
+    md = cp._markdown(doc)
+    assert ("* spiking-level: its cell's paper counts 12.5 nJ for the same inference "
+            "((mn + nn + 2n) E_AC Fr + 2n E_MAC per time step; the recurrent layers alone; "
+            "Yin et al.), against 40 nJ in energy (a).") in md
+    assert md.count("paper counts") == 1
+
+
 def test_rows_ratios_and_verdicts_from_hand_made_reports():
     designs, reports, rows = _rows()
     doc = cp.validate_compare(cp.comparison("m", designs, reports, rows))
