@@ -13,6 +13,12 @@ the logits, which start from the biases; zero spikes cost nothing. Per step:
 ``DRAIN`` lets the last word land; a multi-bit h (the baseline LSTM) multiplies, so its
 products are registered before they are added and ``PRODUCT`` waits one cycle more. The logits leave saturated to ``logit_bits``.
 
+With ``readout="integrator"`` the same steps run for every element in order (element n
+is element ``n // L`` of lane ``n % L``); after each element's ``DRAIN``, ``INTEG`` takes
+its sums into the leaky integrator (:func:`model.numerics.integrate_readout`) and reloads
+them from the biases, the integrator joins the sum over the sequence a cycle later, and
+``FINAL`` adds the last one. The logits are that sum, saturated.
+
 :class:`ArgmaxScan` then finds the first maximum: one comparison a cycle, a later class
 wins only when strictly larger.
 """
@@ -50,7 +56,9 @@ def saturated_greater(a, b, bits: int):
 class Readout(wiring.Component):
     """The readout of network ``net``: logits from the biases (``b_out``) and the h spikes
     of the last element (element number ``element`` of its lane, ``ebits`` bits),
-    summed in ``sum_bits`` (:meth:`hw.config.HardwareConfig.logit_sum_bits`: no overflow).
+    summed in ``sum_bits`` (:meth:`hw.config.HardwareConfig.logit_sum_bits`: no overflow);
+    with ``readout="integrator"``, of every element, the integrator and its sum in the
+    widths ``integrator_bits`` (:meth:`hw.config.HardwareConfig.integrator_bits`).
 
     Members:
 
@@ -58,7 +66,9 @@ class Readout(wiring.Component):
       the logits from the biases (the BEGIN cycle); ``last`` is the DRAIN cycle, after
       which the logits are final;
     * ``h_addr`` (out) / ``h_data`` (in): a read port on the lane's h bank, address
-      ``{e, k}``, answered the next cycle (``h_addr`` is 0 outside ADDR);
+      ``{e, k}``, answered the next cycle (``h_addr`` is 0 outside ADDR); for the
+      integrator, ``h_data`` is the row of every one of the ``lanes`` banks, all read at
+      ``h_addr``;
     * ``w_rd`` (out, a flipped read port signature): the ``W_out`` ROM, one word of
       ``classes`` weights per hidden neuron;
     * ``b_out`` (in): the biases, one per class (the network's register, written by the
