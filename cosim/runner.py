@@ -35,6 +35,7 @@ from hw.latency import cycles_for_batch, result_budget
 from hw.network import SpikingLSTMNetwork, input_beats
 from hw.rom import bits_for
 from model import cells
+from model import numerics as nr
 from model.cli import SchedulerError, positive_int, work_pool, write_text_atomic
 from model.cells.lstm import baseline_config
 from model.config import DEFAULT_CELL, ConfigError, NetworkConfig, PRESETS, preset, random_widths
@@ -156,13 +157,19 @@ def write_case(folder: Path, hw: HardwareConfig, params, hw_params, x, *, seed: 
     folder.mkdir(parents=True, exist_ok=True)
     write_simulation_source(SpikingLSTMNetwork(hw, hw_params), folder / HDL_SOURCE)
     expected, ref = cycles_for_batch(hw, params, x)
-    arrays = {"logits": ref.logits, "cls": ref.predicted,
-              "cycles": np.array([e["total"] for e in expected])}
+    if net.readout == "element":  # one result beat per element, in order
+        arrays = {"logits": ref.element_logits.reshape(-1, net.classes),
+                  "cls": nr.argmax_first(ref.element_logits).reshape(-1),
+                  "cycles": np.array([c for e in expected for c in e["elements"]])}
+    else:
+        arrays = {"logits": ref.logits, "cls": ref.predicted,
+                  "cycles": np.array([e["total"] for e in expected])}
     for b in range(len(x)):
         arrays[f"beats{b}"] = input_beats(net, x[b])
     np.savez(folder / "case.npz", **arrays)
     meta = {
         "sequences": len(x), "seed": seed,
+        "results_per_sequence": net.length if net.readout == "element" else 1,
         "input_gaps": input_gaps, "output_stalls": output_stalls,
         "in_bits": 2 if net.encoding == "spikes" else net.x_bits,
         "logit_bits": net.logit_bits, "classes": net.classes,

@@ -96,17 +96,19 @@ class NetworkTB:
             dut.i_stream__valid.value = 0
 
     async def monitor(self):
-        """Collect one result per sequence; optional stalls on ``ready``."""
+        """Collect the results, one per sequence (one per element with the per-element
+        readout); optional stalls on ``ready``."""
         dut, stalls = self.dut, self.meta["output_stalls"]
         lb, classes = self.meta["logit_bits"], self.meta["classes"]
         cls_bits, cycle_bits = self.meta["cls_bits"], self.meta["cycle_bits"]
         budget = int(self.meta["result_budget_cycles"])
-        for b in range(len(self.beats)):
+        per = int(self.meta.get("results_per_sequence", 1))
+        for b in range(len(self.beats) * per):
             while not high(dut.o_stream__valid):
                 try:  # the simulator runs natively meanwhile, up to the budget
                     await with_timeout(RisingEdge(dut.o_stream__valid), budget * CLOCK_NS, "ns")
                 except SimTimeoutError:
-                    raise StuckError(f"sequence {b}: no result within {budget} cycles "
+                    raise StuckError(f"{result_name(b, per)}: no result within {budget} cycles "
                                      "(the hardware is stuck)") from None
             if stalls and self.rng.random() < stalls:
                 await ClockCycles(dut.clk, self.rng.randint(1, 8), rising=False)
@@ -128,19 +130,26 @@ class StuckError(Exception):
     """No result within the case's cycle budget."""
 
 
-def first_mismatch(results, golden) -> tuple[int, str] | None:
-    """The first differing output, in order: ``(sequence, what differs)``."""
+def result_name(index: int, per: int = 1) -> str:
+    """``sequence s``, or ``sequence s element n`` for ``per`` results per sequence."""
+    return f"sequence {index}" if per == 1 else f"sequence {index // per} element {index % per}"
+
+
+def first_mismatch(results, golden, per: int = 1) -> tuple[int, str] | None:
+    """The first differing output, in order: ``(sequence, what differs)``; ``per``
+    results per sequence (the per-element readout: one per element)."""
     for b, got in enumerate(results):
+        name = result_name(b, per)
         want_logits = [int(v) for v in golden["logits"][b]]
         if got["logits"] != want_logits:
             c = next(i for i, (g, w) in enumerate(zip(got["logits"], want_logits)) if g != w)
-            return b, f"sequence {b}: logit {c} is {got['logits'][c]}, golden {want_logits[c]}"
+            return b // per, f"{name}: logit {c} is {got['logits'][c]}, golden {want_logits[c]}"
         if got["cls"] != int(golden["cls"][b]):
-            return b, f"sequence {b}: class {got['cls']}, golden {int(golden['cls'][b])}"
+            return b // per, f"{name}: class {got['cls']}, golden {int(golden['cls'][b])}"
         if got["cycles"] != int(golden["cycles"][b]):
-            return b, f"sequence {b}: {got['cycles']} cycles, analytic model {int(golden['cycles'][b])}"
+            return b // per, f"{name}: {got['cycles']} cycles, analytic model {int(golden['cycles'][b])}"
     if len(results) < len(golden["logits"]):
-        return len(results), f"sequence {len(results)}: no result"
+        return len(results) // per, f"{result_name(len(results), per)}: no result"
     return None
 
 
@@ -160,14 +169,15 @@ async def network_matches_golden(dut):
         await tb.monitor()
         await driver
     except AssertionError as err:  # a handshake broke the stream rules
-        protocol_error = f"sequence {len(tb.results)}: {err}"
+        protocol_error = f"{result_name(len(tb.results), int(meta.get('results_per_sequence', 1)))}: {err}"
     except StuckError as err:
         protocol_error = str(err)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     total_cycles = int((get_sim_time("ns") - start_ns) // CLOCK_NS)
-    found = first_mismatch(tb.results, golden)
-    if protocol_error and (found is None or found[0] >= len(tb.results)):
-        found = (len(tb.results), protocol_error)
+    per = int(meta.get("results_per_sequence", 1))
+    found = first_mismatch(tb.results, golden, per)
+    if protocol_error and (found is None or found[0] >= len(tb.results) // per):
+        found = (len(tb.results) // per, protocol_error)
     sequence, mismatch = found if found else (None, None)
     # written beside and renamed: an interrupted bench leaves no half-written results
     partial = case_dir / "results.json.partial"

@@ -260,6 +260,8 @@ def measure_activity(hw: HardwareConfig, params, x, *, sequences: int | None = N
     async def collect(ctx):
         ctx.set(dut.o_stream.ready, 1)
         for _ in range(x.shape[0]):
+            for _ in range(net.length - 1 if net.readout == "element" else 0):
+                await ctx.tick().until(dut.o_stream.valid)  # the earlier elements' beats
             await ctx.tick().until(dut.o_stream.valid)
             payload = ctx.get(dut.o_stream.payload)
             reported.append(int(payload.cycles))

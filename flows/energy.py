@@ -238,8 +238,9 @@ def memory_reads(hw: HardwareConfig, params, x) -> dict:
             counts["inbuf"]["reads"] += batch * fired
         else:
             counts[f"layer{l - 1}.bank"]["reads"] += batch * fired
-    # the readout reads the last element's h rows, or every element's (the integrator)
-    read_elements = net.length if net.readout == "integrator" else 1
+    # the readout reads the last element's h rows, or every element's (the integrator,
+    # the per-element readout)
+    read_elements = net.length if net.reads_every_element else 1
     counts[f"layer{net.layers - 1}.bank"]["reads"] += batch * net.steps * read_elements
     counts["inbuf"]["writes"] += batch * (net.length if input_kind(hw, 0) == "features"
                                           else net.length * net.steps)

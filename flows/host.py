@@ -17,7 +17,8 @@ the unused high bits of the last byte are sent as 0 and ignored. ``spikes`` send
 B = N*T beats, element-major (element n's T rows, then element n+1's); the other
 encodings send B = N beats, one per element.
 
-Response (board to host), after the board has read the whole request::
+Response (board to host), after the board has read the whole request (with the
+per-element readout, ``readout="element"``, one response per element, in order)::
 
     RESPONSE_START                                  1 byte, 0x5A
     logit 0 .. logit C-1, each logit_bytes(cfg)     two's complement, sign-extended
@@ -161,12 +162,23 @@ def _read_exact(link: Transport, n: int, what: str) -> bytes:
 
 
 def exchange(link: Transport, cfg: NetworkConfig, sequence) -> dict:
-    """Send one sequence, wait for its result; raise BoardError on an error reply."""
+    """Send one sequence, wait for its result; raise BoardError on an error reply.
+
+    With the per-element readout (``readout="element"``) the board answers one response
+    per element, back to back: the result is the last element's, and ``elements`` lists
+    them all in order."""
     link.write(encode_request(cfg, sequence))
-    first = _read_exact(link, 1, "response")
-    if first[0] != RESPONSE_START:
-        decode_response(cfg, first)  # raises, naming the error
-    return decode_response(cfg, first + _read_exact(link, response_length(cfg) - 1, "full response"))
+    frames = []
+    for n in range(cfg.length if cfg.readout == "element" else 1):
+        what = "response" if cfg.readout != "element" else f"response of element {n}"
+        first = _read_exact(link, 1, what)
+        if first[0] != RESPONSE_START:
+            decode_response(cfg, first)  # raises, naming the error
+        frames.append(decode_response(cfg, first + _read_exact(link, response_length(cfg) - 1,
+                                                               f"full {what}")))
+    if cfg.readout == "element":
+        return {**frames[-1], "elements": frames}
+    return frames[0]
 
 
 def open_serial(port: str, baud: int = DEFAULT_BAUD, timeout: float = 2.0):
@@ -194,6 +206,8 @@ def run_samples(link: Transport, cfg: NetworkConfig, params, x, labels=None, *, 
         want_logits = [int(v) for v in ref.logits[b]]
         cls_ok = got["cls"] == int(ref.predicted[b])
         logits_ok = got["logits"] == want_logits
+        if "elements" in got:  # the per-element readout: every element's logits agree
+            logits_ok &= [e["logits"] for e in got["elements"]] == ref.element_logits[b].tolist()
         same_cls += cls_ok
         same_logits += logits_ok
         line = (f"sample {b:3d}: class {got['cls']:3d} (golden {int(ref.predicted[b]):3d}"

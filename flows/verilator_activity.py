@@ -338,6 +338,9 @@ def measure_activity(hw: HardwareConfig, params, x, *, folder: Path, sequences: 
         raise RuntimeError(f"the Verilator bench wrote no results or no SAIF file; see "
                            f"{folder}/test_verilator.log")
     res = json.loads(results_file.read_text())
+    # one result per sequence: with the per-element readout, each sequence's last beat
+    per = hw.net.length if hw.net.readout == "element" else 1
+    res["results"] = res["results"][per - 1::per]
     if len(res["results"]) < len(x):
         raise RuntimeError(f"the Verilator bench stopped after {len(res['results'])} of {len(x)} "
                            f"sequences: {res['mismatch']}")

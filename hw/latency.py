@@ -39,7 +39,7 @@ from .banked_rom import LATENCY as WEIGHT_LATENCY
 from .cells import latency as cell_latency
 from .config import HardwareConfig, beats_per_sequence, multibit_h, multiplies
 
-__all__ = ["schedule", "LayerCycles", "sequence_cycles", "readout_cycles", "cycles_for_batch", "neuron_latency", "startup_cycles",
+__all__ = ["schedule", "LayerCycles", "sequence_cycles", "readout_cycles", "element_readout_cycles", "cycles_for_batch", "neuron_latency", "startup_cycles",
            "round_overhead", "round_events", "worst_case_cycles", "result_budget", "cycle_bounds",
            "input_cycles", "stream_schedule"]
 
@@ -134,7 +134,10 @@ def _layer_cycles(hw: HardwareConfig, layer: int, x_nz: np.ndarray, h_nz: np.nda
 def readout_cycles(net, h_top: np.ndarray) -> int:
     """The readout's cycles for the top layer's h ``[N, T, H]`` of one sequence: the last
     element's steps, or every element's for the integrator, which spends DRAIN and INTEG
-    (and the product stage of a multi-bit h) per element and FINAL once."""
+    (and the product stage of a multi-bit h) per element and FINAL once; the per-element
+    readout runs the last element's readout once per element (:func:`element_readout_cycles`)."""
+    if net.readout == "element":
+        return sum(element_readout_cycles(net, h_top))
     integrate = net.readout == "integrator"
     per_step = np.count_nonzero(h_top if integrate else h_top[-1:], axis=-1)  # E_k per element
     elements = per_step.shape[0]
@@ -143,6 +146,14 @@ def readout_cycles(net, h_top: np.ndarray) -> int:
     return (READOUT_BEGIN + elements * net.steps * READOUT_PER_STEP + int(per_step.sum())
             + EVENT_LOOKAHEAD * int(np.count_nonzero(per_step)) + elements * per_element
             + READOUT_END + (0 if integrate else tail) + net.classes - 1)
+
+
+def element_readout_cycles(net, h_top: np.ndarray) -> list[int]:
+    """The per-element readout (``readout="element"``): each element's readout cycles, the
+    last-element readout's count on that element's h (the cycles of the result beats
+    themselves are not counted, as for every readout)."""
+    last = net.replace(readout="last", readout_leak=0)
+    return [readout_cycles(last, h_top[n:n + 1]) for n in range(h_top.shape[0])]
 
 
 def sequence_cycles(hw: HardwareConfig, layer_inputs: list[np.ndarray], hs: list[np.ndarray]) -> dict:
@@ -156,8 +167,11 @@ def sequence_cycles(hw: HardwareConfig, layer_inputs: list[np.ndarray], hs: list
             x = np.broadcast_to(x[:, None, :], (net.length, net.steps, x.shape[-1]))
         layers.append(_layer_cycles(hw, l, x != 0, hs[l] != 0, rounds))
     readout = readout_cycles(net, hs[-1])
-    total = sum(lc.cycles for lc in layers) + readout
-    return {"total": total, "layers": layers, "readout": readout, "rounds": len(rounds)}
+    compute = sum(lc.cycles for lc in layers)
+    out = {"total": compute + readout, "layers": layers, "readout": readout, "rounds": len(rounds)}
+    if net.readout == "element":  # the cycle count each element's result beat carries
+        out["elements"] = [int(c) for c in compute + np.cumsum(element_readout_cycles(net, hs[-1]))]
+    return out
 
 
 def cycles_for_batch(hw: HardwareConfig, params, x) -> tuple[list[dict], golden.GoldenResult]:
@@ -205,12 +219,15 @@ def stream_schedule(hw: HardwareConfig, compute: list[int], first_beat: int) -> 
     has left). Returns lists ``begin``, ``result`` and ``period`` (cycles between
     results, from the second on)."""
     e = input_cycles(hw.net)
+    # the per-element readout's beats before the last take a cycle each, not counted in
+    # the compute cycles
+    beats = hw.net.length - 1 if hw.net.readout == "element" else 0
     begin, result = [first_beat], []
     for s, c in enumerate(compute):
         loaded = begin[s] + e - 1
         before = result[s - 1] if s else None
         taken = loaded if before is None else max(loaded, before + 1)
-        result.append(taken + 1 + c)
+        result.append(taken + 1 + c + beats)
         begin.append((loaded if before is None else max(loaded, before)) + 2)
     return {"begin": begin[:len(compute)], "result": result,
             "period": [b - a for a, b in zip(result, result[1:])]}

@@ -130,13 +130,15 @@ class SpikingLSTMNetwork(wiring.Component):
         m.submodules.encoder = encoder = InputEncoder(
             net, beat=input_layout(hw), row=first.in_row, depth=depth)
         last_lane, last_e = (N - 1) % L, (N - 1) // L
-        integrate = net.readout == "integrator"
+        walk = net.reads_every_element
         m.submodules.readout = readout = Readout(
             net, element=last_e, ebits=last.ebits, sum_bits=hw.logit_sum_bits(), lanes=L,
-            integrator_bits=hw.integrator_bits() if integrate else None)
+            integrator_bits=hw.integrator_bits() if net.readout == "integrator" else None)
         m.submodules.argmax = argmax = ArgmaxScan(net.classes, signed(net.logit_bits),
                                                    first_input=net.classes > 1)
-        m.submodules.control = ctl = NetworkControl(layers=net.layers, classes=net.classes)
+        per_element = net.readout == "element"
+        m.submodules.control = ctl = NetworkControl(layers=net.layers, classes=net.classes,
+                                                    per_element=per_element)
 
         # ---- the parameters: loaded after reset, then the layers' INIT pass; no input
         # beat is taken before ---------------------------------------------------------------
@@ -164,7 +166,7 @@ class SpikingLSTMNetwork(wiring.Component):
         wiring.connect(m, readout.w_rd, w_out.read_port())
         wiring.connect(m, ctl.readout, readout.task)
         wiring.connect(m, ctl.argmax, argmax.task)
-        if integrate:  # every element: the same address on every lane's bank
+        if walk:  # every element: the same address on every lane's bank
             readout_h = [*[last.out_addr[l].eq(readout.h_addr) for l in range(L)],
                          readout.h_data.eq(last.out_data)]
         else:
@@ -176,6 +178,8 @@ class SpikingLSTMNetwork(wiring.Component):
                      *readout_h, argmax.values.eq(readout.logits)]
         if net.classes > 1:
             m.d.comb += argmax.first_beats.eq(readout.first_beats)
+        if per_element:
+            m.d.comb += [readout.resume.eq(ctl.resume), ctl.more.eq(readout.more)]
         for l, layer in enumerate(layers):
             m.d.comb += [layer.start.eq(ctl.layer_start[l]), ctl.layer_busy[l].eq(layer.busy)]
 

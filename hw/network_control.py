@@ -51,16 +51,20 @@ class NetworkControl(wiring.Component):
     * ``o_valid`` (out) / ``o_ready`` (in): the result beat's handshake;
     * ``cycles`` (out): cycles since the first compute cycle (a register; 0 while the
       input comes in, held while the result waits).
+
+    With ``per_element`` (the readout ``"element"``) there is one result beat per element:
+    after each beat the controller starts the readout again, ``resume`` high, while
+    its ``more`` says another element follows; the input bank frees after the last.
     """
 
-    def __init__(self, *, layers: int, classes: int):
+    def __init__(self, *, layers: int, classes: int, per_element: bool = False):
         if not (isinstance(layers, int) and layers >= 1):
             self._MustUse__silence = True
             raise ValueError(f"a network needs at least one layer, got {layers!r}")
         if not (isinstance(classes, int) and classes >= 1):
             self._MustUse__silence = True
             raise ValueError(f"a network needs at least one class, got {classes!r}")
-        self.layers, self.classes = layers, classes
+        self.layers, self.classes, self.per_element = layers, classes, per_element
         super().__init__({
             "loaded": In(1),
             "taken": Out(1),
@@ -72,6 +76,7 @@ class NetworkControl(wiring.Component):
             "o_valid": Out(1),
             "o_ready": In(1),
             "cycles": Out(CYCLE_BITS),
+            **({"more": In(1), "resume": Out(1)} if per_element else {}),
         })
 
     def elaborate(self, platform):
@@ -85,6 +90,9 @@ class NetworkControl(wiring.Component):
         ro_start, sat_start = Signal(name="ro_start"), Signal(name="sat_start")
         m.d.sync += [ro_start.eq(0), sat_start.eq(0)]
         m.d.comb += [self.readout.start.eq(ro_start), self.argmax.start.eq(sat_start)]
+        if self.per_element:
+            resume = Signal(name="ro_resume")
+            m.d.comb += self.resume.eq(resume)
         with m.FSM(name="network"):
             with m.State("INPUT"):
                 m.d.sync += cycles.eq(0)
@@ -119,9 +127,19 @@ class NetworkControl(wiring.Component):
                     m.next = "OUTPUT"
             with m.State("OUTPUT"):
                 m.d.comb += self.o_valid.eq(1)
-                with m.If(self.o_ready):
-                    m.d.comb += self.restart.eq(1)
-                    m.next = "INPUT"
+                if self.per_element:
+                    # the readout's next element: resume (a flip-flop) goes with its start
+                    with m.If(self.o_ready & self.more):
+                        m.d.sync += [ro_start.eq(1), resume.eq(1)]
+                        m.next = "RO_BEGIN"
+                    with m.Elif(self.o_ready):
+                        m.d.sync += resume.eq(0)
+                        m.d.comb += self.restart.eq(1)
+                        m.next = "INPUT"
+                else:
+                    with m.If(self.o_ready):
+                        m.d.comb += self.restart.eq(1)
+                        m.next = "INPUT"
         return m
 
 

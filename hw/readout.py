@@ -85,8 +85,11 @@ class Readout(wiring.Component):
         self.net = net
         self.element, self.ebits, self.kbits = element, ebits, bits_for(net.steps - 1)
         self.sum_bits = sum_bits
-        #: the integrator readout reads every element, from every lane's h bank
+        #: the integrator and the per-element readout read every element, from every
+        #: lane's h bank; the per-element one runs as one task per element
+        self.walk = net.reads_every_element
         self.integrate = net.readout == "integrator"
+        self.per_element = net.readout == "element"
         self.lanes = lanes
         if self.integrate and integrator_bits is None:
             self._MustUse__silence = True
@@ -102,12 +105,13 @@ class Readout(wiring.Component):
         super().__init__({
             "task": In(Task()),
             "h_addr": Out(ebits + self.kbits),
-            "h_data": In(data.ArrayLayout(self.h_row, lanes) if self.integrate else self.h_row),
+            "h_data": In(data.ArrayLayout(self.h_row, lanes) if self.walk else self.h_row),
             "w_rd": In(memory.ReadPort.Signature(addr_width=ceil_log2(hidden), shape=self.w_word)),
             "b_out": In(data.ArrayLayout(signed(net.logit_bits), net.classes)),
             "logits": Out(data.ArrayLayout(signed(net.logit_bits), net.classes)),
             "first_beats": Out(1),
             "acs": Out(COUNTER_BITS),
+            **({"resume": In(1), "more": Out(1)} if self.per_element else {}),
         })
 
     def elaborate(self, platform):
@@ -153,14 +157,30 @@ class Readout(wiring.Component):
         # no clock enable for the logit registers (a multiplexer per bit: 400 more LUTs on
         # the digits preset). The load is a cycle after start, from a register per class
         # (hw.fanout); the first add comes five cycles after start at the earliest
+        if self.walk:  # element n: element ro_e of lane ro_lane
+            ro_n = Signal(range(net.length), name="ro_n")
+            ro_e = Signal(max(1, self.ebits), name="ro_e")
+            ro_lane = Signal(range(max(2, self.lanes)), name="ro_lane")
+
+            def first_element():
+                m.d.sync += [ro_n.eq(0), ro_e.eq(0), ro_lane.eq(0)]
+
+            def next_element():  # the next lane, or lane 0 one row on
+                m.d.sync += ro_n.eq(ro_n + 1)
+                if self.lanes > 1:
+                    with m.If(ro_lane == self.lanes - 1):
+                        m.d.sync += [ro_lane.eq(0), ro_e.eq(ro_e + 1)]
+                    with m.Else():
+                        m.d.sync += ro_lane.eq(ro_lane + 1)
+                else:
+                    m.d.sync += ro_e.eq(ro_e + 1)
+        if self.per_element:
+            m.d.comb += self.more.eq(ro_n != net.length - 1)
         if self.integrate:
             # the integrator (model.numerics.integrate_readout) takes the element's sums in
             # INTEG, which reloads them from the biases a cycle later; the sum over the
             # sequence takes the new integrator value the cycle after that
             o_bits, total_bits = self.integrator_bits
-            ro_n = Signal(range(net.length), name="ro_n")
-            ro_e = Signal(max(1, self.ebits), name="ro_e")
-            ro_lane = Signal(range(max(2, self.lanes)), name="ro_lane")
             integ = Signal(data.ArrayLayout(signed(o_bits), classes), name="ro_integ")
             total = Signal(data.ArrayLayout(signed(total_bits), classes), name="ro_total")
             reload, add_o = Signal(name="ro_reload"), Signal(name="ro_add_o")
@@ -183,19 +203,31 @@ class Readout(wiring.Component):
 
         with m.FSM(name="readout"):
             with m.State("IDLE"):
-                with m.If(self.task.start):
+                def begin():  # a new sequence: from the biases and the first element
                     m.d.sync += [ro_k.eq(0), ro_acs.eq(0)]
+                    if self.walk:
+                        first_element()
                     if self.integrate:
-                        m.d.sync += [ro_n.eq(0), ro_e.eq(0), ro_lane.eq(0)]
                         m.d.sync += [integ[c].eq(0) for c in range(classes)]
                         m.d.sync += [total[c].eq(0) for c in range(classes)]
                     m.next = "ADDR"
+
+                if self.per_element:
+                    with m.If(self.task.start & self.resume):  # the sequence's next element
+                        m.d.sync += ro_k.eq(0)
+                        next_element()
+                        m.next = "ADDR"
+                    with m.Elif(self.task.start):
+                        begin()
+                else:
+                    with m.If(self.task.start):
+                        begin()
             with m.State("ADDR"):
-                element = ro_e[:self.ebits] if self.integrate else Const(self.element, self.ebits)
+                element = ro_e[:self.ebits] if self.walk else Const(self.element, self.ebits)
                 m.d.comb += self.h_addr.eq(Cat(ro_k[:kbits], element))
                 m.next = "LATCH"
             with m.State("LATCH"):
-                m.d.sync += ro_row.eq(self.h_data[ro_lane] if self.integrate else self.h_data)
+                m.d.sync += ro_row.eq(self.h_data[ro_lane] if self.walk else self.h_data)
                 m.next = "MASK"
             with m.State("MASK"):
                 m.d.sync += [ro_valid.eq(0), ro_mask.eq(Cat(*[ro_row[i] != 0 for i in range(hidden)]))]
@@ -227,14 +259,7 @@ class Readout(wiring.Component):
                     with m.If(ro_n == net.length - 1):
                         m.next = "FINAL"
                     with m.Else():
-                        m.d.sync += ro_n.eq(ro_n + 1)
-                        if self.lanes > 1:  # element n + 1: the next lane, or lane 0 one row on
-                            with m.If(ro_lane == self.lanes - 1):
-                                m.d.sync += [ro_lane.eq(0), ro_e.eq(ro_e + 1)]
-                            with m.Else():
-                                m.d.sync += ro_lane.eq(ro_lane + 1)
-                        else:
-                            m.d.sync += ro_e.eq(ro_e + 1)
+                        next_element()
                         m.next = "ADDR"
                 with m.State("FINAL"):  # the last o(n) joins the sum
                     m.d.comb += self.task.last.eq(1)

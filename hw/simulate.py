@@ -9,7 +9,7 @@ cell of every layer, read back from the lanes' h banks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from amaranth.sim import Simulator
@@ -31,7 +31,10 @@ class HardwareResult:
     h_spikes: list[int]
     h: list[np.ndarray]  # per layer, [N, T, H]
     input_cycle: int = -1   # the clock edge that took the sequence's first input beat
-    result_cycle: int = -1  # the clock edge that took its result beat
+    result_cycle: int = -1  # the clock edge that took its (last) result beat
+    #: the per-element readout (``readout="element"``): every element's beat, in order
+    #: (logits, class, cycles); the fields above are the last element's
+    elements: list = field(default_factory=list)
 
 
 async def _until(ctx, condition, budget: int, what: str):
@@ -89,9 +92,22 @@ def simulate_network(hw: HardwareConfig, params, x, *, input_gaps: float = 0.0,
                 await ctx.tick()
                 now += 1
             ctx.set(dut.o_stream.ready, 1)
+            elements = []
+            for n in range(net.length - 1 if net.readout == "element" else 0):
+                now += await _until(ctx, dut.o_stream.valid, budget,
+                                    f"{net.name}: the result of element {n} of sequence {b}")
+                payload = ctx.get(dut.o_stream.payload)
+                elements.append(([int(v) for v in payload.logits], int(payload.cls), int(payload.cycles)))
+                while rng.random() < output_stalls:
+                    ctx.set(dut.o_stream.ready, 0)
+                    await ctx.tick()
+                    now += 1
+                ctx.set(dut.o_stream.ready, 1)
             now += await _until(ctx, dut.o_stream.valid, budget, f"{net.name}: the result of sequence {b}")
             # the transfer happened on that edge; the banks still hold this sequence
             payload = ctx.get(dut.o_stream.payload)
+            if net.readout == "element":
+                elements.append(([int(v) for v in payload.logits], int(payload.cls), int(payload.cycles)))
             hs = []
             for l, layer in enumerate(dut.layers):
                 h = np.zeros((net.length, net.steps, net.hidden[l]), dtype=np.int32)
@@ -105,7 +121,7 @@ def simulate_network(hw: HardwareConfig, params, x, *, input_gaps: float = 0.0,
                 logits=[int(v) for v in payload.logits], cls=int(payload.cls),
                 cycles=int(payload.cycles), acs=int(ctx.get(dut.acs)),
                 h_spikes=[int(v) for v in ctx.get(dut.h_spikes)], h=hs,
-                input_cycle=input_edges[b], result_cycle=now))
+                input_cycle=input_edges[b], result_cycle=now, elements=elements))
         ctx.set(dut.o_stream.ready, 0)
 
     sim = Simulator(dut)

@@ -26,9 +26,10 @@ WIDTH_FIELDS = ("x_bits", "w_bits", "acc_bits", "u_bits", "c_bits", "logit_bits"
 WIDTH_RANGE = (2, 32)
 #: the cell of a configuration that names none (every package before cells were plug-ins)
 DEFAULT_CELL = "datta"
-#: Readouts: ``last`` (the logits of the last element) or ``integrator`` (a leaky
+#: Readouts: ``last`` (the logits of the last element), ``integrator`` (a leaky
 #: integrator of every element's logits, summed over the sequence: Yin et al.'s readout)
-READOUTS = ("last", "integrator")
+#: or ``element`` (one result per element, for streaming tasks)
+READOUTS = ("last", "integrator", "element")
 
 
 class ConfigError(ValueError):
@@ -63,7 +64,8 @@ class NetworkConfig:
     ``readout="integrator"`` runs a leaky integrator over every element's readout sum
     ``r(n)``, ``o(n) = leak(o(n-1), readout_leak) + r(n)``, and gives
     ``logits = sat(sum_n o(n))``, the time average of the integrator up to a constant
-    (``readout_leak`` 0: no leak).
+    (``readout_leak`` 0: no leak). ``readout="element"`` gives one result per element,
+    ``sat(r(n))`` and its class, in order (the sequence's logits are the last element's).
 
     Encodings: ``direct`` (signed ``x_bits`` features each step), ``rate`` (unsigned
     ``x_bits`` features, LFSR Bernoulli spikes seeded with ``lfsr_seed``), ``level``
@@ -217,13 +219,19 @@ class NetworkConfig:
         h_max = self.cell_def().h_max(self)  # 1 for a spike
         return h_max * self.steps * self.hidden[-1] * (1 << (self.w_bits - 1)) + (1 << (self.logit_bits - 1))
 
+    @property
+    def reads_every_element(self) -> bool:
+        """Whether the readout reads the h of every element (integrator, element), not
+        only the last element's."""
+        return self.readout != "last"
+
     def readout_sum_bound(self) -> int:
         """The largest magnitude a logit sum can reach before its saturation: one
         element's (:meth:`element_sum_bound`) for the last-element readout; for the
         integrator, ``N`` integrator values, each below ``2**s * (r_max + 1)`` (the leak
         ``o - (o >> s)`` keeps at most ``1 - 2**-s`` of ``o`` plus one for the floor;
         ``s = 0``: ``o`` sums up to ``N`` elements)."""
-        if self.readout == "last":
+        if self.readout != "integrator":
             return self.element_sum_bound()
         return self.integrator_bound() * self.length
 
@@ -242,7 +250,7 @@ class NetworkConfig:
         the same at every element: 1 for the last-element readout; for the integrator,
         ``sum_n sum_{j<=n} a**j`` with ``a = 1 - 2**-readout_leak`` (1 for no leak).
         Training divides the logits by it, so that the loss sees one element's scale."""
-        if self.readout == "last":
+        if self.readout != "integrator":
             return 1.0
         a = 1.0 - 2.0 ** -self.readout_leak if self.readout_leak else 1.0
         return float(sum(sum(a ** j for j in range(n + 1)) for n in range(self.length)))

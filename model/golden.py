@@ -199,8 +199,9 @@ def _stats(cfg: NetworkConfig, x_layers, traces, tally, h_last):
         total_mac += macs
     # the readout adds the W_out column of every non-zero h it reads: the last
     # element's, or every element's for the integrator (which adds twice per class and
-    # element besides: the leak and the sum, counted as readout_adds)
-    read = h_last if cfg.readout == "integrator" else h_last[:, -1]
+    # element besides: the leak and the sum, counted as readout_adds) and the
+    # per-element readout
+    read = h_last if cfg.reads_every_element else h_last[:, -1]
     readout_events = int(np.count_nonzero(read)) * cfg.classes
     if cfg.readout == "integrator":
         stats["readout_adds"] = 2 * cfg.classes * cfg.length * stats["batch"]

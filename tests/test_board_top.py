@@ -342,6 +342,18 @@ def test_rate_encoding_stalls_the_receiver():
     assert stalls["rx"] > 0, "the receiver never waited for the network: the test lost its point"
 
 
+def test_the_per_element_readout_answers_one_response_per_element():
+    cfg, hw, params, top = make_top(dict(encoding="rate", readout="element", length=3), seed=7)
+    x = random_input(cfg, 2, np.random.default_rng(7))
+    link = SimulatedLink(top, top.rx, top.tx)
+    results = exchange_all(link, cfg, x)
+    check_results(hw, params, x, results)
+    expected, ref = cycles_for_batch(hw, params, x)
+    for b, got in enumerate(results):
+        assert [e["logits"] for e in got["elements"]] == ref.element_logits[b].tolist()
+        assert [e["cycles"] for e in got["elements"]] == expected[b]["elements"]
+
+
 def test_request_given_up_then_recovered():
     """A framing error and then a stalled request: each gets its error byte, the network
     is reset, and the next request is answered correctly."""

@@ -53,6 +53,25 @@ def test_verilator_matches_golden_with_backpressure(tmp_path):
     print(f"verilator: {r['cycles_per_s']:.0f} cycles/s")
 
 
+def test_the_per_element_readout_under_verilator(tmp_path):
+    # one result beat per element (readout="element"): every element's logits, class and
+    # cycle count against the golden model, with backpressure between the beats
+    net = preset("tiny", encoding="rate", length=4, readout="element")
+    case = CosimCase(name="ci_element", hw=HardwareConfig(net, lanes=2, par=8), sequences=3,
+                     threshold_scale=0.4, input_gaps=0.3, output_stalls=0.5, input_seed=3)
+    r = run_case(case, build_root=tmp_path)
+    assert r["mismatch"] is None, r["mismatch"]
+    assert len(r["results"]) == 3 * 4
+    params, _ = case_params(case)
+    ref = golden.run(net, params, case_inputs(case))
+    assert [res["logits"] for res in r["results"]] == ref.element_logits.reshape(-1, net.classes).tolist()
+    # a planted fault is found and named by sequence and element
+    r = run_case(CosimCase(**{**case.__dict__, "name": "ci_element_fault", "fault": "threshold",
+                              "input_seed": 5}), build_root=tmp_path, localize_mismatch=False)
+    assert r["mismatch"] is not None
+    assert r["mismatch"].startswith(f"sequence {r['mismatch_sequence']} element ")
+
+
 def test_the_bundled_mnist1d_model_matches_golden_on_its_test_sequences(tmp_path):
     """The trained MNIST-1D package (signed features, scaled and coded from its manifest)
     in the generated Verilog: logits, class and cycles of the golden model, and the

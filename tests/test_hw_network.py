@@ -17,6 +17,7 @@ from hw.config import HardwareConfig
 from hw.latency import cycles_for_batch, input_cycles, schedule, stream_schedule
 from hw.simulate import simulate_network
 from model.config import ConfigError, NetworkConfig, preset, random_widths
+from model import numerics as nr
 from model.params import random_params
 
 pytestmark = pytest.mark.hwsim
@@ -34,6 +35,13 @@ def check_against_golden(hw, params, x, **sim_args):
         assert hw_res.logits == ref.logits[b].tolist(), f"sequence {b}"
         assert hw_res.cls == int(ref.predicted[b])
         assert hw_res.cycles == expected[b]["total"], f"sequence {b}"
+        if hw.net.readout == "element":  # a beat per element: r(n), its class, its cycles
+            want = ref.element_logits[b]
+            assert [e[0] for e in hw_res.elements] == want.tolist(), f"sequence {b}"
+            assert [e[1] for e in hw_res.elements] == nr.argmax_first(want).tolist(), f"sequence {b}"
+            assert [e[2] for e in hw_res.elements] == expected[b]["elements"], f"sequence {b}"
+        else:
+            assert hw_res.elements == []
     if not sim_args.get("input_gaps") and not sim_args.get("output_stalls"):
         # back to back: when each sequence went in and each result came out
         plan = stream_schedule(hw, [e["total"] for e in expected], got[0].input_cycle)
@@ -58,6 +66,9 @@ CASES = [
     # the integrator readout: every element of every lane, with and without a leak
     (dict(encoding="rate", readout="integrator", readout_leak=2), 2, 4),
     (dict(encoding="direct", x_bits=5, steps=3, readout="integrator", logit_bits=12), 3, 8),
+    # one result beat per element, in order, with one lane and with the wavefront
+    (dict(encoding="rate", readout="element"), 1, 8),
+    (dict(encoding="direct", x_bits=5, readout="element", hidden=(4, 8), logit_bits=10), 2, 4),
 ]
 
 
@@ -94,6 +105,21 @@ def test_backpressure_changes_only_timing():
     for a, b in zip(calm, rough):
         assert (a.logits, a.cls, a.cycles, a.acs) == (b.logits, b.cls, b.cycles, b.acs)
         assert all(np.array_equal(ha, hb) for ha, hb in zip(a.h, b.h))
+
+
+def test_backpressure_between_element_beats_changes_only_timing():
+    # the per-element readout waits for each beat to be taken before the next element
+    cfg = preset("tiny", encoding="rate", readout="element")
+    hw = HardwareConfig(cfg, lanes=2, par=8)
+    params = random_params(cfg, 4, threshold_scale=0.4)
+    x = random_input(cfg, 2, np.random.default_rng(4))
+    calm = simulate_network(hw, params, x)
+    # stalls of about 20 cycles: longer than an element's readout, so beats wait
+    rough = simulate_network(hw, params, x, input_gaps=0.4, output_stalls=0.95, seed=3)
+    for a, b in zip(calm, rough):
+        assert len(a.elements) == cfg.length and a.elements == b.elements
+        assert (a.logits, a.cls, a.cycles, a.acs) == (b.logits, b.cls, b.cycles, b.acs)
+    assert rough[-1].result_cycle > calm[-1].result_cycle + 50
 
 
 @pytest.mark.parametrize("encoding", ["spikes", "level"])
