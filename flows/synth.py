@@ -86,6 +86,14 @@ NEXTPNR_TIMING_RIPUP = True
 #: it. Measured placements settled in 23-76 iterations; one (b916e01, seed 2) kept
 #: iterating with no congestion left up to nextpnr's own limit of 1,500 (docs/synthesis.md)
 NEXTPNR_RIPUP_ITERATIONS = 300
+#: ... and once the congestion is nearly gone (overused wires below
+#: NEXTPNR_RIPUP_CONGESTION of the first iteration's), it gives up earlier when the
+#: failing timing endpoints have not reached a new low for this many iterations (and
+#: are still above zero): digits-idsnn and digits-srnn (9470fd0, seed 1) sat at 3,500
+#: and hundreds of failing endpoints for 210-300 iterations, over 20 minutes each; this rule stops
+#: them near iteration 55, and stops none of the ten placements that settled
+NEXTPNR_RIPUP_PATIENCE = 40
+NEXTPNR_RIPUP_CONGESTION = 0.01
 
 
 class FitError(RuntimeError):
@@ -381,19 +389,40 @@ def nextpnr_args(brd: Board, seed: int, timing_ripup: bool = NEXTPNR_TIMING_RIPU
 
 class RipupWatch:
     """``run_tool``'s ``watch`` for nextpnr with ``--tmg-ripup``: stops it once router2
-    has run ``limit`` iterations (its ``iter=<n>`` lines), so that the flow can route
+    has run ``limit`` iterations (its ``iter=<n>`` lines), or, with ``patience``, once the
+    congestion is nearly gone (overused wires at most ``congestion`` of the first
+    iteration's) and the failing timing endpoints (``tmgfail``) have not reached a new
+    low for ``patience`` iterations while still above zero, so that the flow can route
     again without the rip-up instead of waiting for nextpnr's limit."""
 
-    def __init__(self, limit: int):
-        self.limit, self.iterations = limit, 0
+    def __init__(self, limit: int, patience: int | None = None, congestion: float = 0.01):
+        self.limit, self.patience, self.congestion = limit, patience, congestion
+        self.iterations, self.first_overused, self.best, self.stale = 0, None, None, 0
 
     def __call__(self, line: str) -> str | None:
         match = re.search(r"\biter=\s*(\d+)", line)
-        if match:
-            self.iterations = int(match.group(1))
-            if self.iterations >= self.limit:
-                return (f"the timing-driven rip-up did not settle in {self.limit} router "
-                        f"iterations")
+        if not match:
+            return None
+        self.iterations = int(match.group(1))
+        if self.iterations >= self.limit:
+            return f"the timing-driven rip-up did not settle in {self.limit} router iterations"
+        overused = re.search(r"\boverused=(\d+)", line)
+        failing = re.search(r"\btmgfail=(\d+)", line)
+        if self.patience is None or not (overused and failing):
+            return None
+        overused, failing = int(overused.group(1)), int(failing.group(1))
+        if self.first_overused is None:
+            self.first_overused = overused
+        if overused > self.congestion * self.first_overused:
+            return None  # still resolving congestion
+        if self.best is None or failing < self.best:
+            self.best, self.stale = failing, 0
+        else:
+            self.stale += 1
+        if self.best > 0 and self.stale >= self.patience:
+            return (f"the timing-driven rip-up stopped improving: no fewer than {self.best} failing "
+                    f"timing endpoints in {self.patience} router iterations (at iteration "
+                    f"{self.iterations})")
         return None
 
 
@@ -420,7 +449,7 @@ def run_nextpnr(brd: Board, build: Path, seed: int, suffix: str, router: str,
     if not timing_ripup:
         run(False)
         return None
-    watch = RipupWatch(NEXTPNR_RIPUP_ITERATIONS)
+    watch = RipupWatch(NEXTPNR_RIPUP_ITERATIONS, NEXTPNR_RIPUP_PATIENCE, NEXTPNR_RIPUP_CONGESTION)
     try:
         run(True, watch)
         return None

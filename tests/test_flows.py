@@ -97,6 +97,25 @@ def test_ripup_watch_counts_router2_iterations_only():
     assert "3 router iterations" in watch("Info:     iter=3 wires=1 overused=0")
 
 
+def test_ripup_watch_gives_up_a_router_that_stopped_improving():
+    def line(i, overused, failing):
+        return f"Info:     iter={i} wires=9 overused={overused} overuse=0 tmgfail={failing} archfail=NA"
+    watch = synth.RipupWatch(300, patience=3, congestion=0.01)
+    # congestion first (1000 -> 10 overused wires): tmgfail is not judged while it lasts
+    assert all(watch(line(i, ov, 50)) is None for i, ov in enumerate([1000, 500, 200, 100, 11], 1))
+    # then a new low (40) restarts the count; three iterations without one stop it
+    assert all(watch(line(i, 0, f)) is None for i, f in zip(range(6, 11), [45, 44, 46, 40, 41]))
+    assert watch(line(11, 2, 40)) is None
+    assert "no fewer than 40 failing timing endpoints in 3 router iterations (at iteration 12)" \
+        in watch(line(12, 0, 43))
+    # a router whose failing endpoints reach zero is left to settle its congestion
+    calm = synth.RipupWatch(300, patience=3)
+    assert all(calm(line(i, ov, f)) is None
+               for i, (ov, f) in enumerate([(1000, 9), (5, 2), (3, 0), (2, 0), (1, 0), (1, 0), (0, 0)], 1))
+    # without patience only the iteration limit counts
+    assert synth.RipupWatch(300)(line(12, 0, 43)) is None
+
+
 def test_unknown_board_names_the_valid_ones():
     with pytest.raises(BoardError) as err:
         boards.board("ulx3s-99f")
