@@ -89,9 +89,10 @@ NEXTPNR_RIPUP_ITERATIONS = 300
 #: ... and once the congestion is nearly gone (overused wires below
 #: NEXTPNR_RIPUP_CONGESTION of the first iteration's), it gives up earlier when the
 #: failing timing endpoints have not reached a new low for this many iterations (and
-#: are still above zero): digits-idsnn and digits-srnn (9470fd0, seed 1) sat at 3,500
-#: and hundreds of failing endpoints for 210-300 iterations, over 20 minutes each; this rule stops
-#: them near iteration 55, and stops none of the ten placements that settled
+#: are still above zero): digits-idsnn and digits-srnn (9470fd0, seed 1) sat at about
+#: 3,500 and 17-30 failing endpoints for all 300 iterations (1,340 s and 1,259 s, two
+#: runs side by side); this rule stops them near iteration 55, and stops none of the
+#: ten placements on this machine's logs that settled
 NEXTPNR_RIPUP_PATIENCE = 40
 NEXTPNR_RIPUP_CONGESTION = 0.01
 
