@@ -237,6 +237,8 @@ def stale_reason(flow_path: Path, expect: dict) -> str | None:
         return "its bitstream is not on disk"
     timing = flow.get("timing") or {}
     pnr = timing.get("pnr")
+    if isinstance(pnr, dict):  # what the router did (a stopped rip-up) is an outcome, not a setting
+        pnr = {k: v for k, v in pnr.items() if k != "ripup_stopped"}
     checks = (
         ("net", flow.get("net"), expect["net"], "another network configuration"),
         ("hw", flow.get("hw"), expect["hw"], "other L / P"),

@@ -415,6 +415,10 @@ def test_stale_reason_reads_each_condition(tiny_set, tmp_path):
     old = {**flow, "timing": {**flow["timing"], "pnr": {"router": "router2", "seed": 1}}}
     path.write_text(json.dumps(old))
     assert "rip-up" in cp.stale_reason(path, expect)
+    # ... but one whose rip-up the flow stopped (and routed again) is the same setting
+    stopped = {**flow, "timing": {**flow["timing"], "pnr": {**flow["timing"]["pnr"], "ripup_stopped": {"1": 57}}}}
+    path.write_text(json.dumps(stopped))
+    assert cp.stale_reason(path, expect) is None
     path.write_text(json.dumps(flow))
     assert "L / P" in cp.stale_reason(path, {**expect, "hw": {"lanes": 1, "par": 4}})
     assert "other weights" in cp.stale_reason(path, {**expect, "weights_sha256": "ab"})
