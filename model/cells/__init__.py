@@ -44,7 +44,7 @@ import numpy as np
 from .. import numerics as nr
 
 __all__ = ["Cell", "ParamSpec", "ENGINE_PARAMS", "get", "names", "GoldenOps", "TorchOps",
-           "uniform", "unit_weight_scale", "check_ns_shift", "constants", "start_values"]
+           "uniform", "one_row_engine", "unit_weight_scale", "check_ns_shift", "constants", "start_values"]
 
 
 @dataclass(frozen=True)
@@ -242,6 +242,18 @@ def check_ns_shift(cfg, need) -> None:
     """The input shift of the multi-bit activations lies in 0 .. acc_bits - 1."""
     need(isinstance(cfg.ns_shift, int) and 0 <= cfg.ns_shift < cfg.acc_bits,
          f"ns_shift must be from 0 to acc_bits-1, got {cfg.ns_shift!r}")
+
+
+def one_row_engine(cfg, layer: int, rng) -> dict:
+    """Random engine arrays of a layer with one gate row per neuron (``w_x``, ``w_h``,
+    ``bias``: full-range uniform weights, biases of a weight's range), drawn in that
+    order; the one-row cells add their own parameters after them."""
+    h, m = cfg.hidden[layer], cfg.layer_inputs(layer)
+    return {
+        "w_x": uniform(rng, cfg.w_bits, (1, h, m)),
+        "w_h": uniform(rng, cfg.w_bits, (1, h, h)),
+        "bias": np.clip(uniform(rng, cfg.w_bits, (1, h)), *nr.signed_range(cfg.acc_bits)),
+    }
 
 
 def uniform(rng, bits: int, shape, scale: float = 1.0):

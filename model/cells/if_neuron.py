@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import numerics as nr
-from . import Cell, ParamSpec, uniform
+from . import Cell, ParamSpec, one_row_engine
 
 __all__ = ["IFNeuron", "CELL"]
 
@@ -41,13 +41,11 @@ class IFNeuron(Cell):
         return ops.stack([v], -2), (), h, {}
 
     def random_layer(self, cfg, layer, rng, base):
-        h, m = cfg.hidden[layer], cfg.layer_inputs(layer)
         u_hi = nr.signed_range(cfg.u_bits)[1]
         return {
-            "w_x": uniform(rng, cfg.w_bits, (1, h, m)),
-            "w_h": uniform(rng, cfg.w_bits, (1, h, h)),
-            "bias": np.clip(uniform(rng, cfg.w_bits, (1, h)), *nr.signed_range(cfg.acc_bits)),
-            "u0": np.clip(rng.integers(-base // 2, base // 2 + 1, size=(1, h)), *nr.signed_range(cfg.u_bits)),
+            **one_row_engine(cfg, layer, rng),
+            "u0": np.clip(rng.integers(-base // 2, base // 2 + 1, size=(1, cfg.hidden[layer])),
+                          *nr.signed_range(cfg.u_bits)),
             "theta": np.clip(rng.integers(max(1, base // 4), base + 1, size=1), 1, u_hi).astype(np.int64),
         }
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import numerics as nr
-from . import Cell, ParamSpec, uniform
+from . import Cell, ParamSpec, one_row_engine
 
 __all__ = ["LeakyIntegrateAndFire", "CELL"]
 
@@ -47,12 +47,9 @@ class LeakyIntegrateAndFire(Cell):
         return u, (v,), h, {"v": v}
 
     def random_layer(self, cfg, layer, rng, base):
-        h, m = cfg.hidden[layer], cfg.layer_inputs(layer)
         u_hi = nr.signed_range(cfg.u_bits)[1]
         return {
-            "w_x": uniform(rng, cfg.w_bits, (1, h, m)),
-            "w_h": uniform(rng, cfg.w_bits, (1, h, h)),
-            "bias": np.clip(uniform(rng, cfg.w_bits, (1, h)), *nr.signed_range(cfg.acc_bits)),
+            **one_row_engine(cfg, layer, rng),
             "theta": np.int64(min(u_hi, int(rng.integers(max(1, base // 4), base + 1)))),
         }
 

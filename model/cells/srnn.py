@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import numerics as nr
-from . import Cell, ParamSpec, uniform
+from . import Cell, ParamSpec, one_row_engine
 
 __all__ = ["AdaptiveSpikingNeuron", "CELL"]
 
@@ -77,12 +77,9 @@ class AdaptiveSpikingNeuron(Cell):
         return u, (v, a, s), s, {"v": v, "threshold": theta}
 
     def random_layer(self, cfg, layer, rng, base):
-        h, m = cfg.hidden[layer], cfg.layer_inputs(layer)
         u_hi = nr.signed_range(cfg.u_bits)[1]
         return {
-            "w_x": uniform(rng, cfg.w_bits, (1, h, m)),
-            "w_h": uniform(rng, cfg.w_bits, (1, h, h)),
-            "bias": np.clip(uniform(rng, cfg.w_bits, (1, h)), *nr.signed_range(cfg.acc_bits)),
+            **one_row_engine(cfg, layer, rng),
             "theta": np.int64(min(u_hi, int(rng.integers(max(1, base // 4), base + 1)))),
             # up to about a threshold per spike: the adaptation then matters within a
             # few elements, and saturates now and then at narrow widths
