@@ -180,8 +180,8 @@ class NetworkConfig:
              f"readout_leak must be an integer from 0 (no leak) to logit_bits-1="
              f"{self.logit_bits - 1}, got {self.readout_leak!r}")
         need(self.readout == "integrator" or self.readout_leak == 0,
-             f"readout_leak={self.readout_leak} needs readout='integrator' (the last-element "
-             f"readout has no integrator to leak)")
+             f"readout_leak={self.readout_leak} needs readout='integrator' (only the "
+             f"integrator readout leaks)")
         cell.validate(self, need)
         need(self.readout_sum_bound() < EXACT_SUM_LIMIT,
              f"its largest logit sum (about 2**{self.readout_sum_bound().bit_length()}) leaves the "

@@ -51,12 +51,17 @@ class SpikeStep(torch.autograd.Function):
     def backward(ctx, grad_out):
         excess, theta = ctx.saved_tensors
         # U / V_th - 1 == excess / V_th
-        surrogate = ctx.gamma / theta * torch.clamp(1 - torch.abs(excess / theta), min=0)
-        grad = grad_out * surrogate
-        grad_theta = None
-        if ctx.needs_input_grad[1]:
-            grad_theta = (-grad).sum_to_size(theta.shape) if theta.dim() else -grad.sum()
-        return grad, grad_theta, None
+        return _step_grads(ctx, grad_out * ctx.gamma / theta * torch.clamp(1 - torch.abs(excess / theta), min=0))
+
+
+def _step_grads(ctx, grad):
+    """A spike step's gradients from ``grad`` (the incoming gradient times the surrogate):
+    to the excess, to the threshold (the opposite, summed to its shape) and none to gamma."""
+    theta = ctx.saved_tensors[1]
+    grad_theta = None
+    if ctx.needs_input_grad[1]:
+        grad_theta = (-grad).sum_to_size(theta.shape) if theta.dim() else -grad.sum()
+    return grad, grad_theta, None
 
 
 class GaussianSpikeStep(SpikeStep):
@@ -73,11 +78,7 @@ class GaussianSpikeStep(SpikeStep):
         excess, theta = ctx.saved_tensors
         a = torch.abs(theta)
         distance = (torch.abs(excess + theta) - a) / a
-        grad = grad_out * ctx.gamma / a * torch.exp(-2 * distance * distance)
-        grad_theta = None
-        if ctx.needs_input_grad[1]:
-            grad_theta = (-grad).sum_to_size(theta.shape) if theta.dim() else -grad.sum()
-        return grad, grad_theta, None
+        return _step_grads(ctx, grad_out * ctx.gamma / a * torch.exp(-2 * distance * distance))
 
 
 class GaussianExcessStep(SpikeStep):
@@ -94,11 +95,7 @@ class GaussianExcessStep(SpikeStep):
         excess, theta = ctx.saved_tensors
         a = torch.abs(theta)
         distance = excess / a
-        grad = grad_out * ctx.gamma / a * torch.exp(-2 * distance * distance)
-        grad_theta = None
-        if ctx.needs_input_grad[1]:
-            grad_theta = (-grad).sum_to_size(theta.shape) if theta.dim() else -grad.sum()
-        return grad, grad_theta, None
+        return _step_grads(ctx, grad_out * ctx.gamma / a * torch.exp(-2 * distance * distance))
 
 
 #: the surrogate gradients a cell may name (``model.cells.Cell.SURROGATE``)
@@ -235,11 +232,7 @@ class FloatSpikingLSTM(nn.Module):
         raw = summed @ w_out.T + b_out
         element_logits = nr.saturate(raw, cfg.logit_bits)
         if cfg.readout == "integrator":  # as model.golden.readout
-            total = o = torch.zeros_like(raw[:, 0])
-            for n in range(cfg.length):
-                o = nr.integrate_readout(o, raw[:, n], cfg.readout_leak)
-                total = total + o
-            logits = nr.saturate(total, cfg.logit_bits)
+            logits = nr.saturate(nr.integrated_sum(raw, cfg.readout_leak), cfg.logit_bits)
         else:
             logits = element_logits[:, -1]
         return {"logits": logits, "element_logits": element_logits, "layers": layers}

@@ -156,10 +156,7 @@ def readout(cfg: NetworkConfig, params: NetworkParams, h_last: np.ndarray, tally
     summed = h_last.astype(dt).sum(axis=2)  # sum over the T steps
     raw = (summed @ params.w_out.T.astype(dt)).astype(np.int64) + params.b_out
     if cfg.readout == "integrator":
-        total = o = np.zeros_like(raw[:, 0])
-        for n in range(cfg.length):
-            o = nr.integrate_readout(o, raw[:, n], cfg.readout_leak)
-            total = total + o
+        total = nr.integrated_sum(raw, cfg.readout_leak)
     else:
         total = raw[:, -1]
     logits = nr.saturate(total, cfg.logit_bits, tally, "logit")  # the counted readout

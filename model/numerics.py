@@ -366,6 +366,17 @@ def integrate_readout(o_prev, r, shift: int):
     return leak(o_prev, shift) + r
 
 
+def integrated_sum(r, shift: int):
+    """``sum_n o(n)`` over the element axis (the second last) of the element sums ``r
+    [..., N, C]``, with ``o`` the readout's integrator (:func:`integrate_readout`,
+    ``o(-1) = 0``): the integrator readout's logits before their saturation."""
+    total = o = r[..., 0, :] * 0
+    for n in range(r.shape[-2]):
+        o = integrate_readout(o, r[..., n, :], shift)
+        total = total + o
+    return total
+
+
 def gate_by_spike(s, value):
     """``s * value`` for a binary spike ``s`` as a select (PyTorch: the product, the same
     value, which keeps the gradient to the spike)."""
