@@ -114,6 +114,7 @@ def test_backpressure_changes_only_timing(readout, stalls):
         assert rough[-1].result_cycle > calm[-1].result_cycle + 50
 
 
+@pytest.mark.parametrize("encoding", ["spikes", "level"])
 def test_the_next_sequence_streams_in_while_one_computes(encoding):
     """Two input banks: back to back, a sequence's beats are taken while the one before
     it computes, so results follow each other by the compute time alone when it is the
